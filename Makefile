@@ -1,0 +1,55 @@
+# vasa_lab: two commands on a fresh machine —  make demo  and  make test.
+# Everything runs inside .venv/ in the repo root, made by `make setup` with pinned dependencies.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export VASA_LAB_PROFILE ?= tiny
+
+.PHONY: setup demo test test-unit test-notebooks lab bench lock clean help
+
+help:
+	@echo "make setup           create .venv and install pinned dependencies (idempotent)"
+	@echo "make demo            run the main job on the embedded default -> outputs/demo.mp4"
+	@echo "make test            unit tests + every notebook under nbval (profile: $$VASA_LAB_PROFILE)"
+	@echo "make lab             JupyterLab on notebooks/"
+	@echo "make bench           benchmarks that print speed numbers"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock constraints-cpu.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vasa_lab needs Python 3.11+"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints-cpu.txt torch
+	$(PY) -m pip install --quiet -r requirements.lock -c constraints-cpu.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+	@echo "setup done: $(VENV) ready"
+
+demo: setup
+	$(VENV)/bin/vasa-lab demo --out outputs/demo.mp4
+
+test: setup
+	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+
+test-unit: setup
+	$(PY) -m pytest -q tests
+
+test-notebooks: setup
+	$(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: setup
+	$(PY) benchmarks/bench_world.py
+
+# Regenerate requirements.lock from the current .venv (after changing dependencies in pyproject.toml).
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(torch|torchvision|torchaudio)==' > requirements.lock
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

@@ -1,0 +1,165 @@
+"""The artifact store: "load the cached model, or train it deterministically and cache it".
+
+A chapter that needs an earlier chapter's model asks the store for it by name and config::
+
+    store = ArtifactStore()
+    model = store.get_or_train("latent", config, build=lambda: FaceLatentModel(config), train=train_latent)
+
+* ``build()`` makes the (untrained) ``nn.Module``; ``train(model)`` trains it in place and may return a dict of
+  metrics. The store keys the result by ``name`` and a hash of ``config`` (any dataclass or JSON-able dict), so
+  changing a config trains a new artifact instead of loading a stale one.
+* Weights are written as **safetensors** (no pickle, nothing executes on load) beside a ``meta.json`` that records
+  the config, the metrics and the package version.
+* The store lives in ``$VASA_LAB_HOME`` (default: the user's cache folder, e.g. ``~/.cache/vasa_lab``). Weights
+  shipped inside the package (``vasa_lab/weights/``) are looked up first, read-only.
+* Under CI a missing artifact whose training is marked ``expensive`` is an error with the command that makes it,
+  never a silent hour of training.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .repro import under_ci
+
+HOME_ENV = "VASA_LAB_HOME"
+PACKAGED_WEIGHTS = Path(__file__).parent / "weights"
+
+
+class ArtifactMissing(RuntimeError):
+    """An artifact is not cached and may not be trained here (e.g. an expensive one under CI)."""
+
+
+def default_home() -> Path:
+    """``$VASA_LAB_HOME`` if set, else ``$XDG_CACHE_HOME/vasa_lab``, else ``~/.cache/vasa_lab``."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "vasa_lab"
+
+
+def config_to_dict(config: Any) -> dict:
+    if dataclasses.is_dataclass(config):
+        return dataclasses.asdict(config)
+    if isinstance(config, dict):
+        return config
+    raise TypeError(f"config must be a dataclass or a dict, not {type(config).__name__}")
+
+
+def config_key(config: Any) -> str:
+    """A short stable hash of a config: the same settings always give the same key."""
+    text = json.dumps(config_to_dict(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclasses.dataclass
+class ArtifactInfo:
+    name: str
+    key: str
+    path: Path
+    meta: dict
+
+    @property
+    def size_mb(self) -> float:
+        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file()) / 1e6
+
+
+class ArtifactStore:
+    def __init__(self, root: str | Path | None = None, packaged: str | Path | None = PACKAGED_WEIGHTS):
+        self.root = Path(root).expanduser() if root is not None else default_home()
+        self.packaged = Path(packaged) if packaged is not None else None
+
+    # -- where things are ----------------------------------------------------------------------------------------
+    def folder(self, name: str, config: Any) -> Path:
+        """The folder this artifact is (or would be) cached in."""
+        return self.root / name / config_key(config)
+
+    def find(self, name: str, config: Any) -> Path | None:
+        """The folder holding ``name`` for ``config``: shipped weights first, then the cache; None if absent."""
+        key = config_key(config)
+        for base in ([self.packaged] if self.packaged else []) + [self.root]:
+            folder = base / name / key
+            if (folder / "model.safetensors").is_file():
+                return folder
+        return None
+
+    def has(self, name: str, config: Any) -> bool:
+        return self.find(name, config) is not None
+
+    # -- saving and loading --------------------------------------------------------------------------------------
+    def save(self, name: str, config: Any, module: torch.nn.Module, metrics: dict | None = None) -> Path:
+        """Write ``module``'s weights (safetensors) and a meta.json; atomically, so a crash leaves no half file."""
+        folder = self.folder(name, config)
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        tmp.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"))
+        meta = dict(name=name, key=folder.name, config=config_to_dict(config), metrics=metrics or {},
+                    vasa_lab_version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S"))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+        return folder
+
+    def load_into(self, module: torch.nn.Module, folder: Path) -> torch.nn.Module:
+        state = load_file(str(folder / "model.safetensors"))
+        module.load_state_dict(state)
+        return module
+
+    def get_or_train(
+        self,
+        name: str,
+        config: Any,
+        build: Callable[[], torch.nn.Module],
+        train: Callable[[torch.nn.Module], dict | None],
+        expensive: bool = False,
+        how_to_make: str = "",
+    ) -> torch.nn.Module:
+        """Load ``name`` for ``config`` if cached or shipped; otherwise train it with ``train`` and cache it."""
+        module = build()
+        folder = self.find(name, config)
+        if folder is not None:
+            return self.load_into(module, folder).eval()
+        if expensive and under_ci():
+            raise ArtifactMissing(
+                f"artifact {name!r} (config {config_key(config)}) is not cached and takes long to train; "
+                f"make it first{': ' + how_to_make if how_to_make else ''} (store: {self.root})")
+        metrics = train(module)
+        self.save(name, config, module, metrics)
+        return module.eval()
+
+    def meta(self, name: str, config: Any) -> dict:
+        folder = self.find(name, config)
+        if folder is None:
+            raise ArtifactMissing(f"artifact {name!r} for config {config_key(config)} is not in {self.root}")
+        return json.loads((folder / "meta.json").read_text())
+
+    def list(self) -> list[ArtifactInfo]:
+        """Every artifact in the cache and the shipped weights."""
+        found = []
+        for base in [b for b in (self.packaged, self.root) if b is not None and b.is_dir()]:
+            for meta_file in sorted(base.glob("*/*/meta.json")):
+                try:
+                    meta = json.loads(meta_file.read_text())
+                except (OSError, json.JSONDecodeError):
+                    continue
+                found.append(ArtifactInfo(meta_file.parent.parent.name, meta_file.parent.name, meta_file.parent, meta))
+        return found
+
+    def remove(self, name: str, config: Any) -> bool:
+        folder = self.folder(name, config)
+        if folder.exists():
+            shutil.rmtree(folder)
+            return True
+        return False

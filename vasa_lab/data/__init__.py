@@ -1,0 +1,1 @@
+"""Datasets and Lightning DataModules that serve clips to every later stage."""

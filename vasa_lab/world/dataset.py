@@ -1,0 +1,146 @@
+"""A dataset of synthetic clips on disk: a folder of clips plus ``index.json``.
+
+Layout::
+
+    DIR/
+      index.json          what was asked for (seed, seconds, size, language) and one entry per clip
+      000000.mp4 .wav .npz
+      000001.mp4 .wav .npz
+      ...
+
+Making one is parallel over processes and resumable: a clip whose ``.npz`` exists is not made again, so an
+interrupted run picks up where it stopped. A clip that fails is reported and skipped; the others are still made.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .clip import make_clip, save_clip
+from .speech import LANGUAGES
+
+INDEX_NAME = "index.json"
+
+
+def clip_stem(index: int) -> str:
+    return f"{index:06d}"
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    """What a synthetic dataset folder holds; written into its index so a re-run can check it matches."""
+
+    clips: int = 500
+    seconds: float = 4.0
+    size: int = 64
+    seed: int = 0
+    language: str = "en"
+    fps: float = 25.0
+    sample_rate: int = 16_000
+    clips_per_identity: int = 2
+
+    def check(self) -> None:
+        """Raise ValueError with one clear sentence for a bad setting."""
+        if self.clips < 1:
+            raise ValueError(f"--clips must be at least 1, got {self.clips}")
+        if not 0.2 <= self.seconds <= 600:
+            raise ValueError(f"--seconds must be between 0.2 and 600, got {self.seconds}")
+        if not 64 <= self.size <= 512:
+            raise ValueError(f"--size must be between 64 and 512 pixels, got {self.size}")
+        if self.seed < 0:
+            raise ValueError(f"--seed must be non-negative, got {self.seed}")
+        if self.language not in LANGUAGES:
+            raise ValueError(f"unknown language {self.language!r}; choose one of {', '.join(LANGUAGES)}")
+        if self.clips_per_identity < 1:
+            raise ValueError(f"clips per identity must be at least 1, got {self.clips_per_identity}")
+
+
+def _make_one(args: tuple[WorldSpec, int, str]) -> dict:
+    spec, index, folder = args
+    try:
+        clip = make_clip(spec.seed, index, seconds=spec.seconds, size=spec.size, language=spec.language,
+                         fps=spec.fps, sample_rate=spec.sample_rate, clips_per_identity=spec.clips_per_identity)
+        save_clip(clip, folder, clip_stem(index))
+        m = clip.meta
+        return dict(index=index, stem=clip_stem(index), identity=m["identity_index"], language=m["language"],
+                    emotion=m["emotion"], n_frames=m["n_frames"], seconds=m["seconds"],
+                    text=" / ".join(m["sentences"]), ok=True)
+    except Exception as err:  # one bad clip must not stop the other 499
+        return dict(index=index, stem=clip_stem(index), ok=False, error=f"{type(err).__name__}: {err}")
+
+
+def _entry_from_truth(folder: Path, index: int) -> dict | None:
+    from .clip import load_truth
+
+    try:
+        m = load_truth(folder / f"{clip_stem(index)}.npz").meta
+    except Exception:
+        return None
+    return dict(index=index, stem=clip_stem(index), identity=m["identity_index"], language=m["language"],
+                emotion=m["emotion"], n_frames=m["n_frames"], seconds=m["seconds"],
+                text=" / ".join(m["sentences"]), ok=True)
+
+
+def synthesize_dataset(out: str | Path, spec: WorldSpec, workers: int | None = None, progress: bool = True) -> dict:
+    """Make (or finish) the dataset ``spec`` in folder ``out``; returns the index (also written to index.json)."""
+    spec.check()
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"cannot write to {out}: {err.strerror or err}") from None
+    index_path = out / INDEX_NAME
+    if index_path.exists():
+        old = json.loads(index_path.read_text())
+        if {k: v for k, v in old.get("spec", {}).items() if k != "clips"} != \
+                {k: v for k, v in spec.__dict__.items() if k != "clips"}:
+            raise ValueError(f"{out} already holds a dataset made with other settings ({old.get('spec')}); "
+                             "use another folder")
+
+    done, todo = [], []
+    for i in range(spec.clips):
+        entry = _entry_from_truth(out, i) if (out / f"{clip_stem(i)}.npz").exists() and \
+            (out / f"{clip_stem(i)}.mp4").exists() else None
+        (done if entry else todo).append(entry or i)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    started = time.perf_counter()
+    results = list(done)
+    jobs = [(spec, i, str(out)) for i in todo]
+    bar = tqdm(total=len(jobs), desc="synthesizing clips", unit="clip", disable=not progress or not jobs)
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            results.append(_make_one(job))
+            bar.update()
+    else:
+        # spawn: each worker starts clean and initialises espeak-ng (global C state) for itself
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for result in pool.imap_unordered(_make_one, jobs, chunksize=1):
+                results.append(result)
+                bar.update()
+    bar.close()
+    results.sort(key=lambda r: r["index"])
+    failed = [r for r in results if not r["ok"]]
+    index = dict(
+        spec=spec.__dict__, made_by="vasa_lab.world.dataset.synthesize_dataset",
+        clips=[r for r in results if r["ok"]], failed=failed,
+        seconds_made=round(time.perf_counter() - started, 2), reused=len(done),
+    )
+    index_path.write_text(json.dumps(index, indent=1, ensure_ascii=False))
+    return index
+
+
+def read_index(folder: str | Path) -> dict:
+    """The index of a dataset folder, with a clear error when there is none."""
+    path = Path(folder) / INDEX_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} has no {INDEX_NAME}: make it with `vasa-lab synth --out {folder}`")
+    return json.loads(path.read_text())
