@@ -143,7 +143,7 @@ def make_clip(
     n_samples = int(round(n_frames * sample_rate / fps))
 
     audio, phonemes, texts = _speak(rng, who.voice, language, n_samples, sample_rate)
-    mouth = mouth_track(phonemes, n_frames, fps)
+    mouth = mouth_track(phonemes, n_frames, fps, language=language)
     tracks = motion_tracks(rng, audio, sample_rate, n_frames, who.style, cond, fps)
     for i, name in enumerate(MOUTH_FIELDS):
         tracks[name] = mouth.params[:, i]

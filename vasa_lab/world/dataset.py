@@ -144,3 +144,35 @@ def read_index(folder: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{folder} has no {INDEX_NAME}: make it with `vasa-lab synth --out {folder}`")
     return json.loads(path.read_text())
+
+
+def spec_for_profile(profile: str | None = None, **overrides) -> WorldSpec:
+    """The synthetic world a profile trains on (``vasa_lab.config.WorldConfig``); keyword arguments override it."""
+    from ..config import WorldConfig
+
+    cfg = WorldConfig.for_profile(profile)
+    spec = dict(clips=cfg.n_clips, seconds=cfg.clip_seconds, size=cfg.image_size, seed=cfg.seed,
+                language=cfg.languages[0], fps=cfg.fps, sample_rate=cfg.sample_rate,
+                clips_per_identity=cfg.clips_per_identity)
+    spec.update({k: v for k, v in overrides.items() if v is not None})
+    return WorldSpec(**spec)
+
+
+def default_world(profile: str | None = None, workers: int | None = None, progress: bool = True,
+                  **overrides) -> Path:
+    """The folder of the profile's synthetic world, made on first use and reused after that.
+
+    It lives in the artifact store's folder (``$VASA_LAB_HOME/data/``), keyed by its settings, so every chapter that
+    asks for the same world shares one copy. Made by :func:`synthesize_dataset`, which resumes if interrupted.
+    """
+    from ..artifacts import config_key, default_home
+
+    spec = spec_for_profile(profile, **overrides)
+    folder = default_home() / "data" / f"synthetic-{config_key(spec)}"
+    index_path = folder / INDEX_NAME
+    if index_path.exists():
+        index = json.loads(index_path.read_text())
+        if len(index["clips"]) + len(index["failed"]) >= spec.clips:
+            return folder
+    synthesize_dataset(folder, spec, workers=workers, progress=progress)
+    return folder

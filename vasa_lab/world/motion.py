@@ -85,15 +85,18 @@ def prosody(audio: np.ndarray, sample_rate: int, n_frames: int, fps: float = 25.
     return Prosody(energy=energy, pitch=semitones, voiced=voiced)
 
 
-def ou_process(rng: np.random.Generator, n: int, tau_frames: float, sigma: float) -> np.ndarray:
-    """An Ornstein-Uhlenbeck process: x[t+1] = a x[t] + sqrt(1 - a^2) sigma eps, a = exp(-1/tau).
+def ou_process(rng: np.random.Generator, n: int, tau_frames: float, sigma: float,
+               activity: np.ndarray | None = None) -> np.ndarray:
+    """An Ornstein-Uhlenbeck process: x[t+1] = a x[t] + sqrt(1 - a^2) sigma g[t] eps[t], a = exp(-1/tau).
 
-    A smooth random wander with standard deviation ``sigma`` and correlation time ``tau_frames``; started from its
-    stationary distribution so a clip has no start-up transient.
+    A smooth random wander with standard deviation ``sigma`` and correlation time ``tau_frames``, started from its
+    stationary distribution so a clip has no start-up transient. ``activity`` g[t] (default 1) scales the random
+    kicks frame by frame: where it is small the process only drifts slowly back towards 0, so it moves less.
     """
     a = np.exp(-1.0 / tau_frames)
-    eps = rng.standard_normal(n) * sigma * np.sqrt(1 - a * a)
-    eps[0] = rng.standard_normal() * sigma
+    gain = np.ones(n, np.float32) if activity is None else np.asarray(activity, np.float32)
+    eps = rng.standard_normal(n) * sigma * np.sqrt(1 - a * a) * gain
+    eps[0] = rng.standard_normal() * sigma * gain[0]
     return lfilter([1.0], [1.0, -a], eps).astype(np.float32)
 
 
@@ -216,27 +219,27 @@ def motion_tracks(
     """
     pros = prosody(audio, sample_rate, n_frames, fps)
     accents = accent_impulses(pros)
-    syllables = syllable_impulses(pros)
+    syllables = np.minimum(syllable_impulses(pros), 1.0)
     speaking = lfilter([0.08], [1, -0.92], (pros.energy > -30).astype(np.float32))  # smoothed 0..1 "talking"
-    calm = 0.45 + 0.55 * speaking   # the head moves less in pauses
+    activity = 0.1 + 0.9 * speaking   # the head moves less in pauses: fewer random kicks
     amp = style.amplitude
 
-    # pitch: nods on syllables and accents (a nod is a downward dip), plus a slow drift
-    nod_drive = style.nod_gain * (syllables * 3.0 + accents * 1.5)
-    nod = damped_response(nod_drive, freq_hz=2.2, damping=0.45, fps=fps) * 4.0
-    pitch = amp * (ou_process(rng, n_frames, 40, 3.0) * calm + nod)
+    # pitch: nods on syllables and accents (a nod is a downward dip), plus a drift kicked while speaking
+    nod_drive = style.nod_gain * (syllables * 1.0 + accents * 0.5)
+    nod = damped_response(nod_drive, freq_hz=2.2, damping=0.45, fps=fps) * 2.5
+    pitch = amp * (ou_process(rng, n_frames, 30, 3.0, activity) + nod)
 
     # yaw: a slow turn that pitch accents push (direction alternating at random), plus a drift
     signs = np.where(rng.random(n_frames) < 0.5, -1.0, 1.0).astype(np.float32)
-    turn = damped_response(style.turn_gain * accents * signs, freq_hz=0.8, damping=0.7, fps=fps) * 6.0
-    yaw = amp * (ou_process(rng, n_frames, 60, 6.0) * calm + turn)
+    turn = damped_response(style.turn_gain * accents * signs, freq_hz=0.8, damping=0.7, fps=fps) * 4.0
+    yaw = amp * (ou_process(rng, n_frames, 45, 6.0, activity) + turn)
 
     # roll: small, partly coupled to yaw (people tilt as they turn)
-    roll = amp * (ou_process(rng, n_frames, 50, 2.0) + 0.15 * yaw / max(amp, 1e-3))
+    roll = amp * ou_process(rng, n_frames, 40, 2.0, activity) + 0.15 * yaw
 
     # translation follows rotation a little (the neck pivots below the head) plus its own drift
-    tx = 0.004 * yaw + amp * ou_process(rng, n_frames, 80, 0.03)
-    ty = 0.004 * pitch + amp * ou_process(rng, n_frames, 80, 0.02)
+    tx = 0.004 * yaw + amp * ou_process(rng, n_frames, 80, 0.03, activity)
+    ty = 0.004 * pitch + amp * ou_process(rng, n_frames, 80, 0.02, activity)
     scale = cond.distance * (1 + ou_process(rng, n_frames, 100, 0.015))
 
     brow = damped_response(accents, freq_hz=1.5, damping=0.8, fps=fps) * 0.35 + ou_process(rng, n_frames, 30, 0.05)

@@ -21,10 +21,10 @@ How one call works
 3. ``espeak_SetVoiceByName("en-us+m3")``, ``espeak_SetParameter(rate/pitch)``, ``espeak_Synth(text)``.
 
 From events to intervals: a phoneme ends where the next one starts; the last ends at the end of the audio.
-Every pause mnemonic espeak emits (``_``, ``_:``, ``_|``, ...) becomes the silence symbol ``"_"``; the short
-silence before the first phoneme becomes a ``"_"`` too, and zero-length entries are dropped. We keep the whole
-audio (espeak's leading and trailing silences are only a few milliseconds), so phoneme times and audio samples
-always line up.
+Every pause mnemonic espeak emits (``_``, ``_:``, ``_|``, ...) becomes the silence symbol ``"_"``, and
+language-switch markers such as ``(en)`` are dropped; the short silence before the first phoneme becomes a ``"_"``
+too, and zero-length entries are dropped. We keep the whole audio (espeak's leading and trailing silences are only
+a few milliseconds), so phoneme times and audio samples always line up.
 
 Determinism (a gotcha worth knowing)
 ------------------------------------
@@ -271,6 +271,8 @@ def _phonemes_from_events(events: list[tuple], duration: float) -> list[Phoneme]
         if kind != _EVENT_PHONEME:
             continue
         symbol = raw.decode("utf-8", errors="replace")
+        if symbol.startswith("("):
+            continue  # a language switch such as "(en)": espeak reads a word with another language's rules
         symbols.append(SILENCE if symbol.startswith("_") or not symbol else symbol)
         starts.append(min(ms / 1000.0, duration))
     if not starts:

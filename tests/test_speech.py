@@ -1,0 +1,105 @@
+"""Offline speech synthesis: audio format, determinism, phoneme timings, bad input."""
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from vasa_lab.world.sentences import SENTENCES
+from vasa_lab.world.speech import LANGUAGES, PEAK_LIMIT, SILENCE, VOICE_VARIANTS, Speech, synthesize
+
+TEXT = {"en": "Please bring me the blue paper by noon.", "fr": "Mon petit frère aime la musique.",
+        "zh": "我们明天一起去公园散步吧。"}
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_audio_is_16khz_float_mono(language):
+    speech = synthesize(TEXT[language], language)
+    assert isinstance(speech, Speech)
+    assert speech.sample_rate == 16000
+    assert speech.audio.dtype == np.float32 and speech.audio.ndim == 1
+    assert 0.5 < speech.duration < 6.0
+    assert 0 < np.abs(speech.audio).max() <= PEAK_LIMIT + 1e-6
+    assert speech.text == TEXT[language] and speech.language == language
+
+
+def test_other_sample_rate():
+    a = synthesize(TEXT["en"], sample_rate=22050)
+    b = synthesize(TEXT["en"], sample_rate=8000)
+    assert a.sample_rate == 22050 and b.sample_rate == 8000
+    assert abs(a.duration - b.duration) < 1e-3
+
+
+def test_same_input_gives_identical_output():
+    # f2 mixes in breath noise and every voice has pitch flutter: both are state inside espeak-ng
+    first = synthesize(TEXT["en"], "en", variant="f2", rate=160, pitch=40)
+    synthesize("Something else in between changes espeak's internal state.", "en", variant="m3")
+    again = synthesize(TEXT["en"], "en", variant="f2", rate=160, pitch=40)
+    np.testing.assert_array_equal(first.audio, again.audio)
+    assert first.phonemes == again.phonemes and first.words == again.words
+
+
+def test_threads_get_the_same_audio_as_a_loop():
+    texts = list(SENTENCES["en"][:6])
+    alone = [synthesize(t).audio for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda t: synthesize(t).audio, texts))
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_phoneme_timings_tile_the_audio(language):
+    for text in SENTENCES[language][:8]:
+        speech = synthesize(text, language)
+        ph = speech.phonemes
+        assert ph[0].start == 0.0
+        assert abs(ph[-1].end - speech.duration) < 1e-9
+        for p, q in zip(ph, ph[1:]):
+            assert p.start < p.end == q.start  # strictly increasing, no gaps
+        assert sum(p.symbol != SILENCE for p in ph) >= 5
+        words = speech.words
+        assert len(words) >= 1
+        assert all(0 <= w.start <= w.end <= speech.duration for w in words)
+        assert all(a.start <= b.start for a, b in zip(words, words[1:]))
+
+
+def test_pauses_are_quiet_and_vowels_are_loud():
+    """The timings line up with the sound: the audio is much quieter inside '_' intervals than in vowels."""
+    quiet, loud = [], []
+    for text in SENTENCES["en"][:10]:
+        speech = synthesize(text)
+        for p in speech.phonemes:
+            seg = speech.audio[int(p.start * speech.sample_rate):int(p.end * speech.sample_rate)]
+            if len(seg) == 0:
+                continue
+            if p.symbol == SILENCE:
+                quiet.append(np.sqrt(np.mean(seg ** 2)))
+            elif p.symbol.lstrip("',") in ("a", "aa", "A:", "E", "V", "0", "O:", "aI", "eI"):
+                loud.append(np.sqrt(np.mean(seg ** 2)))
+    assert np.mean(quiet) < 0.2 * np.mean(loud)
+
+
+def test_every_variant_speaks():
+    durations = [synthesize("Maybe tomorrow.", variant=v).duration for v in VOICE_VARIANTS]
+    assert len(VOICE_VARIANTS) >= 5 and min(durations) > 0.3
+
+
+def test_unknown_language_is_an_error():
+    with pytest.raises(ValueError, match="en.*fr.*zh"):
+        synthesize("Hello there.", language="klingon")
+
+
+@pytest.mark.parametrize("text", ["", "   \n"])
+def test_empty_text_is_an_error(text):
+    with pytest.raises(ValueError, match="empty"):
+        synthesize(text)
+
+
+def test_bad_variant_rate_pitch_are_errors():
+    with pytest.raises(ValueError, match="variant"):
+        synthesize("Hello.", variant="nobody")
+    with pytest.raises(ValueError, match="rate"):
+        synthesize("Hello.", rate=10)
+    with pytest.raises(ValueError, match="pitch"):
+        synthesize("Hello.", pitch=200)
+    assert synthesize("Hello.").duration > 0  # and the synthesiser still works afterwards
