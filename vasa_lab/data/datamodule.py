@@ -143,7 +143,7 @@ class ClipWindowDataset(Dataset):
             start=torch.tensor(t0),
         )
         if self.with_frames:
-            frames = np.asarray(self.frames_of(ref.clip)[t0:t1])
+            frames = np.array(self.frames_of(ref.clip)[t0:t1])  # a copy: the cache is a read-only memmap
             item["frames"] = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
         return item
 
