@@ -3,6 +3,7 @@
     vasa-lab info                          versions, profile, device, artifact store contents
     vasa-lab synth --out DIR [--clips N]   make a synthetic talking-head dataset
     vasa-lab demo [--out FILE]             the main job on the embedded default (what ``make demo`` runs)
+    vasa-lab prepare --input DIR --out DIR videos -> tracked, aligned 25 fps clips in tar shards (data_prep.prepare)
 
 A bad argument gets one clear line on stderr and exit status 2, never a traceback.
 """
@@ -104,6 +105,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from data_prep.prepare import run_from_args
+
+    try:
+        return run_from_args(args)   # 0: every clip kept, 1: some skipped (the table says which and why)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vasa-lab", description="vasa_lab: a teachable reproduction of VASA-1")
     parser.add_argument("--version", action="version", version=f"vasa_lab {__version__}")
@@ -133,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=int, default=0)
     p.add_argument("--language", default="en")
     p.set_defaults(func=cmd_demo)
+
+    from data_prep.prepare import add_arguments
+
+    p = sub.add_parser("prepare", help="prepare a folder of talking-head videos (or a synthetic world) for training")
+    add_arguments(p)
+    p.set_defaults(func=cmd_prepare)
     return parser
 
 

@@ -1,0 +1,519 @@
+"""A small landmark network for the synthetic world: heatmaps, a soft-argmax, and an integral loss.
+
+MediaPipe's face mesh is trained on real photographs at 192 px and above; at the tiny profile's 64 px its face
+detector often finds nothing in a synthetic frame. So chapter 02 trains its own landmark network on the world,
+which knows every landmark of every frame it renders. It is also the simplest honest example of how modern
+landmark detectors work.
+
+**Heatmap regression.** Instead of regressing 2 numbers per point from a global feature vector, a fully
+convolutional encoder-decoder (a U-Net-like "hourglass-lite") outputs one map per point, K = 70 maps (68 iBUG
+landmarks + 2 iris centres) at 1/``stride`` of the input resolution. Each map H_k is a score for "point k is
+here"; the convolutions only have to recognise local appearance in context, which is far easier to learn than a
+global regression.
+
+**Soft-argmax (integral regression, Sun et al. 2018).** A plain argmax of H_k is not differentiable and is
+quantised to the heatmap grid. Turn the map into a probability distribution over its cells with a spatial softmax
+and take the expected position::
+
+    p_k,i = softmax(beta * H_k)_i = exp(beta H_k,i) / sum_j exp(beta H_k,j)        (i runs over the h*w cells)
+    x_k   = sum_i p_k,i * x_i,      y_k = sum_i p_k,i * y_i                     (x_i, y_i: the cell centre in pixels)
+
+This is differentiable, and sub-pixel: a distribution spread over two neighbouring cells puts the point between
+them. ``beta`` is an inverse temperature; the network can scale its own logits, so beta = 1 works.
+
+**Loss.** ``L = mean_k |x_k - x_k*|_1 / s  +  lambda * mean_k CE(G_k, p_k)``. The first term is the integral loss
+(L1 on the soft-argmax, in units of s = image_size / 64 pixels, so the loss has the same scale at every
+resolution). The integral loss alone leaves the *shape* of p_k free (a two-peaked p with the right mean scores
+perfectly); the second term, the cross-entropy between p_k and a normalised Gaussian target G_k centred on the true
+point (sigma ``heatmap_sigma`` cells), keeps each p_k a single peak. That makes the prediction robust and makes
+the peak's sharpness a meaningful **confidence**: the score of a detection is the mean share of each map's
+probability mass within ``score_radius`` cells of its soft-argmax.
+
+**Data.** Frames rendered on the fly from random identities (seeds drawn from a generator keyed by the text
+"landmark-net-train"; evaluation uses "landmark-net-eval", so its people were never seen) in random states over
+the world's ranges: pose, translation, distance, mouth, blink, gaze, brows, expression. They are rendered once
+into a uint8 tensor and trained for a few epochs, with mild photometric augmentation (brightness, contrast,
+colour, noise, blur) so the network copes with H.264 artefacts.
+
+Use::
+
+    net = load_landmark_net()                  # cached in the artifact store, or trained once (~2 min on a CPU)
+    backend = NetBackend(net)
+    [det] = backend.detect(frame)              # frame (H, W, 3) uint8 RGB -> a Detection with 68 landmarks + iris
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, replace
+
+import cv2
+import lightning as L
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..config import resolve_profile
+from .types import Detection
+
+N_LANDMARKS = 68
+N_POINTS = N_LANDMARKS + 2            # 68 iBUG landmarks, then the iris centres (image-left eye, image-right eye)
+OUTER_EYE_CORNERS = (36, 45)          # for the inter-ocular normalisation of the landmark error
+TRAIN_TAG = "landmark-net-train"
+EVAL_TAG = "landmark-net-eval"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LandmarkNetConfig:
+    """Everything that decides the network and its training (the artifact store hashes this)."""
+
+    image_size: int = 64                 # the network's input, square, pixels
+    stride: int = 2                      # heatmaps are image_size / stride cells wide
+    widths: tuple[int, ...] = (16, 32, 48, 64, 96)   # channels at input/2, /4, /8, /16 ... (first = heatmap level)
+    beta: float = 1.0                    # soft-argmax inverse temperature
+    heatmap_sigma: float = 1.0           # Gaussian target width, heatmap cells
+    heatmap_weight: float = 0.1          # lambda: weight of the heatmap cross-entropy beside the coordinate L1
+    score_radius: float = 2.0            # confidence: probability mass within this many cells of the point
+    n_train: int = 6000                  # pre-rendered training frames
+    frames_per_identity: int = 4         # -> n_train / frames_per_identity training identities
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    augment: bool = True
+    seed: int = 0
+
+    @classmethod
+    def for_profile(cls, profile: str | None = None) -> "LandmarkNetConfig":
+        name = resolve_profile(profile)
+        if name == "tiny":
+            return cls()
+        if name == "small":
+            return cls(image_size=128, widths=(24, 48, 64, 96, 128, 160), n_train=12000, epochs=12)
+        return cls(image_size=256, widths=(32, 64, 96, 128, 160, 192, 256), n_train=40000, epochs=20,
+                   batch_size=64, lr=2e-3)
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.image_size // self.stride
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# training data: random identities in random states, rendered by the world
+# ---------------------------------------------------------------------------------------------------------------
+def tagged_rng(tag: str, seed: int = 0) -> np.random.Generator:
+    """A generator keyed by a text tag (and a seed): the same tag always gives the same numbers, on any machine."""
+    digest = hashlib.sha256(f"{tag}/{seed}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def identity_seeds(tag: str, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` identity seeds for ``sample_identity``, drawn from the generator for ``tag`` (e.g. TRAIN_TAG)."""
+    return tagged_rng(tag, seed).integers(0, 2**32, size=n, dtype=np.uint64).astype(np.int64)
+
+
+def random_state(rng: np.random.Generator):
+    """A random :class:`FaceState` inside the world's ranges (see ``world.motion``), wider than a clip's typical
+    values so the network sees the extremes: pose and translation from clipped normals, the rest uniform."""
+    from ..world.state import FaceState
+
+    def normal(sd, lim):
+        return float(np.clip(rng.normal(0.0, sd), -lim, lim))
+
+    return FaceState(
+        yaw=normal(18, 35), pitch=normal(12, 25), roll=normal(10, 20),
+        tx=normal(0.12, 0.3), ty=normal(0.12, 0.3), scale=float(rng.uniform(0.8, 1.25)),
+        jaw_open=float(rng.uniform(0, 1) ** 1.5), lip_width=float(rng.uniform(-1, 1)),
+        lip_round=float(rng.uniform(0, 1)), lip_press=float(rng.uniform(0, 1) * (rng.random() < 0.3)),
+        blink=float(rng.uniform(0, 1) if rng.random() < 0.4 else 0.0),
+        gaze_yaw=normal(15, 30), gaze_pitch=normal(10, 20),
+        brow_raise=float(rng.uniform(-1, 1)), brow_furrow=float(rng.uniform(0, 1) * (rng.random() < 0.5)),
+        smile=float(rng.uniform(-1, 1)), eye_wide=float(rng.uniform(-1, 1)),
+    )
+
+
+def render_examples(tag: str, n: int, size: int, frames_per_identity: int = 4, seed: int = 0,
+                    return_states: bool = False):
+    """Render ``n`` frames of identities from ``tag``'s generator in random states.
+
+    Returns images (n, size, size, 3) uint8 RGB and points (n, 70, 2) float32 pixels: the 68 landmarks, then the
+    two iris centres (image-left eye first), as :func:`vasa_lab.world.render.render_frame` reports them; with
+    ``return_states`` also the states (n, 17) in STATE_NAMES order (the ground truth pose, for evaluation).
+    """
+    from ..world.identity import sample_identity
+    from ..world.render import render_frame
+    from ..world.state import STATE_NAMES
+
+    n_ids = max(1, -(-n // max(1, frames_per_identity)))
+    seeds = identity_seeds(tag, n_ids, seed)
+    rng = tagged_rng(tag + "/states", seed)
+    images = np.empty((n, size, size, 3), np.uint8)
+    points = np.empty((n, N_POINTS, 2), np.float32)
+    states = np.empty((n, len(STATE_NAMES)), np.float32)
+    for i in range(n):
+        idn = sample_identity(int(seeds[i // frames_per_identity]))
+        state = random_state(rng)
+        img, lm, extras = render_frame(idn, state, size, return_extras=True)
+        images[i] = img
+        points[i, :N_LANDMARKS] = lm
+        points[i, N_LANDMARKS:] = extras["iris_centres"]
+        states[i] = state.to_array()
+    return (images, points, states) if return_states else (images, points)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mild photometric augmentation, so compression and lighting changes do not throw the network.
+
+    images: (B, 3, H, W) float in [0, 1]. Per image: out = clip(contrast * (x - mean) + mean * brightness + colour
+    shift + noise), and a 3x3 blur for a third of them (like the chroma smoothing of H.264's yuv420p).
+    """
+    b = images.shape[0]
+
+    def u(lo, hi, *shape):
+        return lo + (hi - lo) * torch.rand(b, *shape, 1, 1, generator=generator)
+
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    x = u(0.75, 1.25, 1) * (images - mean) + mean * u(0.8, 1.2, 1) + u(-0.04, 0.04, 3)
+    blur = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    pick = (torch.rand(b, 1, 1, 1, generator=generator) < 0.33).float()
+    x = pick * blur + (1 - pick) * x
+    x = x + u(0.0, 0.02, 1) * torch.randn(x.shape, generator=generator)
+    return x.clamp(0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# building blocks
+# ---------------------------------------------------------------------------------------------------------------
+class ConvBlock(nn.Sequential):
+    """Two 3x3 convolutions with batch norm and ReLU; the first may halve the resolution (stride 2)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+        )
+
+
+class Up(nn.Module):
+    """Upsample x2 (bilinear), concatenate the encoder's skip feature, fuse with a ConvBlock."""
+
+    def __init__(self, c_low: int, c_skip: int, c_out: int):
+        super().__init__()
+        self.fuse = ConvBlock(c_low + c_skip, c_out)
+
+    def forward(self, low: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        low = F.interpolate(low, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.fuse(torch.cat([low, skip], dim=1))
+
+
+def cell_centres(n_cells: int, stride: int) -> torch.Tensor:
+    """Pixel coordinate of each heatmap cell's centre: cell j covers pixels [s j, s j + s), so its centre is
+    x_j = s j + (s - 1) / 2 (pixel centres at integers, as the world's landmarks)."""
+    return torch.arange(n_cells, dtype=torch.float32) * stride + (stride - 1) / 2.0
+
+
+def soft_argmax(heatmaps: torch.Tensor, stride: int = 1, beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Expected position under a spatial softmax: x = sum_i softmax(beta * H)_i * x_i (see the module docstring).
+
+    heatmaps: (B, K, h, w) logits. Returns points (B, K, 2) in input pixels (x, y) and probs (B, K, h, w).
+    """
+    b, k, h, w = heatmaps.shape
+    probs = torch.softmax(beta * heatmaps.reshape(b, k, h * w), dim=-1).reshape(b, k, h, w)
+    xs = cell_centres(w, stride).to(heatmaps)                       # (w,)
+    ys = cell_centres(h, stride).to(heatmaps)                       # (h,)
+    x = (probs.sum(dim=2) * xs).sum(dim=-1)                         # marginal over rows: (B, K, w) -> (B, K)
+    y = (probs.sum(dim=3) * ys).sum(dim=-1)                         # marginal over columns: (B, K, h) -> (B, K)
+    return torch.stack([x, y], dim=-1), probs
+
+
+def gaussian_targets(points: torch.Tensor, h: int, w: int, stride: int, sigma: float) -> torch.Tensor:
+    """Normalised Gaussian target distributions G (B, K, h, w), each summing to 1, centred on ``points`` (B, K, 2)
+    pixels: G_i proportional to exp(-|c_i - p|^2 / (2 (sigma * stride)^2)) over cell centres c_i."""
+    xs = cell_centres(w, stride).to(points)
+    ys = cell_centres(h, stride).to(points)
+    s2 = 2.0 * (sigma * stride) ** 2
+    dx2 = (xs.view(1, 1, 1, w) - points[..., 0, None, None]) ** 2     # (B, K, 1, w)
+    dy2 = (ys.view(1, 1, h, 1) - points[..., 1, None, None]) ** 2     # (B, K, h, 1)
+    g = torch.exp(-(dx2 + dy2) / s2)
+    return g / g.sum(dim=(2, 3), keepdim=True).clamp_min(1e-12)
+
+
+def peak_mass(probs: torch.Tensor, points: torch.Tensor, stride: int, radius: float) -> torch.Tensor:
+    """Share of each map's probability within ``radius`` cells of its point: (B, K, h, w), (B, K, 2) -> (B, K)."""
+    _, _, h, w = probs.shape
+    xs = cell_centres(w, stride).to(points)
+    ys = cell_centres(h, stride).to(points)
+    d2 = (xs.view(1, 1, 1, w) - points[..., 0, None, None]) ** 2 + (ys.view(1, 1, h, 1) - points[..., 1, None, None]) ** 2
+    return (probs * (d2 <= (radius * stride) ** 2)).sum(dim=(2, 3))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the network
+# ---------------------------------------------------------------------------------------------------------------
+class LandmarkNet(nn.Module):
+    """Image (B, 3, S, S) in [0, 1] -> heatmap logits (B, 70, S/stride, S/stride) -> points (B, 70, 2) pixels.
+
+    An encoder halves the resolution at each level (widths[0] at S/2, widths[1] at S/4, ...), a decoder climbs back
+    to the heatmap level through skip connections, and a 1x1 convolution gives one map per point.
+    """
+
+    def __init__(self, config: LandmarkNetConfig | None = None):
+        super().__init__()
+        self.config = config or LandmarkNetConfig()
+        c = self.config
+        if c.stride != 2:
+            raise ValueError(f"LandmarkNet outputs heatmaps at 1/2 resolution; stride must be 2, got {c.stride}")
+        if c.image_size % 2 ** len(c.widths) != 0:
+            raise ValueError(f"image_size {c.image_size} must be divisible by 2^{len(c.widths)} for {len(c.widths)} levels")
+        w = c.widths
+        self.register_buffer("mean", torch.tensor([0.5, 0.45, 0.4]).view(1, 3, 1, 1), persistent=False)
+        self.down = nn.ModuleList([ConvBlock(3, w[0], stride=2)] +
+                                  [ConvBlock(w[i - 1], w[i], stride=2) for i in range(1, len(w))])
+        self.up = nn.ModuleList([Up(w[i + 1], w[i], w[i]) for i in range(len(w) - 1)])   # level i+1 -> level i
+        self.head = nn.Conv2d(w[0], N_POINTS, 1)
+
+    def heatmaps(self, images: torch.Tensor) -> torch.Tensor:
+        """images (B, 3, S, S) float in [0, 1] -> logits (B, 70, S/2, S/2)."""
+        x = (images - self.mean) * 4.0
+        skips = []
+        for block in self.down:                 # S/2, S/4, ..., S/2^L
+            x = block(x)
+            skips.append(x)
+        x = skips.pop()
+        for up in reversed(self.up):            # back up to S/2
+            x = up(x, skips.pop())
+        return self.head(x)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (B, 3, S, S) -> points (B, 70, 2) pixels, probs (B, 70, S/2, S/2)."""
+        return soft_argmax(self.heatmaps(images), self.config.stride, self.config.beta)
+
+
+def landmark_loss(points: torch.Tensor, probs: torch.Tensor, target: torch.Tensor,
+                  config: LandmarkNetConfig) -> tuple[torch.Tensor, dict]:
+    """L = mean |x - x*|_1 / s + lambda * mean CE(G, p), s = image_size / 64 (see the module docstring).
+
+    points, target: (B, K, 2) pixels; probs: (B, K, h, w). Returns the loss and its parts (detached).
+    """
+    unit = config.image_size / 64.0
+    coord = (points - target).abs().mean() / unit
+    loss = coord
+    parts = dict(coord_l1=coord.detach())
+    if config.heatmap_weight > 0:
+        _, _, h, w = probs.shape
+        g = gaussian_targets(target, h, w, config.stride, config.heatmap_sigma)
+        ce = -(g * torch.log(probs.clamp_min(1e-12))).sum(dim=(2, 3)).mean()      # CE(G, p) = -sum G log p
+        loss = loss + config.heatmap_weight * ce
+        parts["heatmap_ce"] = ce.detach()
+    return loss, parts
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------------------------------
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class LandmarkNetModule(L.LightningModule):
+    """Owns the training of a :class:`LandmarkNet`: loss, augmentation, optimiser and schedule."""
+
+    def __init__(self, config: LandmarkNetConfig | None = None, net: LandmarkNet | None = None,
+                 steps_per_epoch: int | None = None):
+        super().__init__()
+        self.config = config or LandmarkNetConfig()
+        self.net = net if net is not None else LandmarkNet(self.config)
+        self.steps_per_epoch = steps_per_epoch
+        self.history: list[float] = []
+
+    def forward(self, images):
+        return self.net(images)
+
+    def training_step(self, batch, batch_idx):
+        images, target = batch                              # (B, H, W, 3) uint8, (B, 70, 2) pixels
+        x = images.permute(0, 3, 1, 2).float() / 255.0
+        if self.config.augment:
+            x = augment(x)
+        points, probs = self.net(x)
+        loss, parts = landmark_loss(points, probs, target, self.config)
+        self.history.append(float(loss.detach()))
+        self.log("train/loss", loss, prog_bar=True)
+        for k, v in parts.items():
+            self.log(f"train/{k}", v)
+        return loss
+
+    def configure_optimizers(self):
+        c = self.config
+        opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        if not self.steps_per_epoch:
+            return opt
+        # one-cycle: warm up, then anneal to ~0 -- lets a short CPU budget reach a good minimum
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=c.epochs * self.steps_per_epoch,
+                                                    pct_start=0.15)
+        return dict(optimizer=opt, lr_scheduler=dict(scheduler=sched, interval="step"))
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def train_landmark_net(config: LandmarkNetConfig | None = None, net: LandmarkNet | None = None,
+                       eval_frames: int = 300, verbose: bool = False) -> LandmarkNet:
+    """Render the training set and train a LandmarkNet on it, deterministically (seeded, deterministic kernels).
+
+    Trains ``net`` in place if given (the artifact store passes the module it will save). Afterwards
+    ``net.metrics`` holds the training time and the error on ``eval_frames`` frames of held-out identities.
+    """
+    from ..repro import setup, trainer_kwargs
+
+    config = config or LandmarkNetConfig.for_profile()
+    setup(config.seed)
+    net = net if net is not None else LandmarkNet(config)
+    t0 = time.perf_counter()
+    images, points = render_examples(TRAIN_TAG, config.n_train, config.image_size, config.frames_per_identity,
+                                     config.seed)
+    t_render = time.perf_counter() - t0
+    data = torch.utils.data.TensorDataset(torch.from_numpy(images), torch.from_numpy(points))
+    loader = torch.utils.data.DataLoader(data, batch_size=config.batch_size, shuffle=True, drop_last=True,
+                                         generator=torch.Generator().manual_seed(config.seed))
+    module = LandmarkNetModule(config, net, steps_per_epoch=len(loader))
+    trainer = L.Trainer(**trainer_kwargs(max_epochs=config.epochs, accelerator="cpu"))
+    t1 = time.perf_counter()
+    trainer.fit(module, loader)
+    t_train = time.perf_counter() - t1
+    net.eval()
+    metrics = dict(render_s=round(t_render, 1), train_s=round(t_train, 1), parameters=count_parameters(net),
+                   final_loss=float(np.mean(module.history[-20:])))
+    if eval_frames:
+        metrics.update(evaluate_landmark_net(net, n=eval_frames))
+    net.metrics = metrics
+    if verbose:
+        print(metrics)
+    return net
+
+
+def load_landmark_net(config: LandmarkNetConfig | None = None, store=None) -> LandmarkNet:
+    """The trained LandmarkNet for ``config`` (default: the current profile's), from the artifact store, or trained
+    once and cached there."""
+    from ..artifacts import ArtifactStore
+
+    config = config or LandmarkNetConfig.for_profile()
+    store = store if store is not None else ArtifactStore()
+
+    def train(net):
+        train_landmark_net(config, net)
+        return net.metrics
+
+    expensive = config.image_size > 64
+    return store.get_or_train("landmark_net", config, build=lambda: LandmarkNet(config), train=train,
+                              expensive=expensive, how_to_make="python -c 'from vasa_lab.tracking.landmark_net "
+                              "import load_landmark_net; load_landmark_net()' with VASA_LAB_PROFILE set")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# inference: a tracking backend
+# ---------------------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def predict(net: LandmarkNet, images: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (N, H, W, 3) uint8 RGB of any size -> points (N, 70, 2) in the frames' pixels, scores (N,) in [0, 1].
+
+    Each frame is resized as a whole to the network's input (the synthetic face is roughly centred) and the
+    points are mapped back: x_frame = (x_net + 0.5) * W / S - 0.5 (pixel centres at integers in both).
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"frames must be (N, H, W, 3) uint8 RGB, got {images.shape} {images.dtype}")
+    n, h, w, _ = images.shape
+    if n == 0:
+        return np.zeros((0, N_POINTS, 2), np.float32), np.zeros((0,), np.float32)
+    if h < 8 or w < 8:
+        raise ValueError(f"frames must be at least 8 x 8 pixels, got {h} x {w}")
+    c = net.config
+    s = c.image_size
+    if (h, w) != (s, s):
+        interp = cv2.INTER_AREA if min(h, w) > s else cv2.INTER_LINEAR
+        images = np.stack([cv2.resize(im, (s, s), interpolation=interp) for im in images])
+    was_training = net.training
+    net.eval()
+    points, scores = [], []
+    for start in range(0, n, batch_size):
+        x = to_tensor(images[start:start + batch_size])
+        p, probs = net(x)
+        mass = peak_mass(probs, p, c.stride, c.score_radius)      # (B, 70)
+        points.append(p)
+        scores.append(mass.mean(dim=1))
+    net.train(was_training)
+    pts = torch.cat(points).numpy()
+    pts[..., 0] = (pts[..., 0] + 0.5) * (w / s) - 0.5
+    pts[..., 1] = (pts[..., 1] + 0.5) * (h / s) - 0.5
+    return pts.astype(np.float32), torch.cat(scores).numpy().astype(np.float32)
+
+
+class NetBackend:
+    """A tracking backend around a trained :class:`LandmarkNet`: one face per frame, 68 landmarks + 2 iris centres.
+
+    ``score`` is the heatmaps' peakiness: the mean share of probability mass within ``score_radius`` cells of each
+    predicted point (about 0.8 on a clear synthetic face, lower on a blurred or unfamiliar image). The network
+    always predicts a face; deciding "no face" is a threshold on the score, which the tracker owns.
+    """
+
+    name = "net"
+
+    def __init__(self, model: LandmarkNet | None = None, config: LandmarkNetConfig | None = None,
+                 box_padding: float = 0.1):
+        self.model = (model if model is not None else load_landmark_net(config)).eval()
+        self.box_padding = box_padding
+
+    def _detection(self, pts: np.ndarray, score: float, h: int, w: int) -> Detection:
+        lm = pts[:N_LANDMARKS]
+        lo, hi = lm.min(axis=0), lm.max(axis=0)
+        pad = self.box_padding * (hi - lo)
+        box = np.array([max(lo[0] - pad[0], 0.0), max(lo[1] - pad[1], 0.0),
+                        min(hi[0] + pad[0], w - 1.0), min(hi[1] + pad[1], h - 1.0)], np.float32)
+        return Detection(box=box, score=float(np.clip(score, 0.0, 1.0)), landmarks=lm.astype(np.float32),
+                         iris=pts[N_LANDMARKS:].astype(np.float32))
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """image (H, W, 3) uint8 RGB -> [one Detection]."""
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+        return self.detect_batch(image[None])[0]
+
+    def detect_batch(self, images: np.ndarray) -> list[list[Detection]]:
+        """images (N, H, W, 3) uint8 RGB -> one [Detection] per frame (batched through the network)."""
+        images = np.asarray(images)
+        pts, scores = predict(self.model, images)
+        h, w = images.shape[1:3]
+        return [[self._detection(p, s, h, w)] for p, s in zip(pts, scores)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# measuring it
+# ---------------------------------------------------------------------------------------------------------------
+def landmark_nme(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Normalised mean error per frame: mean_k |p_k - t_k| / |t_36 - t_45| (inter-ocular distance, outer eye
+    corners). pred, truth: (N, 68, 2) -> (N,)."""
+    pred, truth = np.asarray(pred, np.float64), np.asarray(truth, np.float64)
+    iod = np.linalg.norm(truth[:, OUTER_EYE_CORNERS[0]] - truth[:, OUTER_EYE_CORNERS[1]], axis=-1)
+    return np.linalg.norm(pred - truth, axis=-1).mean(axis=-1) / np.maximum(iod, 1e-6)
+
+
+def evaluate_landmark_net(net: LandmarkNet, n: int = 300, size: int | None = None, tag: str = EVAL_TAG) -> dict:
+    """Error on ``n`` frames of held-out identities (from ``tag``'s generator) in random states.
+
+    Returns nme (mean), nme_median, iris_px (mean iris-centre error in pixels) and score (mean confidence).
+    ``size`` renders the frames at another size than the network's input (they are resized by :func:`predict`).
+    """
+    size = size or net.config.image_size
+    images, truth = render_examples(tag, n, size, frames_per_identity=1)
+    pts, scores = predict(net, images)
+    nme = landmark_nme(pts[:, :N_LANDMARKS], truth[:, :N_LANDMARKS])
+    iris = np.linalg.norm(pts[:, N_LANDMARKS:] - truth[:, N_LANDMARKS:], axis=-1)
+    return dict(nme=float(nme.mean()), nme_median=float(np.median(nme)), iris_px=float(iris.mean()),
+                score=float(scores.mean()))
