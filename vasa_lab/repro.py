@@ -48,6 +48,7 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: plain bars
 
 
 def setup(seed: int = 0, deterministic: bool = True, threads: int | None = None) -> int:
