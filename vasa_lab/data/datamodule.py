@@ -148,32 +148,22 @@ class ClipWindowDataset(Dataset):
         return item
 
 
-class TalkingHeadDataModule(L.LightningDataModule):
-    """Train/val/test windows of a synthetic (or prepared) dataset folder, split by identity.
+class SplitDataModule(L.LightningDataModule):
+    """The part every DataModule of the course shares: three window datasets (train/val/test, split by identity)
+    and their loaders. A subclass says how to build one split's dataset in :meth:`make_dataset`."""
 
-    ``prepare_data`` makes the synthetic dataset if the folder has none (in the tiny profile this takes a couple
-    of minutes on 2 cores); ``setup`` builds the three window datasets.
-    """
-
-    def __init__(self, folder: str | Path, config: DataConfig | None = None, world_spec=None, with_frames: bool = True):
+    def __init__(self, config: DataConfig | None = None):
         super().__init__()
-        self.folder = Path(folder)
         self.config = config or DataConfig.for_profile()
-        self.world_spec = world_spec
-        self.with_frames = with_frames
-        self.datasets: dict[str, ClipWindowDataset] = {}
+        self.datasets: dict[str, Dataset] = {}
 
-    def prepare_data(self) -> None:
-        if self.world_spec is not None:
-            from ..world.dataset import synthesize_dataset
-
-            synthesize_dataset(self.folder, self.world_spec)
+    def make_dataset(self, split: str) -> Dataset:
+        raise NotImplementedError
 
     def setup(self, stage: str | None = None) -> None:
         for split in SPLITS:
             if split not in self.datasets:
-                self.datasets[split] = ClipWindowDataset(self.folder, split, config=self.config,
-                                                         with_frames=self.with_frames)
+                self.datasets[split] = self.make_dataset(split)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         generator = torch.Generator().manual_seed(self.config.split_seed)
@@ -189,3 +179,26 @@ class TalkingHeadDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+class TalkingHeadDataModule(SplitDataModule):
+    """Train/val/test windows of a synthetic dataset folder, split by identity.
+
+    With ``world_spec``, ``prepare_data`` makes the synthetic dataset if the folder has none (in the tiny profile
+    this takes a few minutes on 2 cores); ``setup`` builds the three window datasets.
+    """
+
+    def __init__(self, folder: str | Path, config: DataConfig | None = None, world_spec=None, with_frames: bool = True):
+        super().__init__(config)
+        self.folder = Path(folder)
+        self.world_spec = world_spec
+        self.with_frames = with_frames
+
+    def prepare_data(self) -> None:
+        if self.world_spec is not None:
+            from ..world.dataset import synthesize_dataset
+
+            synthesize_dataset(self.folder, self.world_spec)
+
+    def make_dataset(self, split: str) -> ClipWindowDataset:
+        return ClipWindowDataset(self.folder, split, config=self.config, with_frames=self.with_frames)

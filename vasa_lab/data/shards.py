@@ -57,14 +57,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..config import DataConfig
 from ..media import MediaError
-from .datamodule import SPLITS, split_entries
+from .datamodule import SplitDataModule, split_entries
 
 INDEX_NAME = "index.json"
 FORMAT = "vasa_lab.prepared/1"
@@ -246,39 +245,20 @@ class PreparedClipDataset(Dataset):
         return item
 
 
-class PreparedDataModule(L.LightningDataModule):
+class PreparedDataModule(SplitDataModule):
     """Train/val/test windows of a prepared folder, split by speaker (the real-video twin of
     :class:`vasa_lab.data.datamodule.TalkingHeadDataModule`)."""
 
     def __init__(self, folder: str | Path, config: DataConfig | None = None, with_frames: bool = True,
                  cache_dir: str | Path | None = None):
-        super().__init__()
+        super().__init__(config)
         self.folder = Path(folder)
-        self.config = config or DataConfig.for_profile()
         self.with_frames = with_frames
         self.cache_dir = cache_dir
-        self.datasets: dict[str, PreparedClipDataset] = {}
 
     def prepare_data(self) -> None:
         read_prepared_index(self.folder)   # fail early, with the command that makes the folder
 
-    def setup(self, stage: str | None = None) -> None:
-        for split in SPLITS:
-            if split not in self.datasets:
-                self.datasets[split] = PreparedClipDataset(self.folder, split, config=self.config,
-                                                           with_frames=self.with_frames, cache_dir=self.cache_dir)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.config.split_seed)
-        return DataLoader(self.datasets[split], batch_size=self.config.batch_size, shuffle=shuffle,
-                          num_workers=self.config.num_workers, generator=generator,
-                          persistent_workers=self.config.num_workers > 0, drop_last=shuffle)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+    def make_dataset(self, split: str) -> PreparedClipDataset:
+        return PreparedClipDataset(self.folder, split, config=self.config, with_frames=self.with_frames,
+                                   cache_dir=self.cache_dir)
