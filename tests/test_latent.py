@@ -1,0 +1,255 @@
+"""The face latent space (vasa_lab.latent): geometry with known answers, losses against references, the API's
+errors, and a few training steps end to end through the artifact store."""
+import numpy as np
+import pytest
+import torch
+
+from vasa_lab.latent.config import PIVOT_Y, TRANSLATION_GAIN, LatentConfig
+from vasa_lab.latent.model import (FaceLatentModel, base_grid, count_parameters, rigid, rigid_inverse,
+                                   rotation_matrix, sample)
+
+TINY = LatentConfig()
+
+
+def small_model(**overrides) -> FaceLatentModel:
+    torch.manual_seed(0)
+    return FaceLatentModel(LatentConfig(**overrides))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# geometry
+# ---------------------------------------------------------------------------------------------------------------
+def test_rotation_matches_the_world_convention():
+    from vasa_lab.world.face import rotation_matrix as world_rotation
+
+    angles = torch.tensor([[20.0, -10.0, 5.0], [-35.0, 25.0, -15.0], [0.0, 0.0, 0.0]])
+    ours = rotation_matrix(angles[:, 0], angles[:, 1], angles[:, 2]).numpy()
+    for row, r in zip(angles.numpy(), ours):
+        np.testing.assert_allclose(r, world_rotation(*row), atol=1e-6)
+
+
+def test_rigid_transform_and_inverse_round_trip():
+    pose = torch.tensor([[15.0, -8.0, 4.0, 0.1, -0.05, 1.1], [-20.0, 5.0, 0.0, 0.0, 0.0, 0.9]])
+    p = torch.rand(2, 50, 3) * 2 - 1
+    torch.testing.assert_close(rigid_inverse(rigid(p, pose), pose), p, atol=1e-5, rtol=0)
+
+
+def test_positive_yaw_moves_the_nose_to_the_image_right_and_the_pivot_stays():
+    nose = torch.tensor([[[0.0, PIVOT_Y, -0.5]]])           # in front of the pivot, towards the camera
+    pivot = torch.tensor([[[0.0, PIVOT_Y, 0.0]]])
+    pose = torch.tensor([[20.0, 0.0, 0.0, 0.0, 0.0, 1.0]])
+    assert rigid(nose, pose)[0, 0, 0] > 0.1
+    torch.testing.assert_close(rigid(pivot, pose), pivot)
+    shifted = rigid(pivot, torch.tensor([[0.0, 0.0, 0.0, 0.2, 0.0, 1.0]]))
+    assert abs(float(shifted[0, 0, 0]) - 0.2 * TRANSLATION_GAIN) < 1e-6
+
+
+def test_sampling_at_the_identity_grid_returns_the_volume():
+    v = torch.randn(2, 4, 8, 16, 16)
+    grid = base_grid(8, 16, 16).expand(2, 8, 16, 16, 3)
+    torch.testing.assert_close(sample(v, grid), v, atol=1e-5, rtol=0)
+
+
+def test_same_pose_and_no_flow_round_trip_is_the_identity_warp():
+    """With the flow generators at their zero start, g_s(g_d(q)) = T_s(T_d^-1(q)) = q when the poses agree."""
+    m = small_model()
+    pose = torch.tensor([[12.0, -6.0, 3.0, 0.05, 0.02, 1.05]])
+    dyn, z_id = torch.zeros(1, TINY.dyn_dim), torch.zeros(1, TINY.id_dim)
+    g_d = m.to_canonical_grid(pose, dyn, z_id)                   # driver voxel -> canonical point
+    g_s = m.to_source_grid(pose, dyn, z_id)                      # canonical point -> source point
+    composed = sample(g_s.permute(0, 4, 1, 2, 3), g_d, padding="border").permute(0, 2, 3, 4, 1)
+    inside = (g_d.abs() < 0.8).all(-1)                           # away from the border of the volume
+    err = (composed - m.grid)[inside].abs().max()
+    assert inside.float().mean() > 0.5 and err < 1e-4
+
+
+def test_shapes_of_every_part_and_a_broadcast_portrait():
+    m = small_model()
+    x = torch.rand(3, 3, 64, 64)
+    z_pose, z_dyn = m.encode_motion(x)
+    assert z_pose.shape == (3, 6) and z_dyn.shape == (3, TINY.dyn_dim)
+    app = m.encode_appearance(x[:1])
+    assert app.volume.shape == (1, *TINY.volume_shape) == (1, 16, 8, 16, 16) and app.z_id.shape == (1, TINY.id_dim)
+    out = m.render(app, z_pose, z_dyn)
+    assert out.shape == (3, 3, 64, 64) and 0 <= float(out.min()) and float(out.max()) <= 1
+    assert m(x, x.flip(0)).shape == (3, 3, 64, 64)
+    assert count_parameters(m) < 1_000_000
+
+
+def test_profiles_build_and_full_has_the_megaportraits_volume():
+    full = LatentConfig.for_profile("full")
+    assert full.volume_shape == (96, 16, 64, 64) and full.image_size == 512 and full.w_gan > 0
+    assert LatentConfig.for_profile("tiny").w_gan == 0
+    small = LatentConfig.for_profile("small")
+    small.check()
+    assert small.volume_shape[2] * 4 == small.image_size
+    with pytest.raises(ValueError, match="divisible"):
+        LatentConfig(image_size=66).check()
+    with pytest.raises(ValueError, match="vgg19_path"):
+        LatentConfig(perceptual_net="vgg19").check()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# losses
+# ---------------------------------------------------------------------------------------------------------------
+def test_ms_ssim_matches_torchmetrics():
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as tm_ms_ssim
+    from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
+
+    from vasa_lab.latent.losses import MS_SSIM_BETAS, ms_ssim, ssim
+
+    torch.manual_seed(0)
+    for size, scales in ((64, 3), (128, 4)):
+        a = torch.nn.functional.avg_pool2d(torch.rand(3, 3, size, size), 5, 1, 2)
+        b = (a + 0.1 * torch.randn_like(a)).clamp(0, 1)
+        betas = torch.tensor(MS_SSIM_BETAS[:scales])
+        betas = tuple((betas / betas.sum()).tolist())
+        ours = ms_ssim(a, b, reflect=True)
+        theirs = tm_ms_ssim(a, b, data_range=1.0, betas=betas, reduction="none")
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+        torch.testing.assert_close(ssim(a, b, reflect=True), tm_ssim(a, b, data_range=1.0, reduction="none"),
+                                   atol=1e-5, rtol=0)
+        # the default (windows inside the image only, the paper's definition) stays close
+        assert (ms_ssim(a, b) - theirs).abs().max() < 0.05
+    assert torch.allclose(ms_ssim(a, a), torch.ones(3), atol=1e-5)
+    with pytest.raises(ValueError, match="at least"):
+        ms_ssim(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), scales=3)
+
+
+def test_psnr_and_the_small_losses_have_known_values():
+    from vasa_lab.latent.losses import hinge_d_loss, hinge_g_loss, identity_loss, pose_loss, psnr
+
+    x = torch.zeros(1, 3, 8, 8)
+    assert abs(float(psnr(x, x + 0.1)) - 20.0) < 1e-4                # MSE 0.01 -> 20 dB
+    real, fake = torch.full((2, 1, 4, 4), 2.0), torch.full((2, 1, 4, 4), -2.0)
+    assert float(hinge_d_loss(real, fake)) == 0.0 and float(hinge_g_loss(fake)) == 2.0
+    e = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
+    assert float(identity_loss(e, e)) < 1e-6
+    assert float(identity_loss(e, -e, mask=torch.tensor([1.0, 0, 0, 0]))) == pytest.approx(2.0)
+    p = torch.tensor([[10.0, 0, 0, 0, 0, 1]])
+    assert float(pose_loss(p, torch.tensor([[0.0, 0, 0, 0, 0, 1]]))) == pytest.approx(1 / 6)
+
+
+def test_vgg19_and_arcface_load_from_local_files(tmp_path):
+    from safetensors.torch import save_file
+
+    from vasa_lab.latent.identity import ArcFaceIdentity, IResNet
+    from vasa_lab.latent.losses import PerceptualLoss, VGG19Features
+
+    # a VGG19-shaped state dict with torchvision's key names (random weights: the point is the loading)
+    layout, state, c_in, i = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"] + [512] * 4 + ["M"] + [512] * 4, {}, 3, 0
+    for item in layout:
+        if item != "M":
+            state[f"features.{i}.weight"] = torch.randn(item, c_in, 3, 3) * 0.01
+            state[f"features.{i}.bias"] = torch.zeros(item)
+            c_in, i = item, i + 2
+        else:
+            i += 1
+    save_file(state, str(tmp_path / "vgg19.safetensors"))
+    loss = PerceptualLoss(VGG19Features(tmp_path / "vgg19.safetensors"))
+    x = torch.rand(1, 3, 32, 32)
+    assert float(loss(x, x)) == 0.0 and float(loss(x, 1 - x)) > 0
+    save_file({"other.weight": torch.zeros(1)}, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(ValueError, match="VGG19"):
+        VGG19Features(tmp_path / "bad.safetensors")
+    with pytest.raises(FileNotFoundError):
+        VGG19Features(tmp_path / "missing.pth")
+
+    torch.manual_seed(0)
+    torch.save(IResNet((1, 1, 1, 1), embed_dim=32).state_dict(), tmp_path / "arcface.pth")
+    arc = ArcFaceIdentity(tmp_path / "arcface.pth")
+    e = arc(torch.rand(2, 3, 64, 64))
+    assert e.shape == (2, 32) and torch.allclose(e.norm(dim=1), torch.ones(2), atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# probes
+# ---------------------------------------------------------------------------------------------------------------
+def test_probes_have_known_answers():
+    from vasa_lab.latent.probes import Codes, identity_probe, r2_score, ridge_fit, ridge_predict
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5))
+    y = x @ rng.normal(size=(5, 2)) + 1.0
+    fit = ridge_fit(x, y, alpha=1e-6)
+    assert np.all(r2_score(y, ridge_predict(fit, x)) > 0.999)
+    assert np.all(np.abs(r2_score(y, np.repeat(y.mean(0, keepdims=True), 200, 0))) < 1e-9)
+    # 4 people x 2 clips: a code that holds the person is read perfectly, noise is read at chance
+    identity = np.repeat(np.arange(4), 50)
+    clip = np.repeat(np.arange(8), 25)
+    codes = Codes(z_pose=None, z_dyn=None, z_id=None, states=None, identity=identity, clip=clip)
+    acc, chance = identity_probe(codes, np.eye(4)[identity] + 0.01 * rng.normal(size=(200, 4)))
+    assert acc == 1.0 and chance == 0.25
+    acc, _ = identity_probe(codes, rng.normal(size=(200, 4)))
+    assert acc < 0.6
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# data, API, training
+# ---------------------------------------------------------------------------------------------------------------
+def test_pairs_are_the_same_person_and_reproducible(tiny_world):
+    from vasa_lab.latent.data import ClipFrames, FramePairDataset
+
+    clips = ClipFrames(tiny_world, None)
+    pairs = FramePairDataset(clips, 40, min_gap=10, other_clip_share=0.5, seed=1)
+    seen_other = False
+    for i in range(40):
+        c, s, c2, d = pairs.pair(i)
+        assert clips.identity[c] == clips.identity[c2]
+        if c == c2:
+            assert abs(s - d) >= 10
+        seen_other |= c != c2
+    assert seen_other
+    a, b = pairs[3], pairs[3]
+    assert torch.equal(a["driver"], b["driver"]) and a["source"].shape == (3, 64, 64)
+    assert torch.equal(a["driver_pose"], torch.from_numpy(clips.pose(pairs.pair(3)[2])[0][pairs.pair(3)[3]]))
+
+
+def test_api_errors_are_one_clear_sentence():
+    from vasa_lab.latent.api import as_frames, encode_appearance, render
+
+    m = small_model()
+    with pytest.raises(ValueError, match="64x64"):
+        as_frames(np.zeros((32, 32, 3), np.uint8), 64)
+    with pytest.raises(ValueError, match="uint8 images"):
+        as_frames(np.zeros((64, 64), np.uint8), 64)
+    with pytest.raises(ValueError, match="NaN"):
+        as_frames(torch.full((3, 64, 64), float("nan")), 64)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        as_frames(torch.full((3, 64, 64), 255.0), 64)
+    with pytest.raises(ValueError, match="numpy array or a torch tensor"):
+        as_frames([1, 2, 3], 64)
+    app = encode_appearance(m, np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match="one length"):
+        render(m, app, torch.zeros(4, 6), torch.zeros(3, TINY.dyn_dim))
+    assert render(m, app, torch.zeros(5, 6) + torch.tensor([0, 0, 0, 0, 0, 1.0]),
+                  torch.zeros(5, TINY.dyn_dim)).shape == (5, 3, 64, 64)
+
+
+def test_a_few_training_steps_through_the_artifact_store(tiny_world, tmp_path):
+    """Identity network + latent model train (a handful of steps), are cached, and load back identical."""
+    from vasa_lab.artifacts import ArtifactStore
+    from vasa_lab.latent.api import encode_motion, load_latent_model
+    from vasa_lab.latent.identity import IdentityNetConfig
+
+    store = ArtifactStore(tmp_path / "store", packaged=None)
+    cfg = LatentConfig(data=str(tiny_world), steps=3, batch_size=4, aux_batch=2, min_pair_gap=5)
+    id_cfg = IdentityNetConfig(data=str(tiny_world), steps=3, batch_size=8)
+    model = load_latent_model(config=cfg, store=store, identity_config=id_cfg)
+    assert store.has("latent", cfg) and store.has("latent-identity", id_cfg)
+    meta = store.meta("latent", cfg)["metrics"]
+    assert meta["steps"] == 3 and {"l1", "ssim", "transfer", "cross_id", "cycle", "pose"} <= set(meta["final"])
+    again = load_latent_model(config=cfg, store=store, identity_config=id_cfg)
+    x = torch.rand(2, 3, 64, 64)
+    for a, b in zip(encode_motion(model, x), encode_motion(again, x)):
+        torch.testing.assert_close(a, b)
+
+
+def test_training_cli_options(tmp_path):
+    from vasa_lab.latent.train import config_from_args, main, parse_args
+
+    cfg = config_from_args(parse_args(["--profile", "tiny", "--ablation", "--steps", "5"]))
+    assert cfg.w_transfer == 0 and cfg.w_cross_id == 0 and cfg.steps == 5 and cfg.w_cycle > 0
+    cfg = config_from_args(parse_args(["--profile", "full", "--vgg19", "v.safetensors"]))
+    assert cfg.perceptual_net == "vgg19" and cfg.image_size == 512
+    assert main(["--profile", "tiny", "--batch-size", "1", "--store", str(tmp_path)]) == 2

@@ -1,0 +1,138 @@
+"""The face latent space's settings, one dataclass per profile (see ``vasa_lab.config`` for profiles).
+
+=========  ======  ==========================  =======================  ==========================================
+profile    pixels  appearance volume C x D x   motion code              losses
+                   H x W
+=========  ======  ==========================  =======================  ==========================================
+``tiny``   64      16 x 8 x 16 x 16            6 pose + 16 dynamics     L1, MS-SSIM, perceptual (ours), cycle,
+                                                                        transfer, cross-identity; no GAN
+``small``  128     32 x 16 x 32 x 32           6 pose + 32 dynamics     as tiny
+``full``   512     96 x 16 x 64 x 64           6 pose + 128 dynamics    as tiny + patch GAN (hinge) + feature
+                                                                        matching; VGG19 / ArcFace from local paths
+=========  ======  ==========================  =======================  ==========================================
+
+The ``full`` row is MegaPortraits' volume at 512 px (96 channels x 16 depth x 64 x 64). Everything a trained
+artifact depends on is in :class:`LatentConfig`, so the artifact store's key changes whenever a setting does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..config import resolve_profile
+from ..world.face import CAMERA
+
+# Pose conventions come from the synthetic world's camera (vasa_lab.world.face.Camera), which the tracker shares:
+# a head-frame point p_h at pose (R, tx, ty, s) lands at normalized image position f * (R p_h + (tx, ty - y_c)) /
+# (d0 / s). In grid_sample units ([-1, 1] across the image) that is  s * k * (R p_h + (tx, ty - y_c))  with
+# k = 2 f / d0: one head unit is k grid units at scale 1, and the rotation pivot sits k * y_c above the centre.
+TRANSLATION_GAIN = 2.0 * CAMERA.focal / CAMERA.base_distance   # k = 0.54: head units -> grid units
+PIVOT_Y = -TRANSLATION_GAIN * CAMERA.face_centre_y             # -0.27: the head's pivot, in grid units (y down)
+
+POSE_NAMES = ("yaw", "pitch", "roll", "tx", "ty", "scale")
+
+
+@dataclass(frozen=True)
+class LatentConfig:
+    """Everything that decides a trained face latent model (network sizes, losses, training, data)."""
+
+    profile: str = "tiny"
+    image_size: int = 64
+
+    # --- networks -------------------------------------------------------------------------------------------
+    app_channels: tuple[int, ...] = (16, 32)     # appearance encoder widths; each stage halves the resolution
+    volume_channels: int = 16                    # C of V_app
+    volume_depth: int = 8                        # D of V_app (H = W = image_size / 2 ** len(app_channels))
+    id_dim: int = 32                             # z_id
+    motion_channels: tuple[int, ...] = (16, 32, 32, 64)  # motion encoder widths, each halves the resolution
+    motion_size: int = 64                        # the motion encoder sees the frame resized to this
+    dyn_dim: int = 16                            # z_dyn
+    flow_channels: int = 16                      # width of the two warp generators
+    flow_upsamples: int = 1                      # generator: (2, 4, 4) seed -> x2 per upsample -> trilinear to V
+    max_flow: float = 0.25                       # largest non-rigid displacement, grid units ([-1, 1] = the image)
+    g3d_blocks: int = 1                          # 3D residual blocks (G3D) on the canonical volume
+    image_skip: bool = True                      # G2D may also copy the portrait's pixels along the 3D warp
+    dyn_to_decoder: bool = True                  # G2D also sees z_dyn directly (broadcast planes)
+    dec_channels: tuple[int, ...] = (32, 32)    # 2D decoder: at volume resolution, then after each x2 upsample
+
+    # --- losses (weights; 0 switches a term off) ------------------------------------------------------------
+    w_l1: float = 1.0
+    w_ssim: float = 0.5             # on 1 - MS-SSIM
+    w_face_parts: float = 4.0       # extra L1 weight on the driver's eyes, brows and mouth (boxes from landmarks)
+    w_perceptual: float = 0.1       # through the feature network below
+    perceptual_net: str = "ours"    # "ours": our identity network's features; "vgg19": VGG19 from vgg19_path
+    vgg19_path: str = ""            # a local VGG19 state dict (torchvision key names); used when perceptual_net="vgg19"
+    w_pose: float = 1.0             # weak supervision of z_pose by the tracker's (here: the world's) head pose
+    w_cycle: float = 2.0            # cycle consistency: E_mot(render(A, motion of B)) = motion of B
+    motion_jitter: bool = True      # the motion encoder sees colour-jittered frames (motion is not colour)
+    w_transfer: float = 1.0         # VASA-1 pairwise pose/dynamics transfer loss
+    w_cross_id: float = 0.2         # VASA-1 cross-identity loss through the identity network
+    arcface_path: str = ""          # a local ArcFace (IResNet) state dict; else our identity network is used
+    aux_batch: int = 8              # items per batch that also get the transfer / cross-identity / cycle renders
+    w_gan: float = 0.0              # patch GAN, hinge loss (0 = off, no discriminator is built)
+    w_feature_matching: float = 0.0
+    disc_channels: tuple[int, ...] = (32, 64, 128)
+
+    # --- training -------------------------------------------------------------------------------------------
+    steps: int = 900
+    batch_size: int = 16
+    lr: float = 1e-3
+    min_pair_gap: int = 10          # frames between source and driver of one clip, at least
+    other_clip_share: float = 0.5   # share of pairs whose driver comes from another clip of the same person
+    seed: int = 0
+    data: str = ""                  # a dataset folder (synthetic or data_prep output); "" = the profile's synthetic world
+
+    @property
+    def volume_size(self) -> int:
+        return self.image_size // 2 ** len(self.app_channels)
+
+    @property
+    def volume_shape(self) -> tuple[int, int, int, int]:
+        """(C, D, H, W) of the appearance volume."""
+        return (self.volume_channels, self.volume_depth, self.volume_size, self.volume_size)
+
+    @property
+    def motion_dim(self) -> int:
+        """Length of one frame's motion code [z_pose, z_dyn]: what chapter 06 generates."""
+        return len(POSE_NAMES) + self.dyn_dim
+
+    @property
+    def transfer_losses_on(self) -> bool:
+        return self.w_transfer > 0 or self.w_cross_id > 0
+
+    def without_disentanglement_losses(self) -> "LatentConfig":
+        """The ablation: the same model and training with VASA-1's transfer and cross-identity losses off."""
+        return replace(self, w_transfer=0.0, w_cross_id=0.0)
+
+    def check(self) -> None:
+        """Raise ValueError with one clear sentence for an impossible setting."""
+        if self.image_size % 2 ** len(self.app_channels):
+            raise ValueError(f"image_size {self.image_size} must be divisible by 2 ** {len(self.app_channels)}")
+        if self.perceptual_net not in ("ours", "vgg19", "none"):
+            raise ValueError(f"perceptual_net must be 'ours', 'vgg19' or 'none', not {self.perceptual_net!r}")
+        if self.perceptual_net == "vgg19" and not self.vgg19_path:
+            raise ValueError("perceptual_net='vgg19' needs vgg19_path: a local file with VGG19 weights")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be at least 2 (the cross-identity loss pairs items of a batch)")
+        if min(self.volume_depth, self.volume_size) < 4:
+            raise ValueError(f"the volume {self.volume_shape} is too small: depth and size must be at least 4")
+
+    @classmethod
+    def for_profile(cls, profile: str | None = None, **overrides) -> "LatentConfig":
+        name = resolve_profile(profile)
+        if name == "tiny":
+            cfg = cls()
+        elif name == "small":
+            cfg = cls(profile="small", image_size=128, app_channels=(32, 64), volume_channels=32,
+                      volume_depth=16, id_dim=64, motion_channels=(32, 64, 96, 128, 128), motion_size=128,
+                      dyn_dim=32, flow_channels=48, flow_upsamples=2, dec_channels=(128, 64),
+                      g3d_blocks=2, steps=20_000, lr=5e-4)
+        else:
+            # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
+            cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,
+                      volume_depth=16, id_dim=256, motion_channels=(64, 128, 256, 256, 512, 512),
+                      motion_size=256, dyn_dim=128, flow_channels=64, flow_upsamples=2,
+                      dec_channels=(512, 256, 128), g3d_blocks=4, w_perceptual=1.0, w_gan=0.1,
+                      w_feature_matching=1.0, disc_channels=(64, 128, 256, 512), aux_batch=2, steps=200_000,
+                      image_skip=False, dyn_to_decoder=False, w_face_parts=1.0,
+                      batch_size=4, lr=2e-4)
+        return replace(cfg, **overrides) if overrides else cfg

@@ -1,0 +1,208 @@
+"""Training the face latent space: a LightningModule around :class:`~vasa_lab.latent.model.FaceLatentModel`.
+
+One training step, for a batch of (source x_s, driver x_d) frames of the same people::
+
+    (p_s, d_s), (p_d, d_d) = E_mot(x_s), E_mot(x_d)                 pose and dynamics codes
+    A_s = encode_appearance(x_s)                                   canonical volume + z_id
+    x̂_d = render(A_s, p_d, d_d)                                    self-reenactment
+    L = w_l1 |x̂_d - x_d| + w_parts |x̂_d - x_d|_(eyes, brows, mouth) + w_ssim (1 - MS-SSIM)
+        + w_perc perceptual + w_pose |p - p_given| (+ GAN)
+
+and, on the first ``aux_batch`` items (the extra renders cost time):
+
+    pairwise transfer (i = s, j = d):   a = render(A_d, p_s, d_d),  b = render(A_s, p_s, d_d),    L_tr = |a - b|
+    cross-identity (B = another item):  x̂_AB = render(A_s, p_B, d_B),   L_id = 1 - cos(ψ(x̂_AB), ψ(x_s))
+    cycle:                              (p', d') = E_mot(x̂_AB),          L_cyc = |p' - p_B| + |d' - d_B|
+
+The module uses manual optimisation so that the optional discriminator gets its own step after the generator's.
+"""
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader
+
+from ..repro import trainer_kwargs
+from .config import LatentConfig
+from .losses import (PatchDiscriminator, PerceptualLoss, VGG19Features, cycle_loss, feature_matching_loss,
+                     hinge_d_loss, hinge_g_loss, identity_loss, l1, ms_ssim, pose_loss)
+from .model import FaceLatentModel
+
+
+def feature_network(cfg: LatentConfig, identity_net: nn.Module | None) -> tuple[nn.Module | None, str]:
+    """The perceptual loss's feature network, and which one it is (the notebook prints this)."""
+    if cfg.w_perceptual <= 0 or cfg.perceptual_net == "none":
+        return None, "none"
+    if cfg.perceptual_net == "vgg19":
+        return PerceptualLoss(VGG19Features(cfg.vgg19_path), name="VGG19"), "VGG19 (local weights)"
+    if identity_net is None or not hasattr(identity_net, "features"):
+        raise ValueError("perceptual_net='ours' needs our identity network (FaceIdentityNet)")
+    return PerceptualLoss(_Features(identity_net), name="ours"), "ours (FaceIdentityNet features)"
+
+
+class _Features(nn.Module):
+    """Wraps FaceIdentityNet.features as a module (so PerceptualLoss can hold it)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net.features(x)
+
+
+class LatentModule(L.LightningModule):
+    """Trains a FaceLatentModel by self-reenactment with the losses of MegaPortraits and VASA-1."""
+
+    def __init__(self, model: FaceLatentModel, identity_net: nn.Module | None = None):
+        super().__init__()
+        self.model = model
+        self.cfg = cfg = model.config
+        self.automatic_optimization = False
+        # frozen helpers: not trained, not saved with the model
+        self.identity_net = identity_net.requires_grad_(False).eval() if identity_net is not None else None
+        self.perceptual, self.perceptual_name = feature_network(cfg, identity_net)
+        self.disc = PatchDiscriminator(cfg.disc_channels) if cfg.w_gan > 0 else None
+        if cfg.w_cross_id > 0 and identity_net is None:
+            raise ValueError("the cross-identity loss (w_cross_id > 0) needs an identity network")
+        self.history: list[dict[str, float]] = []
+        self.generator = torch.Generator().manual_seed(cfg.seed + 1)
+
+    def jitter(self, x: torch.Tensor) -> torch.Tensor:
+        """Colour jitter for the motion encoder's input only: each image gets its colour channels shuffled and
+        scaled by gains in [0.7, 1.3]. Motion is geometry, so the codes must not depend on colours; skin, hair and
+        background colours are most of what tells two synthetic people apart, and this takes them away."""
+        b = x.shape[0]
+        perm = torch.stack([torch.randperm(3, generator=self.generator) for _ in range(b)]).to(x.device)  # (B, 3)
+        gain = (0.7 + 0.6 * torch.rand(b, 3, 1, 1, generator=self.generator)).to(x)
+        shuffled = x.gather(1, perm[:, :, None, None].expand_as(x))
+        return (shuffled * gain).clamp(0, 1)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for frozen in (self.identity_net, self.perceptual):
+            if frozen is not None:
+                frozen.eval()
+        return self
+
+    # -- the generator's losses ----------------------------------------------------------------------------------
+    def generator_losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        cfg, m = self.cfg, self.model
+        xs, xd = batch["source"], batch["driver"]                           # (B, 3, H, W)
+        see = self.jitter if cfg.motion_jitter else (lambda x: x)          # what the motion encoder sees
+        pose_s, dyn_s = m.encode_motion(see(xs))                            # (B, 6), (B, dyn)
+        pose_d, dyn_d = m.encode_motion(see(xd))
+        app_s = m.encode_appearance(xs, (pose_s, dyn_s))
+        xd_hat = m.render(app_s, pose_d, dyn_d)                             # self-reenactment (B, 3, H, W)
+
+        logs = dict(l1=l1(xd_hat, xd), ssim=1 - ms_ssim(xd_hat, xd).mean())
+        parts = batch["driver_parts"]                                       # (B, 1, H, W) eyes, brows, mouth
+        logs["parts"] = (parts * (xd_hat - xd).abs()).sum() / (3 * parts.sum()).clamp(min=1)
+        pose_ok = batch["pose_ok"].float()
+        logs["pose"] = 0.5 * (pose_loss(pose_s, batch["source_pose"], pose_ok[:, 0])
+                              + pose_loss(pose_d, batch["driver_pose"], pose_ok[:, 1]))
+        total = (cfg.w_l1 * logs["l1"] + cfg.w_face_parts * logs["parts"] + cfg.w_ssim * logs["ssim"]
+                 + cfg.w_pose * logs["pose"])
+        if self.perceptual is not None:
+            logs["perceptual"] = self.perceptual(xd_hat, xd)
+            total = total + cfg.w_perceptual * logs["perceptual"]
+        if self.disc is not None:
+            real_feats, _ = self.disc(xd)
+            fake_feats, fake_score = self.disc(xd_hat)
+            logs["gan"] = hinge_g_loss(fake_score)
+            logs["feature_matching"] = feature_matching_loss(real_feats, fake_feats)
+            total = total + cfg.w_gan * logs["gan"] + cfg.w_feature_matching * logs["feature_matching"]
+
+        k = min(cfg.aux_batch, xs.shape[0])
+        if k > 0 and cfg.w_transfer > 0:
+            # VASA-1's pairwise transfer: both renders should show pose i (= s) and dynamics j (= d)
+            app_d = m.encode_appearance(xd[:k], (pose_d[:k], dyn_d[:k]))
+            a = m.render(app_d, pose_s[:k], dyn_d[:k])                      # j's look, i's pose, j's dynamics
+            b = m.render(app_s[:k], pose_s[:k], dyn_d[:k])                  # i's look and pose, j's dynamics
+            logs["transfer"] = l1(a, b)
+            total = total + cfg.w_transfer * logs["transfer"]
+        if k > 0 and (cfg.w_cross_id > 0 or cfg.w_cycle > 0):
+            # cross-identity: draw each source person with the motion of the next item's driver (another person)
+            other = torch.roll(torch.arange(xs.shape[0], device=xs.device), -1)[:k]
+            pose_o, dyn_o = pose_d[other], dyn_d[other]
+            x_cross = m.render(app_s[:k], pose_o, dyn_o)                    # (k, 3, H, W)
+            if cfg.w_cross_id > 0:
+                different = (batch["identity"][:k] != batch["identity"][other]).float()
+                logs["cross_id"] = identity_loss(self.identity_net(x_cross), self.identity_net(xs[:k]), different)
+                total = total + cfg.w_cross_id * logs["cross_id"]
+            if cfg.w_cycle > 0:
+                pose_back, dyn_back = m.encode_motion(see(x_cross))
+                logs["cycle"] = cycle_loss(pose_back, dyn_back, pose_o, dyn_o)
+                total = total + cfg.w_cycle * logs["cycle"]
+        return total, logs, xd_hat
+
+    # -- Lightning -----------------------------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        opts = self.optimizers()
+        opt_g, opt_d = (opts if isinstance(opts, (list, tuple)) else (opts, None))
+        sched = self.lr_schedulers()
+        total, logs, xd_hat = self.generator_losses(batch)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        self.clip_gradients(opt_g, gradient_clip_val=1.0, gradient_clip_algorithm="norm")
+        opt_g.step()
+        if sched is not None:
+            sched.step()
+        if self.disc is not None:
+            _, real_score = self.disc(batch["driver"])
+            _, fake_score = self.disc(xd_hat.detach())
+            d_loss = hinge_d_loss(real_score, fake_score)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            opt_d.step()
+            logs["disc"] = d_loss
+        row = {k: float(v.detach()) for k, v in logs.items()} | dict(total=float(total.detach()), step=self.global_step)
+        self.history.append(row)
+        self.log_dict({f"train/{k}": v for k, v in row.items() if k != "step"}, prog_bar=False, on_step=True)
+
+    def configure_optimizers(self):
+        opt_g = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr, betas=(0.5, 0.999))
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt_g, max_lr=self.cfg.lr, total_steps=self.cfg.steps,
+                                                    pct_start=0.1)
+        if self.disc is None:
+            return [opt_g], [dict(scheduler=sched, interval="step")]
+        opt_d = torch.optim.Adam(self.disc.parameters(), lr=self.cfg.lr, betas=(0.5, 0.999))
+        return [opt_g, opt_d], [dict(scheduler=sched, interval="step")]
+
+
+def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, folder=None,
+                 trainer_overrides: dict | None = None, num_workers: int = 0) -> dict:
+    """Train ``model`` in place on its config's data; returns metrics (losses at the end, time, speed).
+
+    ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
+    ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).
+    """
+    from .data import ClipFrames, FramePairDataset
+    from .identity import dataset_folder
+
+    cfg = model.config
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    folder = folder or dataset_folder(cfg.data, cfg.profile)
+    clips = ClipFrames(folder, "train")
+    if clips.image_size() != cfg.image_size:
+        raise ValueError(f"the data in {folder} is {clips.image_size()} px but the model is for "
+                         f"{cfg.image_size} px (profile {cfg.profile!r})")
+    pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share, cfg.seed)
+    module = LatentModule(model, identity_net)
+    kwargs = trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0)
+    kwargs.update(trainer_overrides or {})
+    started = time.perf_counter()
+    trainer = L.Trainer(**kwargs)
+    trainer.fit(module, DataLoader(pairs, batch_size=cfg.batch_size, shuffle=False, num_workers=num_workers,
+                                   drop_last=True, persistent_workers=num_workers > 0))
+    seconds = time.perf_counter() - started
+    model.eval()
+    tail = module.history[-50:]
+    final = {k: round(sum(r[k] for r in tail) / len(tail), 4) for k in tail[-1] if k != "step"} if tail else {}
+    return dict(train_seconds=round(seconds, 1), steps=len(module.history),
+                steps_per_second=round(len(module.history) / max(seconds, 1e-9), 2),
+                perceptual_net=module.perceptual_name, final=final,
+                history=[{k: round(v, 4) for k, v in r.items()} for r in module.history[:: max(1, cfg.steps // 60)]])

@@ -1,0 +1,99 @@
+"""Train the face latent space from the command line and put it in the artifact store.
+
+::
+
+    python -m vasa_lab.latent.train --profile tiny                       # CPU, minutes; the notebooks do this too
+    python -m vasa_lab.latent.train --profile small --data DIR
+    python -m vasa_lab.latent.train --profile full --data PREPARED_DIR --devices 4 --strategy ddp \\
+        --precision bf16-mixed [--vgg19 vgg19.safetensors] [--arcface arcface_r100.pth]
+
+``--data`` is a synthetic world folder (``vasa-lab synth``) or a folder made from real video by
+``python -m data_prep.prepare``; without it the profile's synthetic world is used (made on first use). The
+identity network (ours, unless ``--arcface`` points at ArcFace weights) is trained first if the store lacks it.
+Afterwards ``vasa_lab.latent.api.load_latent_model(profile, data=DIR, ...)`` with the same settings finds the result.
+``--ablation`` trains the same model with VASA-1's transfer and cross-identity losses off (chapter 04).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..artifacts import ArtifactStore, config_key
+from ..repro import setup
+from .config import LatentConfig
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m vasa_lab.latent.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", default=None, help="tiny | small | full (default: $VASA_LAB_PROFILE or tiny)")
+    p.add_argument("--data", default="", help="dataset folder (synthetic world or data_prep output)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the profile's)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--devices", type=int, default=1)
+    p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
+    p.add_argument("--precision", default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
+    p.add_argument("--vgg19", default="", help="local VGG19 weights for the perceptual loss")
+    p.add_argument("--arcface", default="", help="local ArcFace (IResNet) weights for the cross-identity loss")
+    p.add_argument("--ablation", action="store_true", help="transfer and cross-identity losses off")
+    p.add_argument("--store", default=None, help="artifact store folder (default: $VASA_LAB_HOME)")
+    p.add_argument("--force", action="store_true", help="train even if the store has this model")
+    return p.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> LatentConfig:
+    overrides = dict(data=args.data)
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.batch_size is not None:
+        overrides["batch_size"] = args.batch_size
+    if args.vgg19:
+        overrides.update(perceptual_net="vgg19", vgg19_path=args.vgg19)
+    if args.arcface:
+        overrides["arcface_path"] = args.arcface
+    cfg = LatentConfig.for_profile(args.profile, **overrides)
+    return cfg.without_disentanglement_losses() if args.ablation else cfg
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+        cfg.check()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    setup(seed=cfg.seed)
+    from .identity import IdentityNetConfig, identity_network, load_identity_net
+    from .model import FaceLatentModel, count_parameters
+    from .module import train_latent
+
+    store = ArtifactStore(args.store) if args.store else ArtifactStore()
+    if store.has("latent", cfg) and not args.force:
+        print(f"already in the store: {store.find('latent', cfg)} (use --force to train again)")
+        return 0
+    identity_net = None
+    if cfg.w_cross_id > 0 or (cfg.w_perceptual > 0 and cfg.perceptual_net == "ours"):
+        if cfg.arcface_path:
+            identity_net, _ = identity_network(cfg.arcface_path)
+        else:
+            id_cfg = IdentityNetConfig.for_profile(cfg.profile, data=cfg.data)
+            print(f"identity network: {'cached' if store.has('latent-identity', id_cfg) else 'training'} ...")
+            identity_net = load_identity_net(config=id_cfg, store=store)
+    model = FaceLatentModel(cfg)
+    print(f"face latent model ({cfg.profile}): {count_parameters(model) / 1e6:.2f} M parameters, "
+          f"volume {cfg.volume_shape}, {cfg.steps} steps of {cfg.batch_size}, config {config_key(cfg)}")
+    overrides = dict(devices=args.devices, strategy=args.strategy)
+    if args.precision:
+        overrides["precision"] = args.precision
+    metrics = train_latent(model, identity_net, trainer_overrides=overrides, num_workers=args.num_workers)
+    folder = store.save("latent", cfg, model, metrics)
+    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1))
+    print(f"saved to {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
