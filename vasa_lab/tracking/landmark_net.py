@@ -21,19 +21,27 @@ and take the expected position::
 This is differentiable, and sub-pixel: a distribution spread over two neighbouring cells puts the point between
 them. ``beta`` is an inverse temperature; the network can scale its own logits, so beta = 1 works.
 
-**Loss.** ``L = mean_k |x_k - x_k*|_1 / s  +  lambda * mean_k CE(G_k, p_k)``. The first term is the integral loss
-(L1 on the soft-argmax, in units of s = image_size / 64 pixels, so the loss has the same scale at every
-resolution). The integral loss alone leaves the *shape* of p_k free (a two-peaked p with the right mean scores
-perfectly); the second term, the cross-entropy between p_k and a normalised Gaussian target G_k centred on the true
-point (sigma ``heatmap_sigma`` cells), keeps each p_k a single peak. That makes the prediction robust and makes
-the peak's sharpness a meaningful **confidence**: the score of a detection is the mean share of each map's
-probability mass within ``score_radius`` cells of its soft-argmax.
+**Loss.** Three terms, in units of s = image_size / 64 pixels so they have the same scale at every resolution::
 
-**Data.** Frames rendered on the fly from random identities (seeds drawn from a generator keyed by the text
-"landmark-net-train"; evaluation uses "landmark-net-eval", so its people were never seen) in random states over
-the world's ranges: pose, translation, distance, mouth, blink, gaze, brows, expression. They are rendered once
-into a uint8 tensor and trained for a few epochs, with mild photometric augmentation (brightness, contrast,
-colour, noise, blur) so the network copes with H.264 artefacts.
+    L = mean_k |x_k - x_k*|_1 / s                                    the integral loss (L1 on the soft-argmax)
+      + mu * mean_(a,b) |(x_a - x_b) - (x_a* - x_b*)|_1 / s           the gaps between facing lid and lip points
+      + lambda * mean_k CE(G_k, p_k)                                  a Gaussian target for each heatmap
+
+* The integral loss alone trains the points well (measured: NME 0.030 against 0.031 with a strong heatmap term at
+  the same budget), but leaves the *shape* of p_k free.
+* The tracker reads blinks and mouth opening from the gap between the upper and lower lid (1-2 px at 64 px) and
+  between the inner lips. Half a pixel of error on each point hardly moves the first term but ruins the gap; with
+  the second term the predicted eye openness follows the truth (correlation ~0.5 -> ~0.75 on held-out faces).
+* The cross-entropy against a normalised Gaussian G_k (sigma ``heatmap_sigma`` cells) centred on the true point,
+  CE(G, p) = -sum_i G_i log p_i, keeps each p_k one peak. A small weight costs no accuracy and makes the peak's
+  sharpness a meaningful **confidence**: a detection's score is the mean share of each map's probability mass
+  within ``score_radius`` cells of its soft-argmax.
+
+**Data.** Random identities (seeds drawn from a generator keyed by the text "landmark-net-train"; evaluation
+uses "landmark-net-eval", so its people were never seen) in random states over the world's ranges: pose,
+translation, distance, mouth, blink, gaze, brows, expression. The frames are rendered once into a uint8 array
+(6000 frames at 64 px take ~25 s) and seen about five times each, with mild photometric augmentation
+(brightness, contrast, colour, noise, blur) so the network copes with H.264 artefacts.
 
 Use::
 
@@ -61,6 +69,8 @@ from .types import Detection
 N_LANDMARKS = 68
 N_POINTS = N_LANDMARKS + 2            # 68 iBUG landmarks, then the iris centres (image-left eye, image-right eye)
 OUTER_EYE_CORNERS = (36, 45)          # for the inter-ocular normalisation of the landmark error
+# facing points whose gap the tracker reads: upper/lower eyelids (blinks) and inner lips (mouth opening)
+GAP_PAIRS = torch.tensor([(37, 41), (38, 40), (43, 47), (44, 46), (61, 67), (62, 66), (63, 65)])
 TRAIN_TAG = "landmark-net-train"
 EVAL_TAG = "landmark-net-eval"
 
@@ -78,7 +88,8 @@ class LandmarkNetConfig:
     stride: int = 4                      # heatmaps are image_size / stride cells wide (2, 4 or 8)
     beta: float = 1.0                    # soft-argmax inverse temperature
     heatmap_sigma: float = 1.0           # Gaussian target width, heatmap cells
-    heatmap_weight: float = 3.0          # lambda: weight of the heatmap cross-entropy beside the coordinate L1
+    gap_weight: float = 1.0              # mu: weight of the lid/lip gap L1
+    heatmap_weight: float = 0.3          # lambda: weight of the heatmap cross-entropy
     score_radius: float = 1.5            # confidence: probability mass within this many cells of the point
     n_train: int = 6000                  # pre-rendered training frames
     frames_per_identity: int = 4         # -> n_train / frames_per_identity training identities
@@ -306,15 +317,23 @@ class LandmarkNet(nn.Module):
 
 def landmark_loss(points: torch.Tensor, log_p: torch.Tensor, target: torch.Tensor,
                   config: LandmarkNetConfig) -> tuple[torch.Tensor, dict]:
-    """L = mean_k |x_k - x_k*|_1 / s + lambda * mean_k CE(G_k, p_k), s = image_size / 64 (module docstring).
+    """The loss of the module docstring, in three terms (s = image_size / 64 pixels):
 
-    CE(G, p) = -sum_i G_i log p_i, the cross-entropy of the predicted distribution against the Gaussian target.
+        L = mean_k |x_k - x_k*|_1 / s                                  the integral loss on the soft-argmax
+          + mu * mean_(a,b) |(x_a - x_b) - (x_a* - x_b*)|_1 / s         gaps between facing lid and lip points
+          + lambda * mean_k CE(G_k, p_k),   CE(G, p) = -sum_i G_i log p_i   heatmap shape (a Gaussian target)
+
     points, target: (B, K, 2) pixels; log_p: (B, K, h, w). Returns the loss and its parts (detached).
     """
     unit = config.image_size / 64.0
     coord = (points - target).abs().mean() / unit
     loss = coord
     parts = dict(coord_l1=coord.detach())
+    if config.gap_weight > 0:
+        a, b = GAP_PAIRS[:, 0], GAP_PAIRS[:, 1]
+        gap = ((points[:, a] - points[:, b]) - (target[:, a] - target[:, b])).abs().mean() / unit
+        loss = loss + config.gap_weight * gap
+        parts["gap_l1"] = gap.detach()
     if config.heatmap_weight > 0:
         _, _, h, w = log_p.shape
         g = gaussian_targets(target, h, w, config.stride, config.heatmap_sigma)
