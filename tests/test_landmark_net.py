@@ -91,7 +91,7 @@ def test_a_few_training_steps_lower_the_loss(examples):
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:3])
     pred, log_p = module.net.eval()(torch.from_numpy(images[:2]).permute(0, 3, 1, 2).float() / 255)
     _, parts = landmark_loss(pred, log_p, torch.from_numpy(points[:2]), config)
-    assert set(parts) == {"coord_l1", "heatmap_ce"}
+    assert set(parts) == {"coord_l1", "gap_l1", "heatmap_ce"}
 
 
 def test_backend_returns_one_detection_inside_the_image(micro_net, examples):

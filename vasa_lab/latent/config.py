@@ -61,7 +61,8 @@ class LatentConfig:
     w_perceptual: float = 0.1       # through the feature network below
     perceptual_net: str = "ours"    # "ours": our identity network's features; "vgg19": VGG19 from vgg19_path
     vgg19_path: str = ""            # a local VGG19 state dict (torchvision key names); used when perceptual_net="vgg19"
-    w_pose: float = 1.0             # weak supervision of z_pose by the tracker's (here: the world's) head pose
+    w_pose: float = 3.0             # supervision of z_pose by the tracker's (here: the world's) head pose
+    warp_with_given_pose: bool = True  # in training the rigid warps use that pose; E_mot's pose head learns it
     w_cycle: float = 2.0            # cycle consistency: E_mot(render(A, motion of B)) = motion of B
     motion_jitter: bool = True      # the motion encoder sees colour-jittered frames (motion is not colour)
     w_transfer: float = 1.0         # VASA-1 pairwise pose/dynamics transfer loss

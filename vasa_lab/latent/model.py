@@ -29,8 +29,8 @@ portrait is encoded once, and every later frame costs one warp and one decode (:
 
 **One departure from MegaPortraits** (``image_skip``, on in ``tiny`` and ``small``): besides painting colours,
 G2D may copy pixels from the portrait itself. The two 3D warps, composed, say for every driver voxel where it
-sits in the portrait; G2D says which depth is visible at each pixel and how much to trust the copied colour
-(a blend mask, as face-vid2vid's and LivePortrait's occlusion maps do). At 64 px and a few minutes of CPU
+sits in the portrait; G2D says which depth is visible at each pixel and paints a correction on top of the copied
+colours (where copying cannot work: an opening mouth, a closing eyelid). At 64 px and a few minutes of CPU
 training this is what makes the drawn face sharp enough to beat simply showing the source frame; at 512 px
 with days of GPU training (``full``) the pure volume path of the paper is the default.
 """
@@ -235,8 +235,8 @@ class WarpGenerator(nn.Module):
 
 
 class Decoder(nn.Module):
-    """G2D: the driver's volume (B, C, D, h, w) -> colours (B, 3, H, W), and for the source-pixel path a blend mask
-    (B, 1, H, W) and depth logits (B, D, h, w).
+    """G2D: the driver's volume (B, C, D, h, w) -> image (B, 3, H, W); with ``image_skip`` a correction (B, 3, H, W)
+    to the copied source pixels instead, plus depth logits (B, D, h, w) that say which depth is visible.
 
     P: the depth axis is stacked into channels (B, C * D, h, w) and a 1x1 convolution mixes them (this is where
     the network learns occlusion: what is in front). 2D convolutions upsample; the last step predicts 2 x 2
@@ -253,23 +253,23 @@ class Decoder(nn.Module):
         self.image_skip = cfg.image_skip
         self.dyn_channels = cfg.dyn_dim if cfg.dyn_to_decoder else 0
         self.project = nn.Sequential(nn.Conv2d(cfg.volume_channels * cfg.volume_depth + self.dyn_channels, c[0], 1),
-                                     norm(c[0]),
-                                     nn.ReLU(inplace=True), ResBlock2d(c[0]))
+                                     norm(c[0]), nn.ReLU(inplace=True), ResBlock2d(c[0]))
         self.ups = nn.Sequential(*[UpBlock2d(a, b) for a, b in zip(c[:-1], c[1:])])
-        self.out = nn.Conv2d(c[-1], (4 if cfg.image_skip else 3) * 4, 3, 1, 1)
+        self.out = nn.Conv2d(c[-1], 3 * 4, 3, 1, 1)
         if cfg.image_skip:
             self.depth = nn.Conv2d(c[0], cfg.volume_depth, 1)     # which depth is visible at each position
+            nn.init.zeros_(self.out.weight)                       # the correction starts at zero: copy the source
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, volume: torch.Tensor, z_dyn: torch.Tensor | None = None):
         planes = volume.flatten(1, 2)                          # P: (B, C * D, h, w)
         if self.dyn_channels:                                  # z_dyn, broadcast over the image, as extra planes
             planes = torch.cat([planes, z_dyn[:, :, None, None].expand(-1, -1, *planes.shape[-2:])], dim=1)
         h = self.project(planes)                               # (B, c0, h, w)
-        out = F.pixel_shuffle(self.out(self.ups(h)), 2)        # (B, 12 or 16, H/2, W/2) -> (B, 3 or 4, H, W)
-        rgb = torch.sigmoid(out[:, :3])
+        out = F.pixel_shuffle(self.out(self.ups(h)), 2)        # (B, 12, H/2, W/2) -> (B, 3, H, W)
         if not self.image_skip:
-            return rgb, None, None
-        return rgb, torch.sigmoid(out[:, 3:]), self.depth(h)
+            return torch.sigmoid(out), None
+        return torch.tanh(out), self.depth(h)                  # a correction in (-1, 1), depth logits
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -310,8 +310,8 @@ class Rendered:
     """Everything one render computes, for looking at (the notebook draws the warp and the mask)."""
 
     image: torch.Tensor                  # (B, 3, H, W) the output
-    colours: torch.Tensor                # (B, 3, H, W) what G2D painted
-    mask: torch.Tensor | None            # (B, 1, H, W) share taken from the source's pixels
+    painted: torch.Tensor                # (B, 3, H, W) G2D's output: the image, or the correction to the copy
+    copied: torch.Tensor | None          # (B, 3, H, W) the source's pixels read along the flow
     flow: torch.Tensor | None            # (B, H, W, 2) where each output pixel reads the source image
     driver_grid: torch.Tensor            # (B, D, h, w, 3) g_d: where each driver voxel reads V_app
 
@@ -372,22 +372,22 @@ class FaceLatentModel(nn.Module):
         """V_d = S(V_c, g_d), then G2D; with ``image_skip`` also the source-pixel path:
 
             flow(x, y) = Σ_z w_z(x, y) · g_s(g_d(x, y, z))_xy        w = softmax over depth of G2D's logits
-            x̂ = m · S2(x_s, flow) + (1 - m) · G2D colours              m = G2D's blend mask
+            x̂ = S2(x_s, flow) + Δ                                     Δ = G2D's correction, in (-1, 1)
 
         i.e. each output pixel follows the 3D warp back to the portrait, at the depth the decoder says is visible,
-        and copies its colour, unless the decoder paints that pixel itself (an opening mouth, a closing eyelid).
+        and copies its colour; G2D paints only what copying cannot give (an opening mouth, a closing eyelid).
         """
         app = app.expand(z_pose.shape[0])
         g_d = self.to_canonical_grid(z_pose, z_dyn, app.z_id)              # (B, D, h, w, 3)
-        rgb, mask, depth_logits = self.decoder(sample(app.volume, g_d), z_dyn)
-        if mask is None:
-            return Rendered(rgb, rgb, None, None, g_d)
+        painted, depth_logits = self.decoder(sample(app.volume, g_d), z_dyn)
+        if depth_logits is None:
+            return Rendered(painted, painted, None, None, g_d)
         source_points = sample(app.source_grid.permute(0, 4, 1, 2, 3), g_d, padding="border")  # (B, 3, D, h, w)
         w = torch.softmax(depth_logits, dim=1)                                                # (B, D, h, w)
         flow = (w[:, None] * source_points[:, :2]).sum(2)                                     # (B, 2, h, w)
-        flow = F.interpolate(flow, size=rgb.shape[-2:], mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
-        warped = F.grid_sample(app.image, flow, mode="bilinear", padding_mode="border", align_corners=False)
-        return Rendered(mask * warped + (1 - mask) * rgb, rgb, mask, flow, g_d)
+        flow = F.interpolate(flow, size=painted.shape[-2:], mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+        copied = F.grid_sample(app.image, flow, mode="bilinear", padding_mode="border", align_corners=False)
+        return Rendered((copied + painted).clamp(0, 1), painted, copied, flow, g_d)
 
     def forward(self, source: torch.Tensor, driver: torch.Tensor) -> torch.Tensor:
         """Self-reenactment: draw the source person with the driver's motion, (B, 3, H, W) x 2 -> (B, 3, H, W)."""

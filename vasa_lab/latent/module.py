@@ -3,6 +3,7 @@
 One training step, for a batch of (source x_s, driver x_d) frames of the same people::
 
     (p_s, d_s), (p_d, d_d) = E_mot(x_s), E_mot(x_d)                 pose and dynamics codes
+    (the rigid warps use the tracker's pose p_given instead of p where it exists: ``warp_with_given_pose``)
     A_s = encode_appearance(x_s)                                   canonical volume + z_id
     x̂_d = render(A_s, p_d, d_d)                                    self-reenactment
     L = w_l1 |x̂_d - x_d| + w_parts |x̂_d - x_d|_(eyes, brows, mouth) + w_ssim (1 - MS-SSIM)
@@ -93,17 +94,22 @@ class LatentModule(L.LightningModule):
         cfg, m = self.cfg, self.model
         xs, xd = batch["source"], batch["driver"]                           # (B, 3, H, W)
         see = self.jitter if cfg.motion_jitter else (lambda x: x)          # what the motion encoder sees
-        pose_s, dyn_s = m.encode_motion(see(xs))                            # (B, 6), (B, dyn)
-        pose_d, dyn_d = m.encode_motion(see(xd))
+        enc_pose_s, dyn_s = m.encode_motion(see(xs))                        # (B, 6), (B, dyn)
+        enc_pose_d, dyn_d = m.encode_motion(see(xd))
+        pose_ok = batch["pose_ok"].float()                                  # (B, 2) given pose trusted?
+        if cfg.warp_with_given_pose:   # the rigid warps use the tracker's pose where there is one
+            pose_s = torch.where(pose_ok[:, :1] > 0, batch["source_pose"], enc_pose_s)
+            pose_d = torch.where(pose_ok[:, 1:] > 0, batch["driver_pose"], enc_pose_d)
+        else:
+            pose_s, pose_d = enc_pose_s, enc_pose_d
         app_s = m.encode_appearance(xs, (pose_s, dyn_s))
         xd_hat = m.render(app_s, pose_d, dyn_d)                             # self-reenactment (B, 3, H, W)
 
         logs = dict(l1=l1(xd_hat, xd), ssim=1 - ms_ssim(xd_hat, xd).mean())
         parts = batch["driver_parts"]                                       # (B, 1, H, W) eyes, brows, mouth
         logs["parts"] = (parts * (xd_hat - xd).abs()).sum() / (3 * parts.sum()).clamp(min=1)
-        pose_ok = batch["pose_ok"].float()
-        logs["pose"] = 0.5 * (pose_loss(pose_s, batch["source_pose"], pose_ok[:, 0])
-                              + pose_loss(pose_d, batch["driver_pose"], pose_ok[:, 1]))
+        logs["pose"] = 0.5 * (pose_loss(enc_pose_s, batch["source_pose"], pose_ok[:, 0])
+                              + pose_loss(enc_pose_d, batch["driver_pose"], pose_ok[:, 1]))
         total = (cfg.w_l1 * logs["l1"] + cfg.w_face_parts * logs["parts"] + cfg.w_ssim * logs["ssim"]
                  + cfg.w_pose * logs["pose"])
         if self.perceptual is not None:
