@@ -179,16 +179,17 @@ class AppearanceEncoder(nn.Module):
 class MotionEncoder(nn.Module):
     """E_mot: image (B, 3, H, W) -> z_pose (B, 6) in world units, z_dyn (B, dyn_dim).
 
-    A plain CNN on a ``motion_size`` copy of the frame, flattened (keeping *where* things are: pose and gaze are
-    positions, so global pooling would throw them away), then an MLP. z_pose = POSE_MEAN + POSE_UNIT * output.
+    A plain CNN on a ``motion_size`` copy of the frame: a first convolution at full resolution (an iris is two
+    pixels wide at 64 px), then strided ones; flattened (keeping *where* things are: pose and gaze are positions,
+    so global pooling would throw them away), then an MLP. z_pose = POSE_MEAN + POSE_UNIT * output.
     """
 
     def __init__(self, cfg: LatentConfig):
         super().__init__()
         c = cfg.motion_channels
         self.size = cfg.motion_size
-        self.convs = nn.Sequential(*[ConvBlock2d(a, b, stride=2) for a, b in zip((3,) + c[:-1], c)])
-        side = cfg.motion_size // 2 ** len(c)
+        self.convs = nn.Sequential(ConvBlock2d(3, c[0]), *[ConvBlock2d(a, b, stride=2) for a, b in zip(c[:-1], c[1:])])
+        side = cfg.motion_size // 2 ** (len(c) - 1)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(c[-1] * side * side, 256), nn.ReLU(inplace=True),
                                   nn.Linear(256, len(POSE_NAMES) + cfg.dyn_dim))
         self.register_buffer("pose_mean", torch.tensor(POSE_MEAN), persistent=False)

@@ -13,7 +13,7 @@ and, on the first ``aux_batch`` items (the extra renders cost time):
 
     pairwise transfer (i = s, j = d):   a = render(A_d, p_s, d_d),  b = render(A_s, p_s, d_d),    L_tr = |a - b|
     cross-identity (B = another item):  x̂_AB = render(A_s, p_B, d_B),   L_id = 1 - cos(ψ(x̂_AB), ψ(x_s))
-    cycle:                              (p', d') = E_mot(x̂_AB),          L_cyc = |p' - p_B| + |d' - d_B|
+    cycle:                              (p', d') = E_mot(x̂_AB),          L_cyc = |p' - p_B| + InfoNCE(d', d_B)
 
 The module uses manual optimisation so that the optional discriminator gets its own step after the generator's.
 """
@@ -140,7 +140,9 @@ class LatentModule(L.LightningModule):
                 logs["cross_id"] = identity_loss(self.identity_net(x_cross), self.identity_net(xs[:k]), different)
                 total = total + cfg.w_cross_id * logs["cross_id"]
             if cfg.w_cycle > 0:
-                pose_back, dyn_back = m.encode_motion(see(x_cross))
+                # the render is detached: this teaches E_mot to read B's motion off A's face; with gradients into
+                # the generator too, the decoder learned to write the codes into the pixels instead (training blew up)
+                pose_back, dyn_back = m.encode_motion(see(x_cross.detach()))
                 logs["cycle"] = cycle_loss(pose_back, dyn_back, pose_o, dyn_o)
                 total = total + cfg.w_cycle * logs["cycle"]
         return total, logs, xd_hat
