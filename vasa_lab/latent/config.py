@@ -43,7 +43,7 @@ class LatentConfig:
     volume_channels: int = 16                    # C of V_app
     volume_depth: int = 8                        # D of V_app (H = W = image_size / 2 ** len(app_channels))
     id_dim: int = 32                             # z_id
-    motion_channels: tuple[int, ...] = (16, 32, 32, 64, 64)  # motion encoder: at full size, then each halves it
+    motion_channels: tuple[int, ...] = (16, 32, 32, 64)  # motion encoder widths, each halves the resolution
     motion_size: int = 64                        # the motion encoder sees the frame resized to this
     dyn_dim: int = 16                            # z_dyn
     flow_channels: int = 16                      # width of the two warp generators
@@ -58,12 +58,14 @@ class LatentConfig:
     w_l1: float = 1.0
     w_ssim: float = 0.5             # on 1 - MS-SSIM
     w_face_parts: float = 4.0       # extra L1 weight on the driver's eyes, brows and mouth (boxes from landmarks)
+    eye_weight: float = 1.0         # ... the eyes' boxes count this much more than the mouth's
     w_perceptual: float = 0.1       # through the feature network below
     perceptual_net: str = "ours"    # "ours": our identity network's features; "vgg19": VGG19 from vgg19_path
     vgg19_path: str = ""            # a local VGG19 state dict (torchvision key names); used when perceptual_net="vgg19"
     w_pose: float = 3.0             # supervision of z_pose by the tracker's (here: the world's) head pose
     warp_with_given_pose: bool = True  # in training the rigid warps use that pose; E_mot's pose head learns it
     w_cycle: float = 0.5            # cycle consistency: E_mot(render(A, motion of B)) = motion of B
+    w_cycle_dyn: float = 0.0        # ... its z_dyn part, relative (a plain L1 on z_dyn can collapse the code)
     motion_jitter: bool = True      # the motion encoder sees colour-jittered frames (motion is not colour)
     w_transfer: float = 1.0         # VASA-1 pairwise pose/dynamics transfer loss
     w_cross_id: float = 0.2         # VASA-1 cross-identity loss through the identity network
@@ -74,7 +76,7 @@ class LatentConfig:
     disc_channels: tuple[int, ...] = (32, 64, 128)
 
     # --- training -------------------------------------------------------------------------------------------
-    steps: int = 900
+    steps: int = 3000
     batch_size: int = 16
     lr: float = 1e-3
     min_pair_gap: int = 10          # frames between source and driver of one clip, at least
@@ -124,13 +126,13 @@ class LatentConfig:
             cfg = cls()
         elif name == "small":
             cfg = cls(profile="small", image_size=128, app_channels=(32, 64), volume_channels=32,
-                      volume_depth=16, id_dim=64, motion_channels=(32, 32, 64, 96, 128, 128), motion_size=128,
+                      volume_depth=16, id_dim=64, motion_channels=(32, 64, 96, 128, 128), motion_size=128,
                       dyn_dim=32, flow_channels=48, flow_upsamples=2, dec_channels=(128, 64),
                       g3d_blocks=2, steps=20_000, lr=5e-4)
         else:
             # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
             cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,
-                      volume_depth=16, id_dim=256, motion_channels=(32, 64, 128, 256, 256, 512, 512),
+                      volume_depth=16, id_dim=256, motion_channels=(64, 128, 256, 256, 512, 512),
                       motion_size=256, dyn_dim=128, flow_channels=64, flow_upsamples=2,
                       dec_channels=(512, 256, 128), g3d_blocks=4, w_perceptual=1.0, w_gan=0.1,
                       w_feature_matching=1.0, disc_channels=(64, 128, 256, 512), aux_batch=2, steps=200_000,

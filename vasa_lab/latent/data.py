@@ -104,18 +104,18 @@ class ClipFrames:
 FACE_PARTS = (list(range(17, 22)) + list(range(36, 42)), list(range(22, 27)) + list(range(42, 48)), list(range(48, 68)))
 
 
-def face_parts_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
-    """(1, size, size) float: 1 inside the boxes around the eyes + brows and the mouth (a margin of size / 32 px),
-    0 elsewhere; all 0 when the landmarks are missing (the tracker lost the face)."""
+def face_parts_mask(landmarks: np.ndarray | None, size: int, eye_weight: float = 1.0) -> torch.Tensor:
+    """(1, size, size) float: ``eye_weight`` inside the boxes around the eyes + brows, 1 inside the mouth's box (a
+    margin of size / 32 px), 0 elsewhere; all 0 when the landmarks are missing (the tracker lost the face)."""
     mask = torch.zeros(1, size, size)
     if landmarks is None or not np.isfinite(landmarks).all():
         return mask
     margin = size / 32
-    for group in FACE_PARTS:
+    for group, weight in zip(FACE_PARTS, (eye_weight, eye_weight, 1.0)):
         (x0, y0), (x1, y1) = landmarks[group].min(0) - margin, landmarks[group].max(0) + margin
         x0, y0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
         x1, y1 = min(int(np.ceil(x1)) + 1, size), min(int(np.ceil(y1)) + 1, size)
-        mask[:, y0:y1, x0:x1] = 1.0
+        mask[:, y0:y1, x0:x1] = weight
     return mask
 
 
@@ -133,8 +133,8 @@ class FramePairDataset(Dataset):
     """
 
     def __init__(self, clips: ClipFrames, length: int, min_gap: int = 10, other_clip_share: float = 0.5,
-                 seed: int = 0):
-        self.clips, self.length, self.min_gap = clips, length, min_gap
+                 seed: int = 0, eye_weight: float = 1.0):
+        self.clips, self.length, self.min_gap, self.eye_weight = clips, length, min_gap, eye_weight
         self.other_clip_share, self.seed = other_clip_share, seed
 
     def __len__(self) -> int:
@@ -162,7 +162,7 @@ class FramePairDataset(Dataset):
         landmarks = self.clips.landmarks(c2)
         return dict(
             source=to_tensor(self.clips.frames(c)[s]), driver=driver,
-            driver_parts=face_parts_mask(None if landmarks is None else landmarks[d], driver.shape[-1]),
+            driver_parts=face_parts_mask(None if landmarks is None else landmarks[d], driver.shape[-1], self.eye_weight),
             source_pose=torch.from_numpy(pose_s[s].copy()), driver_pose=torch.from_numpy(pose_d[d].copy()),
             pose_ok=torch.tensor([ok_s[s], ok_d[d]]), identity=torch.tensor(self.clips.identity[c]),
             same_clip=torch.tensor(c == c2),

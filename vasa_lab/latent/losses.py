@@ -13,8 +13,7 @@ Reconstruction (source -> driver of the same person):
 Motion:
 
 * weak pose supervision ``L_pose = mean |(z_pose - p) / unit|`` against the tracker's pose p where given;
-* cycle consistency on motion codes: encoding a frame drawn with B's motion gives B's motion back (contrastive for
-  z_dyn, as in MegaPortraits).
+* cycle consistency on motion codes: encoding a frame drawn with B's motion gives B's motion back.
 
 VASA-1's additions for disentanglement:
 
@@ -225,25 +224,11 @@ def pose_loss(z_pose: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | N
     return (err * mask).sum() / mask.sum().clamp(min=1)
 
 
-def cycle_loss(pose_back: torch.Tensor, dyn_back: torch.Tensor, pose: torch.Tensor, dyn: torch.Tensor) -> torch.Tensor:
-    """E_mot(D(app_A, pose_B, dyn_B)) should give (pose_B, dyn_B) back: the pose by L1 (in POSE_UNITs), the
-    dynamics contrastively (:func:`contrastive_cycle_loss`); B's codes are fixed targets."""
-    return pose_loss(pose_back, pose.detach()) + contrastive_cycle_loss(dyn_back, dyn)
-
-
-def contrastive_cycle_loss(dyn_back: torch.Tensor, dyn: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
-    """Cycle consistency for z_dyn, contrastive (InfoNCE, as MegaPortraits' cycle loss is): the code read back from
-    render(A_k, motion of B_k) must be closer to B_k's code than to the other B's codes of the batch::
-
-        L = -mean_k log softmax_j( cos(z'_k - m, z_j - m) / τ )[k],    m = mean_j z_j   (B's codes fixed)
-
-    A plain |z' - z_B| would be satisfied by a z_dyn that says nothing (all codes equal); asking to *tell the B's
-    apart* is not. Centring on the batch mean keeps a common offset from making every cosine 1."""
-    target = dyn.detach()
-    centre = target.mean(0, keepdim=True)
-    a, b = F.normalize(dyn_back - centre, dim=1), F.normalize(target - centre, dim=1)
-    logits = a @ b.T / temperature
-    return F.cross_entropy(logits, torch.arange(len(a), device=a.device))
+def cycle_loss(pose_back: torch.Tensor, dyn_back: torch.Tensor, pose: torch.Tensor, dyn: torch.Tensor,
+               w_dyn: float = 1.0) -> torch.Tensor:
+    """E_mot(D(app_A, pose_B, dyn_B)) should give (pose_B, dyn_B) back, B's codes as fixed targets:
+    mean |(pose' - pose_B) / unit| + w_dyn mean |dyn' - dyn_B|."""
+    return pose_loss(pose_back, pose.detach()) + w_dyn * (dyn_back - dyn.detach()).abs().mean()
 
 
 def identity_loss(emb_a: torch.Tensor, emb_b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

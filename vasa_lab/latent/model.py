@@ -176,32 +176,36 @@ class AppearanceEncoder(nn.Module):
         return volume, z_id
 
 
+def motion_cnn(cfg: LatentConfig, n_out: int) -> nn.Sequential:
+    """Strided convolutions on a ``motion_size`` frame, flattened (keeping *where* things are: pose and gaze are
+    positions, so global pooling would throw them away), then an MLP to ``n_out`` numbers."""
+    c = cfg.motion_channels
+    side = cfg.motion_size // 2 ** len(c)
+    return nn.Sequential(*[ConvBlock2d(a, b, stride=2) for a, b in zip((3,) + c[:-1], c)], nn.Flatten(),
+                         nn.Linear(c[-1] * side * side, 256), nn.ReLU(inplace=True), nn.Linear(256, n_out))
+
+
 class MotionEncoder(nn.Module):
     """E_mot: image (B, 3, H, W) -> z_pose (B, 6) in world units, z_dyn (B, dyn_dim).
 
-    A plain CNN on a ``motion_size`` copy of the frame: a first convolution at full resolution (an iris is two
-    pixels wide at 64 px), then strided ones; flattened (keeping *where* things are: pose and gaze are positions,
-    so global pooling would throw them away), then an MLP. z_pose = POSE_MEAN + POSE_UNIT * output.
+    Two CNNs of the same shape, one per code. The pose branch is supervised by the tracker's pose; sharing its
+    features with the dynamics branch filled z_dyn with head pose (what the supervised features are best at) and
+    left the mouth out, so the two do not share weights. z_pose = POSE_MEAN + POSE_UNIT * output.
     """
 
     def __init__(self, cfg: LatentConfig):
         super().__init__()
-        c = cfg.motion_channels
         self.size = cfg.motion_size
-        self.convs = nn.Sequential(ConvBlock2d(3, c[0]), *[ConvBlock2d(a, b, stride=2) for a, b in zip(c[:-1], c[1:])])
-        side = cfg.motion_size // 2 ** (len(c) - 1)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(c[-1] * side * side, 256), nn.ReLU(inplace=True),
-                                  nn.Linear(256, len(POSE_NAMES) + cfg.dyn_dim))
+        self.pose_net = motion_cnn(cfg, len(POSE_NAMES))
+        self.dyn_net = motion_cnn(cfg, cfg.dyn_dim)
         self.register_buffer("pose_mean", torch.tensor(POSE_MEAN), persistent=False)
         self.register_buffer("pose_unit", torch.tensor(POSE_UNIT), persistent=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.shape[-1] != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-        out = self.head(self.convs(x))                         # (B, 6 + dyn_dim)
-        z_pose = self.pose_mean + self.pose_unit * out[:, :6]  # (B, 6): degrees, head units, scale
-        z_dyn = out[:, 6:]                                     # (B, dyn_dim)
-        return z_pose, z_dyn
+        z_pose = self.pose_mean + self.pose_unit * self.pose_net(x)   # (B, 6): degrees, head units, scale
+        return z_pose, self.dyn_net(x)                                # (B, dyn_dim)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ and, on the first ``aux_batch`` items (the extra renders cost time):
 
     pairwise transfer (i = s, j = d):   a = render(A_d, p_s, d_d),  b = render(A_s, p_s, d_d),    L_tr = |a - b|
     cross-identity (B = another item):  x̂_AB = render(A_s, p_B, d_B),   L_id = 1 - cos(ψ(x̂_AB), ψ(x_s))
-    cycle:                              (p', d') = E_mot(x̂_AB),          L_cyc = |p' - p_B| + InfoNCE(d', d_B)
+    cycle:                              (p', d') = E_mot(x̂_AB),          L_cyc = |p' - p_B| + w |d' - d_B|
 
 The module uses manual optimisation so that the optional discriminator gets its own step after the generator's.
 """
@@ -107,7 +107,7 @@ class LatentModule(L.LightningModule):
 
         logs = dict(l1=l1(xd_hat, xd), ssim=1 - ms_ssim(xd_hat, xd).mean())
         parts = batch["driver_parts"]                                       # (B, 1, H, W) eyes, brows, mouth
-        logs["parts"] = (parts * (xd_hat - xd).abs()).sum() / (3 * parts.sum()).clamp(min=1)
+        logs["parts"] = (parts * (xd_hat - xd).abs()).sum() / (3 * (parts > 0).sum()).clamp(min=1)
         logs["pose"] = 0.5 * (pose_loss(enc_pose_s, batch["source_pose"], pose_ok[:, 0])
                               + pose_loss(enc_pose_d, batch["driver_pose"], pose_ok[:, 1]))
         total = (cfg.w_l1 * logs["l1"] + cfg.w_face_parts * logs["parts"] + cfg.w_ssim * logs["ssim"]
@@ -143,7 +143,7 @@ class LatentModule(L.LightningModule):
                 # the render is detached: this teaches E_mot to read B's motion off A's face; with gradients into
                 # the generator too, the decoder learned to write the codes into the pixels instead (training blew up)
                 pose_back, dyn_back = m.encode_motion(see(x_cross.detach()))
-                logs["cycle"] = cycle_loss(pose_back, dyn_back, pose_o, dyn_o)
+                logs["cycle"] = cycle_loss(pose_back, dyn_back, pose_o, dyn_o, cfg.w_cycle_dyn)
                 total = total + cfg.w_cycle * logs["cycle"]
         return total, logs, xd_hat
 
@@ -198,7 +198,8 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     if clips.image_size() != cfg.image_size:
         raise ValueError(f"the data in {folder} is {clips.image_size()} px but the model is for "
                          f"{cfg.image_size} px (profile {cfg.profile!r})")
-    pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share, cfg.seed)
+    pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share, cfg.seed,
+                             cfg.eye_weight)
     module = LatentModule(model, identity_net)
     kwargs = trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0)
     kwargs.update(trainer_overrides or {})

@@ -161,12 +161,20 @@ def cross_pairs(clips: ClipFrames, n_pairs: int, seed: int = 0) -> list[tuple[in
 class TrackerPose:
     """Pose and mouth opening measured by chapter 02's tracker (landmark-network backend on small frames)."""
 
-    name = "tracker (vasa_lab.tracking, backend 'net')"
+    name = "chapter 02's tracker (FaceTracker, backend 'net')"
 
     def __init__(self):
         from ..tracking import FaceTracker
 
         self.tracker = FaceTracker(backend="net")
+
+    @staticmethod
+    def cached() -> bool:
+        """True if the tracker's landmark network is in the artifact store (so using it costs no training)."""
+        from ..artifacts import ArtifactStore
+        from ..tracking.landmark_net import LandmarkNetConfig
+
+        return ArtifactStore().has("landmark_net", LandmarkNetConfig.for_profile())
 
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         track = self.tracker.track(frames, fps=25.0)
@@ -174,12 +182,11 @@ class TrackerPose:
 
 
 class ProbePose:
-    """Fallback measurement: a ridge probe from an *independent* model's motion codes to the true pose and jaw.
+    """Fallback measurement when the tracker is not at hand: re-encode the frames with ``reference``'s motion encoder
+    and read the angles and the jaw opening with ridge probes fitted on ``train_codes`` (ground truth). Weaker than
+    the tracker: a generator could please its own encoder without looking right."""
 
-    ``reference`` is a separately trained latent model (never the one measured), so a generator cannot please
-    the measurement by encoding its own codes back."""
-
-    name = "pose probe on a reference model's codes"
+    name = "ridge probes on the re-encoded frames' z_pose (angles) and z_dyn (jaw opening)"
 
     def __init__(self, reference: FaceLatentModel, train_codes: Codes):
         from ..world.state import STATE_NAMES
@@ -191,6 +198,16 @@ class ProbePose:
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z_pose, z_dyn = encode_motion(self.reference, frames)
         return ridge_predict(self.pose_fit, z_pose.numpy()), ridge_predict(self.mouth_fit, z_dyn.numpy())[:, 0]
+
+
+def pose_measure(reference: FaceLatentModel, train_codes: Codes):
+    """The tracker if its landmark network is cached (chapter 02 ran), else the probe fallback; ``.name`` says which."""
+    try:
+        if TrackerPose.cached():
+            return TrackerPose()
+    except Exception:   # the tracking package is missing or broken: fall back, the name says so
+        pass
+    return ProbePose(reference, train_codes)
 
 
 @torch.no_grad()
