@@ -253,3 +253,28 @@ def test_training_cli_options(tmp_path):
     cfg = config_from_args(parse_args(["--profile", "full", "--vgg19", "v.safetensors"]))
     assert cfg.perceptual_net == "vgg19" and cfg.image_size == 512
     assert main(["--profile", "tiny", "--batch-size", "1", "--store", str(tmp_path)]) == 2
+
+
+def test_shipped_tiny_weights_load_into_todays_code(tmp_path):
+    """The tiny latent model, its ablation and the identity network ship in vasa_lab/weights (so no chapter has to
+    train them); an empty store must find them, they must load into today's classes, and they must still draw a
+    face (a trained model reconstructs a frame far better than noise would)."""
+    import torch
+
+    from vasa_lab.artifacts import PACKAGED_WEIGHTS, ArtifactStore
+    from vasa_lab.latent.api import encode_appearance, encode_motion, load_latent_model, render
+    from vasa_lab.latent.config import LatentConfig
+    from vasa_lab.latent.identity import IdentityNetConfig
+    from vasa_lab.world.clip import make_clip
+
+    store = ArtifactStore(tmp_path / "empty")
+    cfg = LatentConfig.for_profile("tiny")
+    for c in (cfg, cfg.without_disentanglement_losses()):
+        assert store.find("latent", c).parent.parent == PACKAGED_WEIGHTS, "the tiny latent weights are not shipped"
+    assert store.find("latent-identity", IdentityNetConfig.for_profile("tiny")) is not None
+    model = load_latent_model(config=cfg, store=store)      # strict load: a changed class fails here
+    clip = make_clip(seed=12345, index=0, seconds=1.0, size=64)
+    z_pose, z_dyn = encode_motion(model, clip.frames)
+    out = render(model, encode_appearance(model, clip.frames[0]), z_pose, z_dyn)
+    truth = torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float() / 255
+    assert (out - truth).abs().mean() < 0.06

@@ -74,14 +74,15 @@ def main(argv=None) -> int:
     if store.has("latent", cfg) and not args.force:
         print(f"already in the store: {store.find('latent', cfg)} (use --force to train again)")
         return 0
-    identity_net = None
+    identity_net, which = None, "none"
     if cfg.w_cross_id > 0 or (cfg.w_perceptual > 0 and cfg.perceptual_net == "ours"):
         if cfg.arcface_path:
-            identity_net, _ = identity_network(cfg.arcface_path)
+            identity_net, which = identity_network(cfg.arcface_path)
         else:
             id_cfg = IdentityNetConfig.for_profile(cfg.profile, data=cfg.data)
             print(f"identity network: {'cached' if store.has('latent-identity', id_cfg) else 'training'} ...")
             identity_net = load_identity_net(config=id_cfg, store=store)
+            which = "ours (FaceIdentityNet)"
     model = FaceLatentModel(cfg)
     print(f"face latent model ({cfg.profile}): {count_parameters(model) / 1e6:.2f} M parameters, "
           f"volume {cfg.volume_shape}, {cfg.steps} steps of {cfg.batch_size}, config {config_key(cfg)}")
@@ -89,6 +90,7 @@ def main(argv=None) -> int:
     if args.precision:
         overrides["precision"] = args.precision
     metrics = train_latent(model, identity_net, trainer_overrides=overrides, num_workers=args.num_workers)
+    metrics["identity_net"] = which
     folder = store.save("latent", cfg, model, metrics)
     print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1))
     print(f"saved to {folder}")
