@@ -1,0 +1,307 @@
+"""The motion diffusion transformer (vasa_lab.motion): shapes, guidance, dropout, windows, samplers, bad input."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vasa_lab.motion import Conditioning, MotionConditions, MotionConfig, MotionDiT, generate_motion, join_jumps
+from vasa_lab.motion import diffusion as diff
+
+
+def small_config(**overrides) -> MotionConfig:
+    kw = dict(codes="truth", width=32, layers=1, heads=2, window=8, context=3, steps=4, batch_size=8, warmup_steps=1)
+    kw.update(overrides)
+    return MotionConfig.for_profile("tiny", **kw)
+
+
+def make_cond(cfg: MotionConfig, B: int, seed: int = 0) -> Conditioning:
+    g = torch.Generator().manual_seed(seed)
+    K, W, M, A, E = cfg.context, cfg.window, cfg.motion_dim, cfg.audio_dim, cfg.n_emotions
+    true = lambda *s: torch.ones(*s, dtype=torch.bool)  # noqa: E731
+    return Conditioning(
+        context=torch.randn(B, K, M, generator=g), context_keep=true(B),
+        context_audio=torch.randn(B, K, A, generator=g), context_audio_keep=true(B, K),
+        audio=torch.randn(B, W, A, generator=g), audio_keep=true(B, W),
+        gaze=torch.randn(B, 2, generator=g) * 10, gaze_keep=true(B),
+        distance=1 + 0.1 * torch.randn(B, generator=g), distance_keep=true(B),
+        emotion=torch.eye(E)[torch.randint(E, (B,), generator=g)], emotion_keep=true(B))
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return small_config()
+
+
+@pytest.fixture(scope="module")
+def model(cfg):
+    torch.manual_seed(0)
+    return MotionDiT(cfg).eval()
+
+
+# --- the network -------------------------------------------------------------------------------------------------
+def test_profiles():
+    full = MotionConfig.for_profile("full")
+    assert (full.layers, full.width, full.heads) == (8, 512, 8)
+    tiny = MotionConfig.for_profile("tiny")
+    assert tiny.motion_dim == 22 and tiny.latent_key and tiny.audio_dim == tiny.audio.feature_dim
+    with pytest.raises(ValueError, match="divisible"):
+        MotionConfig.for_profile("tiny", width=30, heads=4)
+
+
+def test_forward_shapes(cfg, model):
+    B = 3
+    x_t = torch.randn(B, cfg.window, cfg.motion_dim)
+    out = model(x_t, torch.tensor([0, 500, 999]), make_cond(cfg, B))
+    assert out.shape == (B, cfg.window, cfg.motion_dim)
+    with pytest.raises(ValueError, match="x_t must be"):
+        model(torch.randn(B, cfg.window + 1, cfg.motion_dim), torch.zeros(B, dtype=torch.long), make_cond(cfg, B))
+
+
+def test_dropped_condition_changes_the_prediction(cfg, model):
+    x_t, t, cond = torch.randn(2, cfg.window, cfg.motion_dim), torch.tensor([10, 10]), make_cond(cfg, 2)
+    with torch.no_grad():
+        full = model(x_t, t, cond)
+        for name in ("audio", "gaze", "distance", "emotion", "context"):
+            assert not torch.allclose(full, model(x_t, t, cond.without(name))), name
+
+
+# --- guidance ----------------------------------------------------------------------------------------------------
+def test_guidance_with_all_scales_zero_is_the_plain_prediction(cfg, model):
+    x_t, t, cond = torch.randn(2, cfg.window, cfg.motion_dim), torch.tensor([100, 700]), make_cond(cfg, 2)
+    with torch.no_grad():
+        plain = model(x_t, t, cond)
+        guided = diff.guided_x0(model, x_t, t, cond, dict(audio=0.0, gaze=0.0, distance=0.0, emotion=0.0))
+    assert torch.allclose(guided, plain, atol=1e-6)
+
+
+def test_guidance_without_conditions_is_the_unconditional_prediction(cfg, model):
+    x_t, t = torch.randn(2, cfg.window, cfg.motion_dim), torch.tensor([100, 700])
+    empty = make_cond(cfg, 2)
+    for name in ("audio", "gaze", "distance", "emotion"):
+        empty = empty.without(name)
+    with torch.no_grad():
+        uncond = model(x_t, t, empty)
+        guided = diff.guided_x0(model, x_t, t, empty, dict(audio=2.0, gaze=1.0, distance=0.5, emotion=3.0))
+    assert torch.allclose(guided, uncond, atol=1e-6)
+
+
+def test_guidance_formula(cfg, model):
+    x_t, t, cond = torch.randn(2, cfg.window, cfg.motion_dim), torch.tensor([100, 700]), make_cond(cfg, 2)
+    la, lg = 0.5, 1.0
+    with torch.no_grad():
+        h, h_a, h_g = model(x_t, t, cond), model(x_t, t, cond.without("audio")), model(x_t, t, cond.without("gaze"))
+        guided = diff.guided_x0(model, x_t, t, cond, dict(audio=la, gaze=lg))
+    assert torch.allclose(guided, (1 + la + lg) * h - la * h_a - lg * h_g, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown guidance"):
+        diff.guided_x0(model, x_t, t, cond, dict(lips=1.0))
+
+
+def test_condition_dropout_rates(cfg):
+    B = 20_000
+    cond = make_cond(cfg, B)
+    dropped = diff.drop_conditions(cond, cfg, torch.Generator().manual_seed(0))
+    for name, p in (("gaze", cfg.p_drop), ("distance", cfg.p_drop), ("emotion", cfg.p_drop),
+                    ("context", cfg.p_drop_context), ("context_audio", cfg.p_drop)):
+        rate = 1 - getattr(dropped, f"{name}_keep").float().mean().item()
+        assert abs(rate - p) < 0.015, (name, rate, p)
+    whole = ~dropped.audio_keep.any(1)                     # the window's audio dropped entirely
+    assert abs(whole.float().mean().item() - cfg.p_drop) < 0.015
+    cut = dropped.audio_keep[:, 0] & ~dropped.audio_keep[:, -1]   # audio that stops inside the window
+    assert abs(cut.float().mean().item() - cfg.p_cut_audio_tail * (1 - cfg.p_drop)) < 0.02
+    # a cut audio stays off after it stops
+    k = dropped.audio_keep[cut].int()
+    assert (k.diff(dim=1) <= 0).all()
+
+
+# --- the samplers against the formulas -------------------------------------------------------------------------
+def test_forward_process_matches_diffusers(cfg):
+    sched = diff.make_scheduler(cfg, "ddpm")
+    x0, noise = torch.randn(4, 8, 22), torch.randn(4, 8, 22)
+    t = torch.tensor([0, 10, 500, 999])
+    assert torch.allclose(diff.q_sample(x0, t, noise, sched.alphas_cumprod), sched.add_noise(x0, noise, t), atol=1e-5)
+
+
+def test_ddim_step_by_hand_matches_diffusers(cfg):
+    sched = diff.make_scheduler(cfg, "ddim")
+    sched.set_timesteps(10)
+    ts = [int(t) for t in sched.timesteps]
+    x_t, x0_hat = torch.randn(2, 8, 22), torch.randn(2, 8, 22)
+    for i, t in enumerate(ts):
+        t_prev = ts[i + 1] if i + 1 < len(ts) else -1
+        lib = sched.step(x0_hat, t, x_t).prev_sample
+        hand = diff.ddim_step_by_hand(x_t, x0_hat, t, t_prev, sched.alphas_cumprod)
+        assert torch.allclose(lib, hand, atol=1e-5), t
+    assert torch.allclose(hand, x0_hat, atol=1e-5)    # the last step lands on the clean prediction
+
+
+def test_ddpm_step_by_hand_matches_diffusers(cfg):
+    sched = diff.make_scheduler(cfg, "ddpm")
+    sched.set_timesteps(cfg.timesteps)
+    x_t, x0_hat = torch.randn(2, 8, 22), torch.randn(2, 8, 22)
+    for t in (999, 500, 1):
+        lib = sched.step(x0_hat, t, x_t, generator=torch.Generator().manual_seed(t)).prev_sample
+        noise = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(t))
+        hand = diff.ddpm_step_by_hand(x_t, x0_hat, t, sched.alphas_cumprod, noise)
+        assert torch.allclose(lib, hand, atol=1e-5), t
+
+
+# --- sliding windows -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("frames", ["short", "one", "three_and_a_half"])
+def test_window_joins(cfg, model, monkeypatch, frames):
+    W, K = cfg.window, cfg.context
+    T = dict(short=W // 2, one=W, three_and_a_half=int(3.5 * W))[frames]
+    seen = []
+    original = diff.sample_window
+
+    def recording(model_, cond, *args, **kwargs):
+        out = original(model_, cond, *args, **kwargs)
+        seen.append((cond, out))
+        return out
+
+    monkeypatch.setattr("vasa_lab.motion.generate.sample_window", recording)
+    audio = np.random.default_rng(0).standard_normal((T, cfg.audio_dim)).astype(np.float32)
+    motion = generate_motion(model, audio, MotionConditions(), steps=2)
+    assert motion.shape == (T, cfg.motion_dim) and motion.dtype == np.float32
+    assert len(seen) == -(-T // W)
+    assert not seen[0][0].context_keep.any()                              # the first window has no past
+    assert seen[-1][0].audio_keep.sum() == T - (len(seen) - 1) * W       # padding past the audio is "no audio"
+    for (prev_cond, prev_out), (cond, _) in zip(seen, seen[1:]):
+        assert cond.context_keep.all()
+        assert torch.allclose(cond.context[0], prev_out[0, -K:])          # X_pre = the last K frames made
+        assert torch.allclose(cond.context_audio[0], prev_cond.audio[0, -K:])
+    j = join_jumps(motion, W)
+    assert j["n_joins"] == len(seen) - 1
+
+
+def test_first_motion_becomes_the_context(cfg, model, monkeypatch):
+    seen = []
+    original = diff.sample_window
+    monkeypatch.setattr("vasa_lab.motion.generate.sample_window",
+                        lambda m, c, *a, **k: seen.append(c) or original(m, c, *a, **k))
+    first = np.random.default_rng(1).standard_normal((2, cfg.motion_dim)).astype(np.float32)
+    generate_motion(model, np.zeros((5, cfg.audio_dim), np.float32), first_motion=first, steps=1)
+    ctx = seen[0].context[0]
+    assert seen[0].context_keep.all() and not seen[0].context_audio_keep.any()
+    expected = model.normalize_motion(torch.from_numpy(first))
+    assert torch.allclose(ctx[-2:], expected) and torch.allclose(ctx[0], expected[0])   # a short one is edge-padded
+
+
+def test_first_audio_is_the_context_audio(cfg, model, monkeypatch):
+    seen = []
+    original = diff.sample_window
+    monkeypatch.setattr("vasa_lab.motion.generate.sample_window",
+                        lambda m, c, *a, **k: seen.append(c) or original(m, c, *a, **k))
+    rng = np.random.default_rng(2)
+    first = rng.standard_normal((cfg.context + 2, cfg.motion_dim)).astype(np.float32)
+    first_audio = rng.standard_normal((cfg.context + 2, cfg.audio_dim)).astype(np.float32)
+    generate_motion(model, np.zeros((5, cfg.audio_dim), np.float32), first_motion=first, first_audio=first_audio,
+                    steps=1)
+    assert seen[0].context_audio_keep.all()
+    assert torch.allclose(seen[0].context_audio[0], torch.from_numpy(first_audio[-cfg.context:]))
+    with pytest.raises(ValueError, match="one row per first_motion frame"):
+        generate_motion(model, np.zeros((5, cfg.audio_dim), np.float32), first_motion=first,
+                        first_audio=first_audio[:3])
+    with pytest.raises(ValueError, match="first_audio needs first_motion"):
+        generate_motion(model, np.zeros((5, cfg.audio_dim), np.float32), first_audio=first_audio)
+
+
+def test_deterministic_with_a_seed(cfg, model):
+    audio = np.random.default_rng(0).standard_normal((20, cfg.audio_dim)).astype(np.float32)
+    cond = MotionConditions(gaze=(10, -5), distance=1.1, emotion="happy")
+    for sampler in ("ddim", "dpm++", "ddpm"):
+        a = generate_motion(model, audio, cond, steps=3, sampler=sampler, seed=7)
+        b = generate_motion(model, torch.from_numpy(audio), cond, steps=3, sampler=sampler, seed=7)
+        c = generate_motion(model, audio, cond, steps=3, sampler=sampler, seed=8)
+        assert np.array_equal(a, b) and not np.allclose(a, c), sampler
+
+
+def test_join_jumps_measure():
+    smooth = np.linspace(0, 1, 40)[:, None].repeat(3, 1)
+    assert join_jumps(smooth, 10)["ratio"] == pytest.approx(1.0)
+    jumpy = smooth.copy()
+    jumpy[20:] += 1.0
+    assert join_jumps(jumpy, 10)["ratio"] > 5
+    assert np.isnan(join_jumps(smooth[:10], 10)["ratio"])
+
+
+# --- bad input -----------------------------------------------------------------------------------------------------
+def test_unknown_emotion_lists_the_valid_names():
+    with pytest.raises(ValueError, match="unknown emotion 'joyful'.*neutral, happy, angry, surprised, sad"):
+        MotionConditions(emotion="joyful")
+    with pytest.raises(ValueError, match="unknown emotion"):
+        MotionConditions(emotion={"happy": 0.5, "bored": 0.5})
+    assert MotionConditions(emotion={"happy": 0.5, "sad": 0.5}).emotion_scores().sum() == pytest.approx(1.0)
+
+
+def test_bad_conditions():
+    with pytest.raises(ValueError, match="gaze must be two"):
+        MotionConditions(gaze=(1.0, 2.0, 3.0))
+    with pytest.raises(ValueError, match="gaze must be two"):
+        MotionConditions(gaze=(float("nan"), 0.0))
+    with pytest.raises(ValueError, match="distance must be"):
+        MotionConditions(distance=-1)
+
+
+def test_bad_generate_input(cfg, model):
+    good = np.zeros((10, cfg.audio_dim), np.float32)
+    with pytest.raises(ValueError, match=r"audio_features must be \(T, "):
+        generate_motion(model, np.zeros((10, cfg.audio_dim + 1), np.float32))
+    with pytest.raises(ValueError, match="empty"):
+        generate_motion(model, np.zeros((0, cfg.audio_dim), np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        generate_motion(model, np.full((10, cfg.audio_dim), np.nan, np.float32))
+    with pytest.raises(ValueError, match="unknown sampler"):
+        generate_motion(model, good, sampler="euler")
+    with pytest.raises(ValueError, match="steps must be"):
+        generate_motion(model, good, steps=0)
+    with pytest.raises(ValueError, match="first_motion must be"):
+        generate_motion(model, good, first_motion=np.zeros((3, 5)))
+
+
+# --- data and training on a small world ---------------------------------------------------------------------------
+def test_data_and_a_short_training_run(tiny_world, tmp_path):
+    from vasa_lab.motion.data import MotionWindows, motion_clips
+    from vasa_lab.motion.evaluate import JawProbe, head_dp
+    from vasa_lab.motion.module import train_motion
+    from vasa_lab.world.motion import EMOTIONS
+
+    cfg = small_config(data=str(tiny_world))
+    clips = motion_clips(cfg, store_root=tmp_path)
+    assert len(clips) == 12 and clips.motion.shape == (12 * 50, cfg.motion_dim)
+    assert clips.audio.shape == (12 * 50, cfg.audio_dim) and np.isfinite(clips.audio).all()
+    assert np.allclose(clips.emotion.sum(1), 1) and clips.emotion.shape == (12, len(EMOTIONS))
+    assert set(clips.split) <= {"train", "val", "test"} and (clips.split == "train").any()
+    assert motion_clips(cfg, store_root=tmp_path).motion.shape == clips.motion.shape   # from the cache
+    item = MotionWindows(clips, cfg, "train", length=4)[0]
+    assert item["x0"].shape == (cfg.window, cfg.motion_dim) and item["context"].shape == (cfg.context, cfg.motion_dim)
+    assert item["audio"].shape == (cfg.window, cfg.audio_dim)
+    probe = JawProbe.fit(clips)
+    jaw = probe(clips.motion[:50])
+    assert np.corrcoef(jaw, clips.states[:50, 6])[0, 1] > 0.95    # truth codes carry jaw_open itself
+    assert head_dp(clips.motion) > 0
+
+    model = MotionDiT(cfg)
+    metrics = train_motion(model, clips, progress=False, val_batches=1)
+    assert np.isfinite(metrics["train_loss_end"]) and metrics["steps"] == cfg.steps
+    assert torch.allclose(model.motion_mean, torch.from_numpy(clips.motion[np.concatenate(
+        [np.arange(clips.offsets[i], clips.offsets[i + 1]) for i in clips.indices("train")])].mean(0)), atol=1e-4)
+
+
+# --- the shipped weights ---------------------------------------------------------------------------------------------
+def test_shipped_motion_weights_load(tmp_path):
+    from vasa_lab.artifacts import PACKAGED_WEIGHTS, ArtifactStore, config_key
+    from vasa_lab.motion import load_motion_model
+
+    cfg = MotionConfig.for_profile("tiny")
+    folder = PACKAGED_WEIGHTS / "motion" / config_key(cfg)
+    assert (folder / "model.safetensors").is_file(), (
+        f"no shipped tiny motion weights for config key {config_key(cfg)} in {folder.parent}: the config changed; "
+        f"retrain with `python -m vasa_lab.motion.train --profile tiny --store DIR` and copy DIR/motion/<key>")
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["key"] == config_key(cfg)
+    assert (folder / "model.safetensors").stat().st_size < 8e6
+    model = load_motion_model("tiny", store=ArtifactStore(tmp_path / "empty"))   # must not train: shipped
+    assert not model.training and (model.motion_std != 1).any()
+    motion = generate_motion(model, np.zeros((30, cfg.audio_dim), np.float32), steps=2)
+    assert motion.shape == (30, 22) and np.isfinite(motion).all()

@@ -1,0 +1,134 @@
+"""The motion generator's settings: one frozen dataclass, a size per profile (see ``vasa_lab.config``).
+
+=========  ===============================  ===================  =================================================
+profile    transformer (layers x width x    window W / context K  trains
+           heads)
+=========  ===============================  ===================  =================================================
+``tiny``   3 x 96 x 4                       25 / 10 frames        ~4 min on one CPU thread; weights shipped
+``small``  6 x 256 x 8                      50 / 10 frames        CPU or a modest GPU
+``full``   8 x 512 x 8 (VASA-1's DiT)       50 / 10 frames        one 24 GB GPU (or DDP), real video
+=========  ===============================  ===================  =================================================
+
+VASA-1 does not publish its window and prefix lengths; FLOAT uses 2 s windows with 10 previous frames, which is
+what ``small``/``full`` take. Everything a trained motion model depends on lives in :class:`MotionConfig`: the
+audio feature settings (a nested :class:`vasa_lab.audio.AudioConfig`) and the artifact key of the face latent
+model whose motion codes it generates (``latent_key``), so the store's key changes whenever any of them does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..audio.config import AudioConfig
+from ..config import resolve_profile
+
+SAMPLERS = ("ddim", "dpm++", "ddpm")
+CONDITIONS = ("audio", "gaze", "distance", "emotion")   # what classifier-free guidance can steer
+CODE_SOURCES = ("latent", "truth")
+
+
+def latent_key_for(profile: str) -> str:
+    """The artifact key of the profile's face latent model (``vasa_lab.latent``), whose codes we generate."""
+    from ..artifacts import config_key
+    from ..latent.config import LatentConfig
+
+    return config_key(LatentConfig.for_profile(profile))
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Everything that decides a trained motion diffusion transformer."""
+
+    profile: str = "tiny"
+
+    # --- what is generated: one motion code X = [z_pose, z_dyn] per frame at 25 fps --------------------------
+    pose_dim: int = 6                 # yaw, pitch, roll (deg), tx, ty, scale: z_pose of vasa_lab.latent
+    dyn_dim: int = 16                 # z_dyn of the face latent model
+    codes: str = "latent"             # "latent": codes encoded by the face latent model from the clips' frames;
+                                      # "truth": a stand-in made from the world's FaceStates (tests, no latent model)
+    latent_key: str = ""              # artifact key of that face latent model ("" only with codes="truth")
+    audio: AudioConfig = field(default_factory=AudioConfig)
+
+    # --- sliding windows ------------------------------------------------------------------------------------
+    window: int = 25                  # W: frames generated per window
+    context: int = 10                 # K: frames of the previous window the next one sees
+
+    # --- the transformer --------------------------------------------------------------------------------------
+    width: int = 96
+    layers: int = 3
+    heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    anchor_to_context: bool = True    # predict the window as an offset from the last context frame (model.py)
+
+    # --- diffusion --------------------------------------------------------------------------------------------
+    timesteps: int = 1000             # N of the forward process
+    beta_schedule: str = "squaredcos_cap_v2"   # diffusers' name for the cosine schedule (Nichol & Dhariwal)
+
+    # --- condition dropout (classifier-free guidance training), VASA-1's rates ---------------------------------
+    p_drop: float = 0.1               # each of audio, gaze, distance, emotion, independently
+    p_drop_context: float = 0.5       # the previous window's motion and audio (X_pre, A_pre), together
+    p_cut_audio_tail: float = 0.2     # the audio stops at a random frame of the window (short audio, streaming)
+
+    # --- loss -------------------------------------------------------------------------------------------------
+    w_velocity: float = 1.0           # L2 on frame-to-frame differences of X_0 too (0 = VASA-1's plain loss)
+    w_join: float = 10.0              # ... and the step from the last context frame into the window weighs this much
+
+    # --- training ---------------------------------------------------------------------------------------------
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    seed: int = 0
+    data: str = ""                    # a dataset folder; "" = the profile's synthetic world
+
+    @property
+    def motion_dim(self) -> int:
+        """Length of one frame's code [z_pose, z_dyn]."""
+        return self.pose_dim + self.dyn_dim
+
+    @property
+    def audio_dim(self) -> int:
+        return self.audio.feature_dim
+
+    @property
+    def n_emotions(self) -> int:
+        from ..world.motion import EMOTIONS
+
+        return len(EMOTIONS)
+
+    def check(self) -> None:
+        """Raise ValueError with one clear sentence for an impossible setting."""
+        if self.codes not in CODE_SOURCES:
+            raise ValueError(f"codes must be one of {', '.join(CODE_SOURCES)}, not {self.codes!r}")
+        if self.codes == "latent" and not self.latent_key:
+            raise ValueError("codes='latent' needs latent_key: the artifact key of the face latent model")
+        if self.window < 1 or self.context < 1:
+            raise ValueError(f"window and context must be at least 1 frame, got {self.window} and {self.context}")
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} must be divisible by heads {self.heads}")
+        for name in ("p_drop", "p_drop_context", "p_cut_audio_tail"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)}")
+
+    @classmethod
+    def for_profile(cls, profile: str | None = None, **overrides) -> "MotionConfig":
+        """The profile's config; keyword arguments override fields (``for_profile("tiny", codes="truth")``)."""
+        from ..latent.config import LatentConfig
+
+        name = resolve_profile(profile)
+        audio = AudioConfig.for_profile(name)
+        dyn_dim = LatentConfig.for_profile(name).dyn_dim      # the face latent model's z_dyn size
+        if name == "tiny":
+            cfg = cls(dyn_dim=dyn_dim, audio=audio)
+        elif name == "small":
+            cfg = cls(profile="small", dyn_dim=dyn_dim, audio=audio, window=50, context=10, width=256, layers=6,
+                      heads=8, steps=30_000, batch_size=64, lr=5e-4)
+        else:
+            cfg = cls(profile="full", dyn_dim=dyn_dim, audio=audio, window=50, context=10, width=512, layers=8,
+                      heads=8, steps=200_000, batch_size=128, lr=2e-4, warmup_steps=2000)
+        if overrides.get("codes", cfg.codes) == "latent" and "latent_key" not in overrides:
+            cfg = replace(cfg, latent_key=latent_key_for(name))
+        cfg = replace(cfg, **overrides) if overrides else cfg
+        cfg.check()
+        return cfg

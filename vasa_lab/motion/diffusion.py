@@ -1,0 +1,184 @@
+"""Diffusion for motion: the forward process, the sampler steps, condition dropout and multi-condition guidance.
+
+The forward process
+-------------------
+A clean motion window X_0 (normalised, so roughly N(0, 1) per dimension) is noised in N steps with variances
+beta_1 .. beta_N (here the cosine schedule). With alpha_t = 1 - beta_t and abar_t = prod_{s<=t} alpha_s, any
+step can be reached in one jump:
+
+    q(X_t | X_0) = N( sqrt(abar_t) X_0,  (1 - abar_t) I )      i.e.   X_t = sqrt(abar_t) X_0 + sqrt(1 - abar_t) eps
+
+At t = N, abar_N ~ 0: X_N is pure noise. The network H(X_t, t, C) predicts X_0 (VASA-1's choice), and the loss is
+``|| H(X_t, t, C) - X_0 ||^2``.
+
+Going back (sampling)
+---------------------
+From X_t and the prediction X0_hat, the noise it implies is eps_hat = (X_t - sqrt(abar_t) X0_hat) / sqrt(1 - abar_t).
+
+* **DDPM** (ancestral) samples the true posterior q(X_{t-1} | X_t, X_0 = X0_hat), a Gaussian with
+
+      mean = sqrt(abar_{t-1}) beta_t / (1 - abar_t) * X0_hat  +  sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t) * X_t
+      var  = beta_t (1 - abar_{t-1}) / (1 - abar_t)
+
+  and needs all N steps.
+* **DDIM** (eta = 0) jumps deterministically from t to any earlier s, keeping the implied noise:
+
+      X_s = sqrt(abar_s) X0_hat + sqrt(1 - abar_s) eps_hat
+
+  so 10 or 50 steps instead of 1000. **DPM-Solver++** is a second-order solver of the same ODE, better at very few
+  steps. The schedules and steps come from ``diffusers`` (DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler);
+  :func:`q_sample`, :func:`ddpm_step_by_hand` and :func:`ddim_step_by_hand` write the formulas out so the tests
+  and chapter 06 can check the library against them.
+
+Classifier-free guidance over several conditions (VASA-1)
+---------------------------------------------------------
+Training drops each condition c at random (audio, gaze, distance, emotion with p = 0.1 each, the previous window's
+context with 0.5, and the audio's tail at random), so one network learns H(X_t, t, C) and every
+H(X_t, t, C | c = empty). At sampling,
+
+    X0_hat = (1 + sum_c l_c) H(X_t, t, C)  -  sum_c l_c H(X_t, t, C | c = empty)
+
+pushes the sample towards what each condition c adds, by its own scale l_c (VASA-1: audio 0.5, gaze 1.0).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .config import CONDITIONS, SAMPLERS, MotionConfig
+from .model import Conditioning
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# schedulers (diffusers)
+# ---------------------------------------------------------------------------------------------------------------
+def make_scheduler(config: MotionConfig, sampler: str = "ddpm"):
+    """A fresh diffusers scheduler for ``config``'s noise schedule; X_0 prediction, no clipping.
+
+    ``ddpm`` is also the training scheduler (its ``add_noise`` is q(X_t | X_0)). The few-step samplers use
+    "trailing" timestep spacing, so their first step starts from pure noise at t = N - 1.
+    """
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+    common = dict(num_train_timesteps=config.timesteps, beta_schedule=config.beta_schedule, prediction_type="sample")
+    if sampler == "ddpm":
+        return DDPMScheduler(**common, clip_sample=False, variance_type="fixed_small", timestep_spacing="trailing")
+    if sampler == "ddim":
+        return DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing")
+    if sampler == "dpm++":
+        return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2,
+                                           timestep_spacing="trailing", final_sigmas_type="zero")
+    raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the formulas, by hand
+# ---------------------------------------------------------------------------------------------------------------
+def _at(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """values[t] shaped to broadcast against ``like`` (B, ...)."""
+    v = values.to(like.device, like.dtype)[t.long()]
+    return v.reshape(-1, *([1] * (like.dim() - 1)))
+
+
+def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """X_t = sqrt(abar_t) X_0 + sqrt(1 - abar_t) eps."""
+    abar = _at(alphas_cumprod, t, x0)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def ddim_step_by_hand(x_t: torch.Tensor, x0_hat: torch.Tensor, t: int, t_prev: int,
+                      alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """One DDIM step (eta = 0) from t to t_prev (t_prev < 0 means "to the clean sample", abar = 1):
+
+        eps_hat = (X_t - sqrt(abar_t) X0_hat) / sqrt(1 - abar_t)
+        X_prev  = sqrt(abar_prev) X0_hat + sqrt(1 - abar_prev) eps_hat
+    """
+    abar_t = alphas_cumprod[t]
+    abar_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.tensor(1.0)
+    eps_hat = (x_t - abar_t.sqrt() * x0_hat) / (1 - abar_t).sqrt()
+    return abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * eps_hat
+
+
+def ddpm_step_by_hand(x_t: torch.Tensor, x0_hat: torch.Tensor, t: int, alphas_cumprod: torch.Tensor,
+                      noise: torch.Tensor) -> torch.Tensor:
+    """One DDPM step t -> t-1: a draw from q(X_{t-1} | X_t, X_0 = X0_hat) (see the module docstring)."""
+    abar_t = alphas_cumprod[t]
+    abar_prev = alphas_cumprod[t - 1] if t > 0 else torch.tensor(1.0)
+    beta_t = 1 - abar_t / abar_prev
+    mean = (abar_prev.sqrt() * beta_t / (1 - abar_t)) * x0_hat \
+        + ((1 - beta_t).sqrt() * (1 - abar_prev) / (1 - abar_t)) * x_t
+    var = beta_t * (1 - abar_prev) / (1 - abar_t)
+    return mean + (var.clamp_min(1e-20).sqrt() * noise if t > 0 else 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# condition dropout (training) and guidance (sampling)
+# ---------------------------------------------------------------------------------------------------------------
+def drop_conditions(cond: Conditioning, config: MotionConfig, generator: torch.Generator | None = None) -> Conditioning:
+    """Classifier-free guidance training: each condition dropped with ``p_drop``, the previous window's context
+    (motion and audio) with ``p_drop_context``, and with ``p_cut_audio_tail`` the audio stops at a random frame of
+    the window (so audio that ends mid-window, and streaming, are in-distribution). The context's audio alone is
+    also dropped with ``p_drop``: continuing from motion whose audio is unknown (``first_motion``) is then normal."""
+    B, W = cond.audio_keep.shape
+    dev = cond.audio_keep.device
+
+    def coin(p: float, *shape) -> torch.Tensor:
+        return torch.rand(*(shape or (B,)), generator=generator).to(dev) < p
+
+    keep = dict(
+        context_keep=cond.context_keep & ~coin(config.p_drop_context),
+        context_audio_keep=cond.context_audio_keep & ~coin(config.p_drop)[:, None],   # motion given, its audio not
+        gaze_keep=cond.gaze_keep & ~coin(config.p_drop),
+        distance_keep=cond.distance_keep & ~coin(config.p_drop),
+        emotion_keep=cond.emotion_keep & ~coin(config.p_drop),
+    )
+    audio_keep = cond.audio_keep & ~coin(config.p_drop)[:, None]
+    cut_at = torch.randint(1, max(W, 2), (B,), generator=generator).to(dev)            # the audio's last frame + 1
+    cut = coin(config.p_cut_audio_tail)[:, None] & (torch.arange(W, device=dev)[None] >= cut_at[:, None])
+    keep["audio_keep"] = audio_keep & ~cut
+    return Conditioning(**{**cond.__dict__, **keep})
+
+
+def guided_x0(model: Callable, x_t: torch.Tensor, t: torch.Tensor, cond: Conditioning,
+              scales: dict[str, float]) -> torch.Tensor:
+    """X0_hat = (1 + sum_c l_c) H(X_t, t, C) - sum_c l_c H(X_t, t, C | c = empty), in one batched forward pass.
+
+    A condition that is absent already (all its keep flags False) or has scale 0 adds nothing and costs nothing:
+    then H(C) = H(C | c = empty) and its two terms cancel.
+    """
+    unknown = set(scales) - set(CONDITIONS)
+    if unknown:
+        raise ValueError(f"unknown guidance condition(s) {sorted(unknown)}; choose from {', '.join(CONDITIONS)}")
+    active = [(c, float(l)) for c, l in scales.items() if l != 0 and cond.has(c)]
+    n = 1 + len(active)
+    if n == 1:
+        return model(x_t, t, cond)
+    batch = Conditioning.cat([cond] + [cond.without(c) for c, _ in active])
+    out = model(x_t.repeat(n, 1, 1), t.repeat(n), batch).chunk(n)   # n x (B, W, M)
+    total = sum(l for _, l in active)
+    x0 = (1 + total) * out[0]
+    for (_, l), uncond in zip(active, out[1:]):
+        x0 = x0 - l * uncond
+    return x0
+
+
+@torch.no_grad()
+def sample_window(model: Callable, cond: Conditioning, config: MotionConfig, steps: int = 10, sampler: str = "ddim",
+                  scales: dict[str, float] | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one window of normalised motion X_0, (B, W, M), by ``steps`` sampler steps from pure noise."""
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive whole number, got {steps!r}")
+    if steps > config.timesteps:
+        raise ValueError(f"steps must be at most the {config.timesteps} diffusion steps, got {steps}")
+    scheduler = make_scheduler(config, sampler)
+    scheduler.set_timesteps(steps)
+    B = len(cond)
+    device = cond.audio.device
+    x = torch.randn(B, config.window, config.motion_dim, generator=generator).to(device) * scheduler.init_noise_sigma
+    for t in scheduler.timesteps:
+        tt = torch.full((B,), int(t), dtype=torch.long, device=device)
+        x0 = guided_x0(model, scheduler.scale_model_input(x, t), tt, cond, scales or {})
+        extra = {"generator": generator} if sampler == "ddpm" else {}
+        x = scheduler.step(x0, t, x, **extra).prev_sample
+    return x

@@ -1,0 +1,142 @@
+"""Measuring generated motion against the synthetic world's ground truth (held-out people and sentences).
+
+* **Lip sync through a jaw probe.** ``z_dyn`` is learned, so nothing in it is called "mouth opening". A ridge
+  regression fitted on *training* clips, from the encoded z_dyn to the world's true ``jaw_open``, reads it out
+  (:class:`JawProbe`). On a held-out clip we read the probe on the motion generated from the clip's audio and
+  compare it with the clip's true, phoneme-driven jaw opening: Pearson correlation (does the mouth open when it
+  should?) and RMSE. Two baselines bound it from below: a **frozen** face (the clip's first code repeated: no
+  lip motion at all) and motion generated for **another clip's audio** (moving, but not with this sound). The
+  clip's own encoded codes give the probe's ceiling.
+* **Head motion.** ``dP``: the mean absolute change of the pose angles (yaw, pitch, roll of z_pose) between
+  adjacent frames, in degrees per frame, as in VASA-1's table; against the same number on the real clips.
+  **Audio-pose correlation**: the correlation between the head's speed and the loudness of the speech (the mean of
+  a frame's log-mel features), at the best lag of 0-10 frames (heads nod just after a stress): a crude, training-
+  free stand-in for VASA-1's CAPP score.
+* **Join jumps** (:func:`vasa_lab.motion.generate.join_jumps`): the step across window joins over the step inside.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import JAW, MotionClips
+
+ANGLES = slice(0, 3)   # yaw, pitch, roll in z_pose
+
+
+@dataclass
+class JawProbe:
+    """A ridge regression jaw_open ~ w . standardise(z_dyn) + b, fitted on training codes."""
+
+    mean: np.ndarray    # (dyn_dim,)
+    std: np.ndarray     # (dyn_dim,)
+    weight: np.ndarray  # (dyn_dim,)
+    bias: float
+    pose_dim: int = 6
+
+    @classmethod
+    def fit(cls, clips: MotionClips, split: str = "train", alpha: float = 1.0, pose_dim: int = 6) -> "JawProbe":
+        """w = (Z^T Z + alpha I)^-1 Z^T (y - mean y) on standardised z_dyn rows Z of ``split``."""
+        rows = np.concatenate([np.arange(clips.offsets[i], clips.offsets[i + 1]) for i in clips.indices(split)])
+        z = clips.motion[rows, pose_dim:].astype(np.float64)
+        y = clips.states[rows, JAW].astype(np.float64)
+        if not np.isfinite(y).all():
+            raise ValueError("the jaw probe needs the ground-truth jaw opening (the synthetic world)")
+        mean, std = z.mean(0), z.std(0) + 1e-6
+        zs = (z - mean) / std
+        w = np.linalg.solve(zs.T @ zs + alpha * np.eye(zs.shape[1]), zs.T @ (y - y.mean()))
+        return cls(mean, std, w, float(y.mean()), pose_dim)
+
+    def __call__(self, motion: np.ndarray) -> np.ndarray:
+        """Motion (T, pose_dim + dyn_dim) -> the jaw opening it shows, (T,)."""
+        z = np.asarray(motion, np.float64)[:, self.pose_dim:]
+        return ((z - self.mean) / self.std) @ self.weight + self.bias
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation; 0 when either side does not move at all (a frozen face tracks nothing)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.std() < 1e-9 or b.std() < 1e-9:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def lip_sync(probe: JawProbe, motion: np.ndarray, true_jaw: np.ndarray) -> dict[str, float]:
+    """Correlation and RMSE of the probe's jaw opening on ``motion`` against the true jaw opening."""
+    jaw = probe(motion)
+    n = min(len(jaw), len(true_jaw))
+    return dict(corr=correlation(jaw[:n], true_jaw[:n]), rmse=float(np.sqrt(np.mean((jaw[:n] - true_jaw[:n]) ** 2))))
+
+
+def head_dp(motion: np.ndarray) -> float:
+    """dP: mean |angle(t) - angle(t - 1)| over yaw, pitch, roll, in degrees per frame."""
+    return float(np.abs(np.diff(np.asarray(motion)[:, ANGLES], axis=0)).mean())
+
+
+def audio_pose_correlation(motion: np.ndarray, audio: np.ndarray, max_lag: int = 10) -> float:
+    """Correlation of head speed |d angles / dt| with speech loudness, at the best lag in 0..max_lag frames."""
+    speed = np.linalg.norm(np.diff(np.asarray(motion, np.float64)[:, ANGLES], axis=0), axis=1)   # (T - 1,)
+    loud = np.asarray(audio, np.float64).mean(1)[1:]                                              # (T - 1,)
+    best = -1.0
+    for lag in range(0, min(max_lag, len(speed) - 3) + 1):
+        best = max(best, correlation(loud[: len(loud) - lag], speed[lag:]))
+    return best
+
+
+def evaluate_clips(model, clips: MotionClips, split: str = "test", n_clips: int | None = None, steps: int = 10,
+                   sampler: str = "ddim", seed: int = 0, probe: JawProbe | None = None, **guidance) -> dict:
+    """Generate motion for the audio of ``split``'s clips and measure it (see the module docstring).
+
+    Conditions are the clips' own labels (gaze, distance, emotion). Returns means over clips::
+
+        lip_corr, lip_rmse            generated motion vs true jaw
+        frozen_corr, frozen_rmse      baseline: the first frame's code held still
+        other_corr, other_rmse        baseline: motion generated for another clip's audio
+        real_corr, real_rmse          the clip's own encoded codes (the probe's ceiling)
+        dP, dP_real, dP_truth         head motion, deg/frame: generated, the clip's encoded codes, its true pose
+        audio_pose, audio_pose_real   audio-pose correlation
+        join_ratio                    step at window joins / step inside windows (1 = seamless)
+    """
+    from .generate import MotionConditions, generate_motion, join_jumps
+
+    probe = probe or JawProbe.fit(clips, "train", pose_dim=model.config.pose_dim)
+    index = clips.indices(split)[: n_clips or None]
+    if index.size < 2:
+        raise ValueError(f"the {split!r} split needs at least 2 clips to evaluate (the other-clip baseline)")
+    generated = {}
+    for i in index:
+        c = clips.clip(int(i))
+        emo = None
+        if np.isfinite(c["emotion"]).all():
+            from ..world.motion import EMOTIONS
+
+            emo = EMOTIONS[int(np.argmax(c["emotion"]))]
+        cond = MotionConditions(gaze=tuple(c["gaze"]), distance=c["distance"], emotion=emo)
+        generated[int(i)] = generate_motion(model, c["audio"], cond, steps=steps, sampler=sampler, seed=seed + int(i),
+                                            **guidance)
+    rows = []
+    std = model.motion_std.detach().cpu().numpy()
+    joins, inners = [], []
+    for k, i in enumerate(index):
+        c = clips.clip(int(i))
+        true_jaw = c["states"][:, JAW]
+        gen = generated[int(i)]
+        other = generated[int(index[(k + 1) % len(index)])]
+        frozen = np.repeat(c["motion"][:1], len(c["motion"]), axis=0)
+        r = dict(**{f"lip_{m}": v for m, v in lip_sync(probe, gen, true_jaw).items()},
+                 **{f"frozen_{m}": v for m, v in lip_sync(probe, frozen, true_jaw).items()},
+                 **{f"other_{m}": v for m, v in lip_sync(probe, other, true_jaw).items()},
+                 **{f"real_{m}": v for m, v in lip_sync(probe, c["motion"], true_jaw).items()},
+                 dP=head_dp(gen), dP_real=head_dp(c["motion"]), dP_truth=head_dp(c["states"]),
+                 audio_pose=audio_pose_correlation(gen, c["audio"]),
+                 audio_pose_real=audio_pose_correlation(c["motion"], c["audio"]))
+        rows.append(r)
+        j = join_jumps(gen, model.config.window, std)
+        if j["n_joins"]:
+            joins.append(j["join"])
+            inners.append(j["inner"])
+    out = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+    out["join_ratio"] = float(np.mean(joins) / np.mean(inners)) if joins else float("nan")
+    out["n_clips"] = int(index.size)
+    return out
