@@ -51,6 +51,7 @@ lab: setup
 bench: setup
 	$(PY) benchmarks/bench_world.py
 	$(PY) benchmarks/world_quality.py --clips 100
+	$(PY) benchmarks/bench_animate.py
 
 # Regenerate requirements.lock from the current .venv (after changing dependencies in pyproject.toml).
 lock:
