@@ -52,6 +52,10 @@ bench: setup
 	$(PY) benchmarks/bench_world.py
 	$(PY) benchmarks/world_quality.py --clips 100
 	$(PY) benchmarks/bench_animate.py
+	$(PY) benchmarks/bench_latent.py --threads 1
+	$(PY) benchmarks/bench_motion.py
+	$(PY) benchmarks/bench_audio.py
+	$(PY) benchmarks/bench_metrics.py
 
 # Regenerate requirements.lock from the current .venv (after changing dependencies in pyproject.toml).
 lock:

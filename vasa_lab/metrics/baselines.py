@@ -1,0 +1,106 @@
+"""The rows of chapter 10's table besides real video: baselines that bracket what a generator should do.
+
+* :func:`static_clip` - the portrait (the clip's first frame) held still under the clip's audio: perfect identity
+  and image quality per frame, no lip sync, no head motion. Any talking-head method must beat it on S_C, CAPP, dP.
+* :func:`rerendered_clip` - the clip's own motion (encoded by chapter 03's motion encoders) drawn again from its
+  first frame by the face latent model: what the *renderer* costs, with perfect motion.
+* :func:`random_motion_clip` - the portrait driven by the motion of another person's clip: realistic motion
+  that has nothing to do with this audio (lip sync and CAPP should drop to chance, dP and FVD stay plausible).
+* :func:`generator_clip` - our VASA-1 reproduction (``vasa_lab.animate``): portrait + audio -> video, with the
+  default conditions and sampler; :func:`generator_status` says whether its trained weights are at hand.
+
+Each returns an :class:`~.features.EvalClip` whose ``portrait`` is the clip's first frame, so identity similarity
+compares against what the method was given.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .features import EvalClip
+
+
+def static_clip(clip: EvalClip) -> EvalClip:
+    """The first frame repeated for the clip's length, with the clip's audio."""
+    first = clip.frames[0]
+    return EvalClip(f"{clip.name}-static", np.repeat(first[None], clip.n_frames, axis=0), clip.audio,
+                    portrait=first, meta=dict(clip.meta, method="static"))
+
+
+def _loop(x: np.ndarray, n: int) -> np.ndarray:
+    """The first n rows of x played forwards, then backwards, then forwards... (no jump at the turn)."""
+    if len(x) >= n:
+        return x[:n]
+    period = 2 * len(x) - 2 if len(x) > 1 else 1
+    idx = np.arange(n) % period
+    return x[np.where(idx < len(x), idx, period - idx)]
+
+
+def _render(model, portrait: np.ndarray, z_pose, z_dyn) -> np.ndarray:
+    from ..latent.api import encode_appearance, render, to_uint8
+
+    return to_uint8(render(model, encode_appearance(model, portrait), z_pose, z_dyn))
+
+
+def rerendered_clip(model, clip: EvalClip) -> EvalClip:
+    """The clip's own motion (z_pose, z_dyn from its frames) rendered from its first frame by the latent model."""
+    from ..latent.api import encode_motion
+
+    z_pose, z_dyn = encode_motion(model, clip.frames)
+    frames = _render(model, clip.frames[0], z_pose, z_dyn)
+    return EvalClip(f"{clip.name}-rerendered", frames, clip.audio, portrait=clip.frames[0],
+                    pose=z_pose.numpy(), meta=dict(clip.meta, method="rerendered"))
+
+
+def random_motion_clip(model, clip: EvalClip, donor: EvalClip) -> EvalClip:
+    """The clip's first frame driven by ``donor``'s motion (looped back and forth to the clip's length)."""
+    from ..latent.api import encode_motion
+
+    z_pose, z_dyn = encode_motion(model, donor.frames)
+    z_pose, z_dyn = _loop(z_pose.numpy(), clip.n_frames), _loop(z_dyn.numpy(), clip.n_frames)
+    frames = _render(model, clip.frames[0], z_pose, z_dyn)
+    return EvalClip(f"{clip.name}-random-{donor.name}", frames, clip.audio, portrait=clip.frames[0], pose=z_pose,
+                    meta=dict(clip.meta, method="random motion", donor=donor.name))
+
+
+def pick_donors(clips: list[EvalClip], seed: int) -> list[EvalClip]:
+    """For each clip, a random other clip of another person (``meta['identity']`` when known)."""
+    rng = np.random.default_rng([seed, 41])
+    out = []
+    for i, clip in enumerate(clips):
+        others = [c for j, c in enumerate(clips) if j != i and c.meta.get("identity", j) != clip.meta.get("identity", i)]
+        out.append(others[int(rng.integers(len(others)))])
+    return out
+
+
+def generator_status(profile: str | None = None) -> str | None:
+    """None when our generator (vasa_lab.animate + a trained motion model for ``profile``) is ready, else why not.
+
+    A missing motion model is reported, not trained: training it is chapter 06's job (minutes even in tiny).
+    """
+    try:
+        from ..animate import Animator  # noqa: F401
+        from ..motion import MotionConfig
+    except ImportError as err:
+        return f"the generator is not available yet ({err})"
+    from ..artifacts import ArtifactStore
+
+    cfg = MotionConfig.for_profile(profile)
+    if not ArtifactStore().has("motion", cfg):
+        return (f"the motion model for the {cfg.profile} profile is neither shipped nor in the store yet "
+                f"(make it with: python -m vasa_lab.motion.train --profile {cfg.profile})")
+    return None
+
+
+def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10) -> EvalClip:
+    """Our generator on (first frame, audio): ``animator`` is a :class:`vasa_lab.animate.Animator`. Default
+    conditions (no gaze, distance or emotion given), DDIM with ``steps`` steps, audio guidance 0.5."""
+    from ..motion import MotionConditions
+
+    portrait = animator.portrait(clip.frames[0])
+    appearance = animator.appearance(portrait)
+    chunks = animator.feature_chunks(clip.audio, 16_000)
+    motion = np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), steps=steps, seed=seed)))
+    frames = np.concatenate(list(animator.render_batches(appearance, motion, size=clip.frames.shape[1])))
+    n = min(len(frames), clip.n_frames)
+    return EvalClip(f"{clip.name}-generated-{seed}", frames[:n], clip.audio, portrait=clip.frames[0],
+                    pose=motion[:n, :6], meta=dict(clip.meta, method="generator", seed=seed))
