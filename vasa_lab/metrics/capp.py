@@ -31,7 +31,6 @@ Like S_C and S_D, CAPP is in the units of this network (the paper's 0.588 for re
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, replace
 
 import lightning as L
@@ -39,11 +38,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchmetrics import Metric
 
 from ..config import resolve_profile
-from ..repro import trainer_kwargs
 from .features import HOPS_PER_FRAME, MEL_DB_CENTRE, MEL_DB_FLOOR, MEL_DB_SCALE, N_MELS, log_mel, normalise_pose
 
 SILENCE = (MEL_DB_FLOOR - MEL_DB_CENTRE) / MEL_DB_SCALE    # the normalised log-mel value of silence
@@ -285,7 +283,7 @@ class CAPPModule(L.LightningModule):
 
 def train_capp(net: CAPP, cfg: CAPPConfig | None = None) -> dict:
     """Train ``net`` in place on the training split's ground-truth poses; returns metrics (incl. val scores)."""
-    from .syncnet import load_training_clips
+    from .syncnet import fit_for_steps, load_training_clips
 
     cfg = cfg or net.config
     if cfg.batch_size % cfg.windows_per_clip:
@@ -296,12 +294,8 @@ def train_capp(net: CAPP, cfg: CAPPConfig | None = None) -> dict:
     mels = [log_mel(clips.source.audio_of(c), len(poses[c]), n_mels=cfg.n_mels) for c in range(len(clips))]
     data = PoseAudioWindows(mels, poses, cfg.steps * cfg.batch_size, cfg)
     module = CAPPModule(net, cfg)
-    started = time.perf_counter()
-    trainer = L.Trainer(**trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0))
-    trainer.fit(module, DataLoader(data, batch_size=cfg.batch_size, shuffle=False))
-    net.eval()
-    metrics = dict(train_seconds=round(time.perf_counter() - started, 1), final_loss=round(module.last_loss, 4),
-                   train_clips=len(clips))
+    metrics = fit_for_steps(module, data, cfg)
+    metrics["train_clips"] = len(clips)
     try:
         val = load_training_clips(cfg, "val")
         metric, swapped = CAPPScore(net), CAPPScore(net)

@@ -24,7 +24,6 @@ says which was used, and the table prints it.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,11 +33,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchmetrics import Metric
 
 from ..config import resolve_profile
-from ..repro import trainer_kwargs
 
 CLIP_FRAMES = 25      # FVD_25: 25-frame clips (1 s at 25 fps)
 N_STATES = 17         # the synthetic world's FaceState numbers (vasa_lab.world.state)
@@ -309,7 +307,7 @@ def _states_of(clips, c: int) -> np.ndarray:
 def train_video_encoder(net: VideoEncoder, cfg: VideoEncoderConfig | None = None) -> dict:
     """Train ``net``'s frame encoder in place on the training split's frames; returns metrics (incl. the val
     error of the state head as a fraction of each state's variance, averaged)."""
-    from .syncnet import load_training_clips
+    from .syncnet import fit_for_steps, load_training_clips
 
     cfg = cfg or net.config
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -317,17 +315,13 @@ def train_video_encoder(net: VideoEncoder, cfg: VideoEncoderConfig | None = None
     frames = [resize_frames(clips.frames(c), cfg.input_size) for c in range(len(clips))]
     data = StateFrames(frames, [_states_of(clips, c) for c in range(len(clips))], cfg.steps * cfg.batch_size, cfg.seed)
     module = VideoEncoderModule(net, cfg)
-    started = time.perf_counter()
-    trainer = L.Trainer(**trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0))
-    trainer.fit(module, DataLoader(data, batch_size=cfg.batch_size, shuffle=False))
-    net.eval()
+    metrics = fit_for_steps(module, data, cfg)
     with torch.no_grad():                     # the spread of each clip feature over (up to) 200 training clips
         net.feature_scale.fill_(1.0)
         windows = [to_clip_tensor(video_windows(f, CLIP_FRAMES)) for f in frames[:200] if len(f) >= CLIP_FRAMES]
         feats = torch.cat([net(w) for w in windows])
         net.feature_scale.copy_(feats.std(0).clamp_min(1e-4))
-    metrics = dict(train_seconds=round(time.perf_counter() - started, 1), final_loss=round(module.last_loss, 4),
-                   train_clips=len(clips))
+    metrics["train_clips"] = len(clips)
     try:
         val = load_training_clips(cfg, "val")
         errs = []

@@ -291,6 +291,17 @@ def load_training_clips(cfg, split: str = "train"):
     return ClipFrames(dataset_folder(cfg.data, cfg.profile), split)
 
 
+def fit_for_steps(module: L.LightningModule, data: Dataset, cfg) -> dict:
+    """Train a metric network's module for ``cfg.steps`` batches of ``cfg.batch_size`` (``data`` already holds
+    ``steps * batch_size`` items, in order), then put the network in eval mode. Returns the seconds taken and the
+    last loss: the common part of training SyncNet, CAPP and the video encoder."""
+    started = time.perf_counter()
+    trainer = L.Trainer(**trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0))
+    trainer.fit(module, DataLoader(data, batch_size=cfg.batch_size, shuffle=False))
+    module.net.eval()
+    return dict(train_seconds=round(time.perf_counter() - started, 1), final_loss=round(module.last_loss, 4))
+
+
 def train_syncnet(net: SyncNet, cfg: SyncNetConfig | None = None) -> dict:
     """Train ``net`` in place on the training split; returns metrics (incl. held-out sync on the val split)."""
     cfg = cfg or net.config
@@ -304,12 +315,8 @@ def train_syncnet(net: SyncNet, cfg: SyncNetConfig | None = None) -> dict:
         mels.append(m)
     data = SyncPairs(crops, mels, cfg.steps * cfg.batch_size, cfg)
     module = SyncNetModule(net, cfg)
-    started = time.perf_counter()
-    trainer = L.Trainer(**trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0))
-    trainer.fit(module, DataLoader(data, batch_size=cfg.batch_size, shuffle=False))
-    net.eval()
-    metrics = dict(train_seconds=round(time.perf_counter() - started, 1), final_loss=round(module.last_loss, 4),
-                   train_clips=len(clips))
+    metrics = fit_for_steps(module, data, cfg)
+    metrics["train_clips"] = len(clips)
     try:
         val = load_training_clips(cfg, "val")
         metric = LipSync(net)
