@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..latent.probes import ridge_fit
 from .data import JAW, MotionClips
 
 ANGLES = slice(0, 3)   # yaw, pitch, roll in z_pose
@@ -43,10 +44,8 @@ class JawProbe:
         y = clips.states[rows, JAW].astype(np.float64)
         if not np.isfinite(y).all():
             raise ValueError("the jaw probe needs the ground-truth jaw opening (the synthetic world)")
-        mean, std = z.mean(0), z.std(0) + 1e-6
-        zs = (z - mean) / std
-        w = np.linalg.solve(zs.T @ zs + alpha * np.eye(zs.shape[1]), zs.T @ (y - y.mean()))
-        return cls(mean, std, w, float(y.mean()), pose_dim)
+        mean, std, w, bias = ridge_fit(z, y, alpha / len(z))     # chapter 04's probe; it scales alpha by n
+        return cls(mean, std, w, float(bias), pose_dim)
 
     def __call__(self, motion: np.ndarray) -> np.ndarray:
         """Motion (T, pose_dim + dyn_dim) -> the jaw opening it shows, (T,)."""
