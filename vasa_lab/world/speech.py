@@ -32,7 +32,11 @@ espeak-ng keeps state in C ``static`` variables that ``espeak_Initialize`` does 
 phase in the wave generator carries over from one utterance to the next, so synthesising the same sentence twice
 in one process gives slightly different audio (and phoneme times a few ms apart). To make ``synthesize`` a pure
 function of its arguments we load the shared library fresh for every call and unload it afterwards
-(``dlopen``/``dlclose``), which resets all of its state; this costs about 5 ms. If something else in the process
+(``dlopen``/``dlclose``), which resets all of its state; this costs about 5 ms. A second source hides in the
+breathy voice variants (``breath`` in the f* voice files): their noise comes from espeak-ng's own random generator,
+which ``espeak_Initialize`` seeds from the clock, and from the C library's ``rand()``, whose state lives in the
+process, not in espeak-ng. So the same clip made twice differed by up to 0.04 in some samples, depending on the
+second it was made in. Every call seeds both (``espeak_ng_SetRandSeed`` and ``srand``) with a fixed number. If something else in the process
 holds the same library open (for example ``phonemizer``), it cannot be unloaded; we then warn once that repeated
 calls may differ slightly.
 
@@ -159,6 +163,8 @@ class Speech:
 # The ctypes layer. Everything below runs under _LOCK.
 
 _LOCK = threading.Lock()
+_LIBC = ctypes.CDLL(None)   # the process's C library (its rand() is one of espeak-ng's noise sources)
+_NOISE_SEED = 12345         # see "Determinism" in the module docstring
 _WARNED_STICKY = False
 
 
@@ -244,6 +250,12 @@ def _espeak_run(text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarra
         if rate_hz != ESPEAK_SAMPLE_RATE:
             raise RuntimeError(f"espeak_Initialize returned {rate_hz}, expected {ESPEAK_SAMPLE_RATE} Hz")
         lib.espeak_SetSynthCallback(callback)
+        # Breathy voices (the f* variants) draw noise from two generators: espeak-ng's own, which
+        # espeak_Initialize seeds from the clock (time(NULL)), and the C library's rand(). Seed both, so the
+        # same arguments give the same samples in any process at any time.
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed(_NOISE_SEED)
+        _LIBC.srand(_NOISE_SEED)
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise RuntimeError(f"espeak-ng could not load voice {voice!r}")
         lib.espeak_SetParameter(_PARAM_RATE, int(rate), 0)
