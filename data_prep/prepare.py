@@ -70,7 +70,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import multiprocessing as mp
 import os
 import sys
 import tarfile
@@ -81,6 +80,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep.layouts import LAYOUTS, VIDEO_EXTENSIONS, Source, discover
+from vasa_lab.parallel import WorkerDied, map_resilient
 
 FORMAT = "vasa_lab.prepared/1"
 
@@ -94,6 +94,7 @@ TOO_SHORT = "too short"
 NO_FACE = "no face"
 SEVERAL_FACES = "several faces"
 FACE_TOO_SMALL = "face too small"
+WORKER_DIED = "worker died"
 TOO_BLURRY = "too blurry"
 ERROR = "error"
 REASONS = (UNREADABLE_FOLDER, UNREADABLE_FILE, ZERO_LENGTH, CORRUPT, NO_AUDIO, TOO_SHORT, NO_FACE, SEVERAL_FACES,
@@ -544,6 +545,16 @@ def _work(job: tuple[Source, PrepareOptions, str]) -> dict:
     return prepare_source(*job)
 
 
+def _died_record(source: Source, out: Path, message: str) -> dict:
+    """The done-record of a video whose worker process died twice: skipped, with the reason named."""
+    row = dict(key=source.key, source=source.rel, speaker=source.speaker, status="skipped", reason=WORKER_DIED,
+               detail=f"{source.rel}: {message}", seconds=None)
+    record = dict(key=source.key, source=source.rel, speaker=source.speaker, identity=source.identity,
+                  status="skipped", clip_keys=[], rows=[row], seconds_of_video=0.0, wall_seconds=0.0)
+    _write_json_atomic(out / "done" / f"{source.key}.json", record)
+    return record
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the output folder: done markers, staging, shards, index
 # ---------------------------------------------------------------------------------------------------------------
@@ -716,14 +727,12 @@ def prepare(input_dir: str | Path, out: str | Path, options: PrepareOptions | No
         folder.pack_full(options.shard_clips)
 
     try:
-        if workers == 1:
-            for job in jobs:
-                collect(_work(job))
-        else:
-            # spawn: every worker starts clean and makes its own tracker (mediapipe graphs do not survive fork)
-            with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-                for record in pool.imap_unordered(_work, jobs, chunksize=1):
-                    collect(record)
+        # spawn: every worker starts clean and makes its own tracker (mediapipe graphs do not survive fork);
+        # a worker that dies (a crash, the OOM killer) is retried once alone, then its video is reported skipped
+        for (source, _, _), record in map_resilient(_work, jobs, workers, initializer=_init_worker):
+            if isinstance(record, WorkerDied):
+                record = _died_record(source, out, record.message)
+            collect(record)
         folder.pack_full(options.shard_clips, everything=True)
     finally:   # even when interrupted: the index lists every shard written so far
         bar.close()

@@ -48,9 +48,19 @@ def default_home() -> Path:
     return Path(cache) / "vasa_lab"
 
 
+ADDED_LATER = {"added_later": True}
+"""Field metadata for a setting added after artifacts were shipped: it enters the key only when it is set away from
+its default, so every artifact trained before it existed keeps its key (and stays valid: the default is what the
+code did before). Use as ``dataclasses.field(default=..., metadata=ADDED_LATER)``."""
+
+
 def config_to_dict(config: Any) -> dict:
     if dataclasses.is_dataclass(config):
-        return dataclasses.asdict(config)
+        out = dataclasses.asdict(config)
+        for f in dataclasses.fields(config):
+            if f.metadata.get("added_later") and out[f.name] == f.default:
+                del out[f.name]
+        return out
     if isinstance(config, dict):
         return config
     raise TypeError(f"config must be a dataclass or a dict, not {type(config).__name__}")

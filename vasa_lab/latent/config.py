@@ -6,7 +6,8 @@ profile    pixels  appearance volume C x D x   motion code              losses
 =========  ======  ==========================  =======================  ==========================================
 ``tiny``   64      16 x 8 x 16 x 16            6 pose + 16 dynamics     L1, MS-SSIM, perceptual (ours), cycle,
                                                                         transfer, cross-identity; no GAN
-``small``  128     32 x 16 x 32 x 32           6 pose + 32 dynamics     as tiny
+``small``  128     16 x 8 x 32 x 32            6 pose + 24 dynamics     as tiny + mouth-inside L1 + expression
+                                                                        supervision of z_dyn; eyes weighted 2x
 ``full``   512     96 x 16 x 64 x 64           6 pose + 128 dynamics    as tiny + patch GAN (hinge) + feature
                                                                         matching; VGG19 / ArcFace from local paths
 =========  ======  ==========================  =======================  ==========================================
@@ -16,8 +17,9 @@ artifact depends on is in :class:`LatentConfig`, so the artifact store's key cha
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from ..artifacts import ADDED_LATER
 from ..config import resolve_profile
 from ..world.face import CAMERA
 
@@ -29,6 +31,12 @@ TRANSLATION_GAIN = 2.0 * CAMERA.focal / CAMERA.base_distance   # k = 0.54: head 
 PIVOT_Y = -TRANSLATION_GAIN * CAMERA.face_centre_y             # -0.27: the head's pivot, in grid units (y down)
 
 POSE_NAMES = ("yaw", "pitch", "roll", "tx", "ty", "scale")
+
+# What a tracker can read of a face's expression (and the synthetic world knows exactly): the weak supervision of
+# z_dyn (``w_expression``), and what chapter 04's probes read back. Gaze is in degrees / 10, the rest in [-1, 1].
+EXPRESSION_NAMES = ("jaw_open", "lip_width", "lip_round", "blink", "gaze_yaw", "gaze_pitch", "brow_raise",
+                    "brow_furrow", "smile", "eye_wide")
+EXPRESSION_UNIT = (1.0, 1.0, 1.0, 1.0, 10.0, 10.0, 1.0, 1.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,12 @@ class LatentConfig:
     w_cross_id: float = 0.2         # VASA-1 cross-identity loss through the identity network
     arcface_path: str = ""          # a local ArcFace (IResNet) state dict; else our identity network is used
     aux_batch: int = 8              # items per batch that also get the transfer / cross-identity / cycle renders
+    # weak supervision of z_dyn by the tracked expression (EXPRESSION_NAMES), through a linear read-out that
+    # trains alongside and is not part of the model; the same idea as w_pose for z_pose (0 = off)
+    w_expression: float = field(default=0.0, metadata=ADDED_LATER)
+    # an extra L1 weight on the mouth's inside (lips to teeth: the box between the inner-lip landmarks), where the
+    # copied source pixels are wrong whenever the mouth opens or closes (0 = off)
+    w_mouth_inside: float = field(default=0.0, metadata=ADDED_LATER)
     w_gan: float = 0.0              # patch GAN, hinge loss (0 = off, no discriminator is built)
     w_feature_matching: float = 0.0
     disc_channels: tuple[int, ...] = (32, 64, 128)
@@ -125,10 +139,15 @@ class LatentConfig:
         if name == "tiny":
             cfg = cls()
         elif name == "small":
-            cfg = cls(profile="small", image_size=128, app_channels=(32, 64), volume_channels=32,
-                      volume_depth=16, id_dim=64, motion_channels=(32, 64, 96, 128, 128), motion_size=128,
-                      dyn_dim=32, flow_channels=48, flow_upsamples=2, dec_channels=(128, 64),
-                      g3d_blocks=2, steps=20_000, lr=5e-4)
+            # 128 px for a CPU: the volume and the 3D networks stay tiny-sized (3D convolutions dominate the cost),
+            # the extra pixels go to the motion encoder (a full 128 px view of eyes and mouth) and the 2D decoder;
+            # losses weigh the eyes, brows and mouth (w_face_parts, eye_weight, w_mouth_inside) and z_dyn is told what
+            # a tracker reads of the expression (w_expression). Trains in ~1.5 h on 2 CPU cores.
+            cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
+                      id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,
+                      flow_channels=16, flow_upsamples=2, dec_channels=(64, 32), g3d_blocks=1,
+                      w_face_parts=8.0, eye_weight=2.0, w_mouth_inside=4.0, w_expression=2.0,
+                      batch_size=8, aux_batch=4, steps=7000, lr=1e-3)
         else:
             # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
             cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,

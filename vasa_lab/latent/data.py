@@ -59,6 +59,7 @@ class ClipFrames:
         self.people = sorted(self.clips_of)
         self._pose: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._frames: dict[int, np.ndarray] = {}
+        self._expression: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -84,6 +85,39 @@ class ClipFrames:
         if self.prepared:
             return np.asarray(self.source.tracks_of(clip)["landmarks"], np.float32)
         return self.source.truth_of(clip).landmarks
+
+    def expression(self, clip: int) -> tuple[np.ndarray, np.ndarray]:
+        """The given expression (T, len(EXPRESSION_NAMES)) in EXPRESSION_UNIT units, and where it is known (T, K)
+        bool: every value in the synthetic world (its truth); for real video what the tracker reads (mouth opening
+        in the jaw slot, eye closure in the blink slot, gaze), where the face was found."""
+        from .config import EXPRESSION_NAMES, EXPRESSION_UNIT
+
+        if clip not in self._expression:
+            unit = np.asarray(EXPRESSION_UNIT, np.float32)
+            k = len(EXPRESSION_NAMES)
+            if self.prepared:
+                tracks = self.source.tracks_of(clip)
+                t = len(tracks["pose"])
+                values, ok = np.zeros((t, k), np.float32), np.zeros((t, k), bool)
+                detected = np.asarray(tracks.get("detected", np.ones(t, bool)), bool)
+                for name, column in (("jaw_open", tracks.get("mouth_open")),
+                                     ("blink", None if "eye_openness" not in tracks else 1 - np.asarray(
+                                         tracks["eye_openness"], np.float32)),
+                                     ("gaze_yaw", None if "gaze" not in tracks else np.asarray(tracks["gaze"])[:, 0]),
+                                     ("gaze_pitch", None if "gaze" not in tracks else np.asarray(tracks["gaze"])[:, 1])):
+                    if column is not None:
+                        j = EXPRESSION_NAMES.index(name)
+                        column = np.asarray(column, np.float32)
+                        values[:, j] = np.nan_to_num(column) / unit[j]
+                        ok[:, j] = detected & np.isfinite(column)
+            else:
+                from ..world.state import STATE_NAMES
+
+                states = self.source.truth_of(clip).states
+                values = np.stack([states[:, STATE_NAMES.index(n)] for n in EXPRESSION_NAMES], 1) / unit
+                ok = np.ones(values.shape, bool)
+            self._expression[clip] = (values.astype(np.float32), ok)
+        return self._expression[clip]
 
     def pose(self, clip: int) -> tuple[np.ndarray, np.ndarray]:
         """The given head pose (T, 6) and where it can be trusted (T,) bool: truth, or the tracker's pose."""
@@ -119,6 +153,23 @@ def face_parts_mask(landmarks: np.ndarray | None, size: int, eye_weight: float =
     return mask
 
 
+MOUTH_INSIDE = list(range(60, 68))   # iBUG-68 inner-lip points
+
+
+def mouth_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
+    """(1, size, size) float: 1 inside the box around the inner lips (a margin of size / 32 px, at least 2 px tall
+    so a closed mouth still has its lip line), 0 elsewhere and when the landmarks are missing."""
+    mask = torch.zeros(1, size, size)
+    if landmarks is None or not np.isfinite(landmarks).all():
+        return mask
+    margin = size / 32
+    (x0, y0), (x1, y1) = landmarks[MOUTH_INSIDE].min(0) - margin, landmarks[MOUTH_INSIDE].max(0) + margin
+    x0, y0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
+    x1, y1 = min(int(np.ceil(x1)) + 1, size), min(int(np.ceil(y1)) + 1, size)
+    mask[:, y0:y1, x0:x1] = 1.0
+    return mask
+
+
 def to_tensor(frame: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float32 in [0, 1]."""
     return torch.from_numpy(np.array(frame)).permute(2, 0, 1).float().div_(255.0)
@@ -129,7 +180,9 @@ class FramePairDataset(Dataset):
 
     Each item: ``source``, ``driver`` (3, H, W) in [0, 1]; ``source_pose``, ``driver_pose`` (6,) the given pose;
     ``pose_ok`` (2,) whether those poses are trusted; ``identity`` () int64; ``same_clip`` () bool;
-    ``driver_parts`` (1, H, W) the driver's eyes/brows/mouth boxes (:func:`face_parts_mask`).
+    ``driver_parts`` (1, H, W) the driver's eyes/brows/mouth boxes (:func:`face_parts_mask`); ``driver_mouth``
+    (1, H, W) the box of the driver's mouth inside (:func:`mouth_inside_mask`); ``source_expression``,
+    ``driver_expression`` (K,) and ``expression_ok`` (2, K) from :meth:`ClipFrames.expression`.
     """
 
     def __init__(self, clips: ClipFrames, length: int, min_gap: int = 10, other_clip_share: float = 0.5,
@@ -160,9 +213,14 @@ class FramePairDataset(Dataset):
         pose_d, ok_d = self.clips.pose(c2)
         driver = to_tensor(self.clips.frames(c2)[d])
         landmarks = self.clips.landmarks(c2)
+        driver_landmarks = None if landmarks is None else landmarks[d]
+        (expr_s, eok_s), (expr_d, eok_d) = self.clips.expression(c), self.clips.expression(c2)
         return dict(
             source=to_tensor(self.clips.frames(c)[s]), driver=driver,
-            driver_parts=face_parts_mask(None if landmarks is None else landmarks[d], driver.shape[-1], self.eye_weight),
+            driver_parts=face_parts_mask(driver_landmarks, driver.shape[-1], self.eye_weight),
+            driver_mouth=mouth_inside_mask(driver_landmarks, driver.shape[-1]),
+            source_expression=torch.from_numpy(expr_s[s].copy()), driver_expression=torch.from_numpy(expr_d[d].copy()),
+            expression_ok=torch.from_numpy(np.stack([eok_s[s], eok_d[d]])),
             source_pose=torch.from_numpy(pose_s[s].copy()), driver_pose=torch.from_numpy(pose_d[d].copy()),
             pose_ok=torch.tensor([ok_s[s], ok_d[d]]), identity=torch.tensor(self.clips.identity[c]),
             same_clip=torch.tensor(c == c2),

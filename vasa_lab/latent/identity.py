@@ -52,7 +52,7 @@ class IdentityNetConfig:
         if name == "tiny":
             cfg = cls()
         elif name == "small":
-            cfg = cls(profile="small", input_size=48, channels=(32, 64, 128, 128), embed_dim=128, steps=3000)
+            cfg = cls(profile="small", input_size=48, channels=(32, 64, 128, 128), embed_dim=128, steps=1500)
         else:
             cfg = cls(profile="full", input_size=112, channels=(64, 64, 128, 256, 512), embed_dim=512,
                       steps=60_000, batch_size=128, lr=1e-3)

@@ -27,7 +27,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from ..repro import trainer_kwargs
-from .config import LatentConfig
+from .config import EXPRESSION_NAMES, LatentConfig
 from .losses import (PatchDiscriminator, PerceptualLoss, VGG19Features, cycle_loss, feature_matching_loss,
                      hinge_d_loss, hinge_g_loss, identity_loss, l1, ms_ssim, pose_loss)
 from .model import FaceLatentModel
@@ -69,6 +69,8 @@ class LatentModule(L.LightningModule):
         self.disc = PatchDiscriminator(cfg.disc_channels) if cfg.w_gan > 0 else None
         if cfg.w_cross_id > 0 and identity_net is None:
             raise ValueError("the cross-identity loss (w_cross_id > 0) needs an identity network")
+        # z_dyn -> the tracked expression: a linear read-out trained with the model (w_expression), not part of it
+        self.expression_head = nn.Linear(cfg.dyn_dim, len(EXPRESSION_NAMES)) if cfg.w_expression > 0 else None
         self.history: list[dict[str, float]] = []
         self.generator = torch.Generator().manual_seed(cfg.seed + 1)
 
@@ -112,6 +114,18 @@ class LatentModule(L.LightningModule):
                               + pose_loss(enc_pose_d, batch["driver_pose"], pose_ok[:, 1]))
         total = (cfg.w_l1 * logs["l1"] + cfg.w_face_parts * logs["parts"] + cfg.w_ssim * logs["ssim"]
                  + cfg.w_pose * logs["pose"])
+        if cfg.w_mouth_inside > 0:   # the mouth's inside: where copying the source is wrong whenever it moves
+            inside = batch["driver_mouth"]
+            logs["mouth_inside"] = (inside * (xd_hat - xd).abs()).sum() / (3 * inside.sum()).clamp(min=1)
+            total = total + cfg.w_mouth_inside * logs["mouth_inside"]
+        if self.expression_head is not None:
+            # |A z_dyn + b - e| over the values the tracker (or the world) knows: z_dyn must carry the mouth, the
+            # eyelids, the gaze and the brows, not only what moves most pixels
+            ok = batch["expression_ok"].float()                                    # (B, 2, K)
+            pred = torch.stack([self.expression_head(dyn_s), self.expression_head(dyn_d)], 1)
+            target = torch.stack([batch["source_expression"], batch["driver_expression"]], 1)
+            logs["expression"] = (ok * (pred - target) ** 2).sum() / ok.sum().clamp(min=1)
+            total = total + cfg.w_expression * logs["expression"]
         if self.perceptual is not None:
             logs["perceptual"] = self.perceptual(xd_hat, xd)
             total = total + cfg.w_perceptual * logs["perceptual"]
@@ -172,7 +186,10 @@ class LatentModule(L.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in row.items() if k != "step"}, prog_bar=False, on_step=True)
 
     def configure_optimizers(self):
-        opt_g = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr, betas=(0.5, 0.999))
+        params = list(self.model.parameters())
+        if self.expression_head is not None:
+            params += list(self.expression_head.parameters())
+        opt_g = torch.optim.Adam(params, lr=self.cfg.lr, betas=(0.5, 0.999))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt_g, max_lr=self.cfg.lr, total_steps=self.cfg.steps,
                                                     pct_start=0.1)
         if self.disc is None:
@@ -181,13 +198,39 @@ class LatentModule(L.LightningModule):
         return [opt_g, opt_d], [dict(scheduler=sched, interval="step")]
 
 
+class _FromItem(torch.utils.data.Dataset):
+    """The items of ``data`` from ``start`` on: a resumed run continues with the pairs it had not seen yet."""
+
+    def __init__(self, data, start: int):
+        self.data, self.start = data, start
+
+    def __len__(self) -> int:
+        return max(0, len(self.data) - self.start)
+
+    def __getitem__(self, index: int):
+        return self.data[self.start + index]
+
+
+def checkpoint_step(path) -> int:
+    """The global step stored in a Lightning checkpoint (read safely: tensors and plain containers only)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return int(state["global_step"])
+
+
 def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, folder=None,
-                 trainer_overrides: dict | None = None, num_workers: int = 0) -> dict:
+                 trainer_overrides: dict | None = None, num_workers: int = 0, checkpoint_dir=None,
+                 checkpoint_every: int = 250) -> dict:
     """Train ``model`` in place on its config's data; returns metrics (losses at the end, time, speed).
 
     ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
     ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).
+    ``checkpoint_dir``: a folder for ``last.ckpt``, written every ``checkpoint_every`` steps; a run that finds one
+    there resumes from it (weights, optimiser, schedule and step) and continues with the pairs it had not drawn.
     """
+    from pathlib import Path
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
     from .data import ClipFrames, FramePairDataset
     from .identity import dataset_folder
 
@@ -202,16 +245,32 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
                              cfg.eye_weight)
     module = LatentModule(model, identity_net)
     kwargs = trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0)
+    resume, start = None, 0
+    if checkpoint_dir is not None:
+        checkpoint_dir = Path(checkpoint_dir)
+        last = checkpoint_dir / "last.ckpt"
+        if last.is_file():
+            try:
+                start = checkpoint_step(last)
+                resume = str(last)
+            except Exception as err:   # a checkpoint cut short by a kill: say so and start again
+                print(f"note: {last} is unreadable ({type(err).__name__}); training from the start")
+        kwargs.update(enable_checkpointing=True, callbacks=[ModelCheckpoint(
+            dirpath=checkpoint_dir, filename="step-{step}", every_n_train_steps=checkpoint_every, save_last=True,
+            save_top_k=0)])
     kwargs.update(trainer_overrides or {})
     started = time.perf_counter()
     trainer = L.Trainer(**kwargs)
-    trainer.fit(module, DataLoader(pairs, batch_size=cfg.batch_size, shuffle=False, num_workers=num_workers,
-                                   drop_last=True, persistent_workers=num_workers > 0))
+    if resume:
+        print(f"resuming from {resume} at step {start} of {cfg.steps}")
+    trainer.fit(module, DataLoader(_FromItem(pairs, start * cfg.batch_size), batch_size=cfg.batch_size,
+                                   shuffle=False, num_workers=num_workers, drop_last=True,
+                                   persistent_workers=num_workers > 0), ckpt_path=resume)
     seconds = time.perf_counter() - started
     model.eval()
     tail = module.history[-50:]
     final = {k: round(sum(r[k] for r in tail) / len(tail), 4) for k in tail[-1] if k != "step"} if tail else {}
-    return dict(train_seconds=round(seconds, 1), steps=len(module.history),
+    return dict(train_seconds=round(seconds, 1), steps=start + len(module.history), resumed_at=start,
                 steps_per_second=round(len(module.history) / max(seconds, 1e-9), 2),
                 perceptual_net=module.perceptual_name, final=final,
                 history=[{k: round(v, 4) for k, v in r.items()} for r in module.history[:: max(1, cfg.steps // 60)]])

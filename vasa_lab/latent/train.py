@@ -11,6 +11,8 @@
 ``python -m data_prep.prepare``; without it the profile's synthetic world is used (made on first use). The
 identity network (ours, unless ``--arcface`` points at ArcFace weights) is trained first if the store lacks it.
 Afterwards ``vasa_lab.latent.api.load_latent_model(profile, data=DIR, ...)`` with the same settings finds the result.
+An interrupted run (Ctrl-C, a kill, a reboot) resumes from its last checkpoint (every 250 steps, in
+``$VASA_LAB_HOME/checkpoints/latent/KEY/``) when the same command is run again; ``--fresh`` starts over.
 ``--ablation`` trains the same model with VASA-1's transfer and cross-identity losses off (chapter 04).
 """
 from __future__ import annotations
@@ -40,6 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ablation", action="store_true", help="transfer and cross-identity losses off")
     p.add_argument("--store", default=None, help="artifact store folder (default: $VASA_LAB_HOME)")
     p.add_argument("--force", action="store_true", help="train even if the store has this model")
+    p.add_argument("--fresh", action="store_true", help="ignore a checkpoint of an interrupted run (default: resume)")
     return p.parse_args(argv)
 
 
@@ -89,9 +92,18 @@ def main(argv=None) -> int:
     overrides = dict(devices=args.devices, strategy=args.strategy)
     if args.precision:
         overrides["precision"] = args.precision
-    metrics = train_latent(model, identity_net, trainer_overrides=overrides, num_workers=args.num_workers)
+    checkpoints = store.root / "checkpoints" / "latent" / config_key(cfg)   # an interrupted run resumes from here
+    if args.fresh and checkpoints.exists():
+        import shutil
+
+        shutil.rmtree(checkpoints)
+    metrics = train_latent(model, identity_net, trainer_overrides=overrides, num_workers=args.num_workers,
+                           checkpoint_dir=checkpoints)
     metrics["identity_net"] = which
     folder = store.save("latent", cfg, model, metrics)
+    import shutil
+
+    shutil.rmtree(checkpoints, ignore_errors=True)   # the finished model is in the store now
     print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1))
     print(f"saved to {folder}")
     return 0

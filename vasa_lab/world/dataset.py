@@ -14,7 +14,6 @@ interrupted run picks up where it stopped. A clip that fails is reported and ski
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..parallel import WorkerDied, map_resilient, warm_numba_caches
 from .clip import make_clip, save_clip
 from .speech import LANGUAGES
 
@@ -116,16 +116,13 @@ def synthesize_dataset(out: str | Path, spec: WorldSpec, workers: int | None = N
     results = list(done)
     jobs = [(spec, i, str(out)) for i in todo]
     bar = tqdm(total=len(jobs), desc="synthesizing clips", unit="clip", disable=not progress or not jobs)
-    if workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            results.append(_make_one(job))
-            bar.update()
-    else:
-        # spawn: each worker starts clean and initialises espeak-ng (global C state) for itself
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for result in pool.imap_unordered(_make_one, jobs, chunksize=1):
-                results.append(result)
-                bar.update()
+    # spawned workers start clean (espeak-ng is global C state); a worker that dies is retried once, alone,
+    # then its clip is reported failed; librosa's JIT is compiled here first (see vasa_lab.parallel)
+    for job, result in map_resilient(_make_one, jobs, workers, warmup=warm_numba_caches):
+        if isinstance(result, WorkerDied):
+            result = dict(index=job[1], stem=clip_stem(job[1]), ok=False, error=result.message)
+        results.append(result)
+        bar.update()
     bar.close()
     results.sort(key=lambda r: r["index"])
     failed = [r for r in results if not r["ok"]]
