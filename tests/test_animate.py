@@ -417,7 +417,8 @@ def test_end_to_end_video_matches_the_audio(tmp_path, animator):
     wav = tmp_path / "speech.wav"
     audio = speech()
     sf.write(wav, audio, SR)
-    result = animator.animate(DEMO_PORTRAIT, wav, tmp_path / "out.mp4", emotion="happy", progress=False)
+    result = animator.animate(DEMO_PORTRAIT, wav, tmp_path / "out.mp4", emotion="happy", progress=False,
+                              frame="crop")
     info = video_info(result.path)
     assert info["has_audio"] and info["has_video"] and info["fps"] == 25.0
     assert result.n_frames == round(audio.size / SR * 25)

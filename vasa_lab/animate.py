@@ -123,6 +123,15 @@ def _to_rgb8(img: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
+MAX_PORTRAIT_PIXELS = 40_000_000   # 40 megapixels (e.g. 8000 x 5000): decoded, that is 120 MB of RGB
+
+
+def _check_pixel_count(width: int, height: int, what: str) -> None:
+    if width * height > MAX_PORTRAIT_PIXELS:
+        raise ValueError(f"{what}: the image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
+                         f"the limit is {MAX_PORTRAIT_PIXELS / 1e6:.0f} megapixels, so shrink it first")
+
+
 def read_portrait(image) -> np.ndarray:
     """A portrait as (H, W, 3) uint8 RGB, from a file path (anything OpenCV reads: png, jpg, bmp, tiff, webp, ...;
     gray, 16-bit and RGBA included; EXIF rotation applied) or an array (RGB, RGBA or gray)."""
@@ -130,6 +139,18 @@ def read_portrait(image) -> np.ndarray:
         path = Path(image)
         if not path.is_file():
             raise ValueError(f"{path}: no such image file")
+        try:                                               # the header alone: refuse a huge image before decoding it
+            from PIL import Image
+
+            with Image.open(path) as probe:
+                _check_pixel_count(*probe.size, str(path))
+        except ValueError:
+            raise
+        except Image.DecompressionBombError:           # PIL's own guard, above ~179 megapixels
+            raise ValueError(f"{path}: the image is larger than {MAX_PORTRAIT_PIXELS / 1e6:.0f} megapixels; "
+                             "shrink it first") from None
+        except Exception:                                  # not a format PIL knows: OpenCV decides below
+            pass
         data = np.fromfile(str(path), np.uint8)            # (np.fromfile + imdecode also handles non-ASCII paths)
         raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
         if raw is None:
@@ -140,6 +161,8 @@ def read_portrait(image) -> np.ndarray:
             raw = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
         return _to_rgb8(raw, str(path))
     if isinstance(image, np.ndarray):
+        if image.ndim >= 2:
+            _check_pixel_count(image.shape[1], image.shape[0], "portrait")
         return _to_rgb8(image, "portrait")
     raise ValueError(f"the portrait must be an image file path or a numpy array, got {type(image).__name__}")
 
@@ -201,6 +224,7 @@ class Portrait:
     image_size: tuple[int, int]  # (height, width) of the original image
     backend: str                # which tracker backend found the face
     faces: int                  # how many faces it found (the largest, best one is used)
+    image: np.ndarray | None = None   # (H, W, 3) uint8 the whole photo (for drawing the video at its resolution)
 
 
 def align_portrait(image, size: int, tracker=None) -> Portrait:
@@ -230,7 +254,7 @@ def align_portrait(image, size: int, tracker=None) -> Portrait:
                         cx + (1 - REFERENCE_FRAMING[0]) * side, cy + (1 - REFERENCE_FRAMING[1]) * side])
     crop = crop_square(img, box, size)
     return Portrait(crop=crop, box=box, landmarks=landmarks, image_size=img.shape[:2],
-                    backend=str(getattr(tracker, "name", "")), faces=len(dets))
+                    backend=str(getattr(tracker, "name", "")), faces=len(dets), image=img)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -422,6 +446,8 @@ class AnimateResult:
                                                   # features, motion, render, write, total
     portrait: Portrait | None = None
     silent: bool = False                 # the audio held no sound above the silence threshold
+    frame_size: tuple[int, int] | None = None   # (height, width) of the video's frames
+    whole_photo: bool = False            # the frames are the whole photo (True) or the face crop (False)
 
     @property
     def frames_per_second(self) -> dict:
@@ -562,13 +588,21 @@ class Animator:
                 timings["motion"] = timings.get("motion", 0.0) + time.perf_counter() - started
             yield x
 
-    def render_batches(self, appearance, motion: np.ndarray, size: int | None = None) -> Iterator[np.ndarray]:
-        """Decode motion (t, 6 + dyn_dim) into (n, H, W, 3) uint8 frames, ``render_batch`` at a time."""
+    def render_batches(self, appearance, motion: np.ndarray, size: int | None = None,
+                       compositor=None) -> Iterator[np.ndarray]:
+        """Decode motion (t, 6 + dyn_dim) into (n, H, W, 3) uint8 frames, ``render_batch`` at a time: the model's
+        square crop (resized to ``size``), or with a :class:`vasa_lab.photo.PhotoCompositor` the whole photo at its
+        own resolution with the animated face pasted in."""
         from .latent.api import render, to_uint8
 
         model = self.latent
         for start in range(0, len(motion), self.render_batch):
             x = motion[start:start + self.render_batch]
+            if compositor is not None:
+                from .photo import render_parts
+
+                yield compositor.compose(render_parts(model, appearance, x[:, :6], x[:, 6:]))
+                continue
             frames = to_uint8(render(model, appearance, x[:, :6], x[:, 6:], batch_size=self.render_batch))
             if size is not None and size != frames.shape[1]:
                 frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in frames])
@@ -577,13 +611,17 @@ class Animator:
     # -- the whole job -----------------------------------------------------------------------------------------
     def animate(self, image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = 0.5,
                 steps: int = 10, seed: int = 0, progress: bool = True, sampler: str = "ddim",
-                gaze_scale: float = 1.0, size: int | None = None, sample_rate: int | None = None) -> AnimateResult:
+                gaze_scale: float = 1.0, size: int | None = None, sample_rate: int | None = None,
+                frame: str = "photo", max_side: int | None = None) -> AnimateResult:
         """Portrait + speech -> an mp4 at 25 fps with the original audio, as long as the audio.
 
         ``image``: a path or an RGB array; ``audio``: a path (any format; muxed as it is) or a mono float array at
         ``sample_rate`` (default 16 kHz); ``gaze`` (yaw, pitch) degrees or "THETA,PHI"; ``distance`` (1 = average);
         ``emotion`` a name (neutral, happy, angry, surprised, sad); ``audio_scale`` the audio guidance l_audio;
-        ``steps`` sampler steps per window; ``size`` the video's frame size (default: the model's own).
+        ``steps`` sampler steps per window. ``frame``: "photo" (default) draws the whole photo at its own
+        resolution with the animated face pasted back (longest side capped at ``max_side``, default
+        :data:`vasa_lab.photo.MAX_SIDE`); "crop" gives the model's square face crop, resized to ``size`` if given
+        (a ``size`` implies "crop").
         """
         from .motion import MotionConditions
 
@@ -607,6 +645,10 @@ class Animator:
             raise ValueError(f"audio_scale must be between 0 and 10, got {audio_scale!r}")
         if size is not None and not 16 <= int(size) <= 2048:
             raise ValueError(f"size must be between 16 and 2048 pixels, got {size}")
+        if frame not in ("photo", "crop"):
+            raise ValueError(f"frame must be 'photo' (the whole photo) or 'crop' (the face square), not {frame!r}")
+        if max_side is not None and not 64 <= int(max_side) <= 4096:
+            raise ValueError(f"max_side must be between 64 and 4096 pixels, got {max_side}")
         track = OriginalAudio(audio, sample_rate or SAMPLE_RATE)                    # unreadable audio -> MediaError
         if track.seconds is not None and track.seconds * FPS < 0.5:
             raise ValueError(f"the audio is {track.seconds * 1000:.0f} ms long, shorter than half a video frame "
@@ -622,7 +664,14 @@ class Animator:
         lap("appearance")
 
         # 3. audio -> features -> motion -> frames -> the file, one chunk at a time
+        compositor = None
+        if frame == "photo" and size is None and portrait.image is not None:
+            from .photo import MAX_SIDE, PhotoCompositor
+
+            compositor = PhotoCompositor.for_portrait(portrait.image, portrait.box, max_side or MAX_SIDE)
         side = int(size) if size is not None else self.image_size
+        height, width = compositor.size if compositor is not None else (side, side)
+        render_options = dict(compositor=compositor) if compositor is not None else {}
         estimate = int(round((track.seconds or 0) * FPS)) or None
         bar = None
         if progress:
@@ -635,13 +684,14 @@ class Animator:
 
             from .audio import SilentAudioWarning
 
-            with warnings.catch_warnings(record=True) as caught, Mp4Writer(out, side, side, FPS, track) as writer:
+            with warnings.catch_warnings(record=True) as caught, Mp4Writer(out, width, height, FPS, track) as writer:
                 warnings.simplefilter("always", SilentAudioWarning)
                 features = self._timed(self.feature_chunks(audio, sample_rate), timings, "features")
                 for motion in self.motion_chunks(features, cond, steps=steps, sampler=sampler,
                                                  audio_scale=audio_scale, gaze_scale=gaze_scale, seed=seed,
                                                  timings=timings):
-                    for frames in self._timed(self.render_batches(appearance, motion, size), timings, "render"):
+                    for frames in self._timed(self.render_batches(appearance, motion, size, **render_options),
+                                              timings, "render"):
                         t0 = time.perf_counter()
                         writer.write(frames)
                         timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
@@ -665,7 +715,8 @@ class Animator:
                 bar.close()
         timings["total"] = time.perf_counter() - started
         return AnimateResult(path=out, n_frames=n_frames, seconds=n_frames / FPS, timings=timings,
-                             portrait=portrait, silent=silent)
+                             portrait=portrait, silent=silent, frame_size=(height, width),
+                             whole_photo=compositor is not None)
 
     @staticmethod
     def _timed(iterator: Iterable, timings: dict, name: str) -> Iterator:

@@ -89,6 +89,13 @@ def _animate_summary(result, audio_note: str = "") -> None:
           f"{t.get('total', 0):.1f} s{audio_note}")
     print(f"  motion {fps.get('motion', 0):.0f} frames/s, rendering {fps.get('render', 0):.0f} frames/s "
           f"(models loaded in {t.get('models', 0):.1f} s)")
+    if result.frame_size:
+        print(f"  frames {result.frame_size[1]}x{result.frame_size[0]} px"
+              + (" (the whole photo, the face animated in place)" if result.whole_photo else " (the face crop)"))
+    if result.portrait is not None and result.portrait.faces > 1:
+        x0, y0, x1, y1 = (int(round(v)) for v in result.portrait.box)
+        print(f"  note: {result.portrait.faces} faces in the photo; animated the largest, in the box "
+              f"({x0}, {y0})-({x1}, {y1})")
     if result.silent:
         print("  note: the audio is silent, so the face stays calm with its mouth closed")
     print(f"  video with sound: {result.path}")
@@ -100,7 +107,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     gaze = parse_gaze(args.gaze) if args.gaze is not None else None
     result = animate(args.image, args.audio, args.out, gaze=gaze, distance=args.distance, emotion=args.emotion,
                      audio_scale=args.audio_scale, steps=args.steps, seed=args.seed, progress=not args.quiet,
-                     profile=args.profile, size=args.size)
+                     profile=args.profile, size=args.size, frame=args.frame, max_side=args.max_side)
     _animate_summary(result)
     return 0
 
@@ -205,7 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio-scale", type=float, default=0.5, help="audio guidance scale (VASA-1's default 0.5)")
     p.add_argument("--steps", type=int, default=10, help="sampler steps per window")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=None, help="video size in pixels (default: the model's own)")
+    p.add_argument("--frame", choices=("photo", "crop"), default="photo",
+                   help="photo: the whole photo at its resolution with the face animated (default); crop: the face "
+                        "square the model draws")
+    p.add_argument("--max-side", type=int, default=None,
+                   help="with --frame photo: the video's longest side at most (default 1024; larger photos shrink)")
+    p.add_argument("--size", type=int, default=None, help="with --frame crop: video size in pixels (default: the "
+                                                          "model's own)")
     p.add_argument("--profile", default=None, help="tiny, small or full (default: $VASA_LAB_PROFILE or tiny)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_animate)

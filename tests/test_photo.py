@@ -1,0 +1,158 @@
+"""Your own photo at its own resolution (vasa_lab.photo): the animated face pasted back into the whole picture."""
+from __future__ import annotations
+
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vasa_lab.animate import Animator, align_portrait, read_portrait
+from vasa_lab.media import read_video
+from vasa_lab.photo import PhotoCompositor, even_frame, feather_mask
+
+
+def identity_flow(batch: int, size: int) -> torch.Tensor:
+    """A flow that reads every pixel from where it is: (B, size, size, 2) in grid_sample units."""
+    axis = (torch.arange(size, dtype=torch.float32) * 2 + 1) / size - 1
+    y, x = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([x, y], -1)[None].expand(batch, -1, -1, -1)
+
+
+def photo(h: int = 300, w: int = 400, seed: int = 0) -> np.ndarray:
+    """A textured picture (colour ramps and a fine sine pattern, smooth enough that resampling it twice costs only
+    a few grey levels): a misplaced pixel shows."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 / w, yy * 255 / h, 128 + 60 * np.sin(xx / 7.0 + seed) * np.cos(yy / 5.0)], -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_feather_mask_is_one_inside_zero_at_the_edges_and_symmetric():
+    m = feather_mask(100)
+    assert m[50, 50] == 1.0 and m[0, 50] < 0.05 and m[0, 0] < 0.01
+    assert np.allclose(m, m.T) and np.allclose(m, m[::-1])
+    assert np.all(np.diff(m[50, :50]) >= 0)          # rises monotonically towards the middle
+
+
+def test_copying_along_an_identity_flow_gives_the_photo_back():
+    img = photo()
+    comp = PhotoCompositor.for_portrait(img, np.array([120.0, 60.0, 280.0, 220.0]))
+    crops = comp.draw_crops(torch.zeros(2, 3, 64, 64), identity_flow(2, 64), torch.zeros(2, 3, 64, 64))
+    frames = comp.paste(crops)
+    assert frames.shape == (2, 300, 400, 3)
+    err = np.abs(frames.astype(int) - img.astype(int))
+    assert err.max() <= 3, err.max()                 # resampling twice costs at most a few levels
+    outside = comp.mask[..., 0] == 0
+    assert outside.mean() > 0.7 and np.array_equal(frames[0][outside], img[outside])
+
+
+def test_a_face_at_the_border_neither_wraps_nor_smears():
+    img = photo()
+    box = np.array([-60.0, -40.0, 100.0, 120.0])     # the crop box leaves the photo on two sides
+    comp = PhotoCompositor.for_portrait(img, box)
+    frames = comp.paste(comp.draw_crops(torch.zeros(1, 3, 64, 64), identity_flow(1, 64), torch.zeros(1, 3, 64, 64)))
+    err = np.abs(frames[0].astype(int) - img.astype(int))
+    assert err.max() <= 3                            # the border rows and columns are the photo's own
+    assert np.array_equal(frames[0][:, 150:], img[:, 150:])   # the far side untouched (no wrap-around)
+    # a face that moves: the drawn crop is shifted; the padding it reads must never reach the photo's border pixels
+    shifted = identity_flow(1, 64) + torch.tensor([0.3, 0.2])
+    moved = comp.paste(comp.draw_crops(torch.zeros(1, 3, 64, 64), shifted, torch.zeros(1, 3, 64, 64)))[0]
+    assert np.array_equal(moved[:, 150:], img[:, 150:])
+    assert np.isfinite(moved).all()
+
+
+def test_a_large_photo_is_capped_and_frames_have_even_sides():
+    frame, factor = even_frame(np.zeros((3001, 2001, 3), np.uint8), max_side=1024)
+    assert max(frame.shape[:2]) <= 1024 and frame.shape[0] % 2 == 0 and frame.shape[1] % 2 == 0
+    assert factor == pytest.approx(1024 / 3001)
+    frame, factor = even_frame(np.zeros((301, 201, 3), np.uint8))
+    assert frame.shape[:2] == (300, 200) and factor == 1.0
+
+
+def test_a_huge_image_header_is_refused_before_decoding(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "huge.png"
+    Image.new("L", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())       # patch the IHDR width/height to 20000 x 20000 (no pixels behind it)
+    data[16:24] = (20000).to_bytes(4, "big") + (20000).to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")     # the chunk's CRC, made valid again
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="megapixels"):
+        read_portrait(path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the whole job on real photos (the tiny profile's shipped weights)
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def animator():
+    torch.manual_seed(0)
+    return Animator("tiny", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def hopper():
+    import matplotlib.cbook as cbook
+    from PIL import Image
+
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def sentence():
+    from vasa_lab.animate import demo_speech
+
+    return demo_speech()[: 16_000 * 2]
+
+
+def sharpness(image: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey image: higher = more fine detail."""
+    return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def test_a_photo_comes_back_at_its_own_size_sharper_with_the_outside_untouched(tmp_path, animator, hopper, sentence):
+    result = animator.animate(hopper, sentence, tmp_path / "hopper.mp4", progress=False)
+    frames, _ = read_video(result.path)
+    assert frames.shape[1:] == (600, 512, 3)
+    comp = PhotoCompositor.for_portrait(hopper, result.portrait.box)
+    outside = comp.mask[..., 0] == 0
+    # H.264 (crf 18) changes pixels a little everywhere; outside the face they must match the photo as well as a
+    # still frame of the photo itself survives the same encoding
+    err_outside = np.abs(frames[:, outside].astype(int) - hopper[outside].astype(int)).mean()
+    assert err_outside < 2.5, err_outside
+    x0, y0, x1, y1 = np.round(result.portrait.box).astype(int)
+    face = frames[:, max(y0, 0):y1, max(x0, 0):x1]
+    assert np.abs(np.diff(face.astype(float), axis=0)).mean() > 0.3          # the face moves
+    crop_path = animator.animate(hopper, sentence, tmp_path / "crop.mp4", progress=False, frame="crop")
+    small, _ = read_video(crop_path.path)
+    upscaled = cv2.resize(small[10], (face.shape[2], face.shape[1]), interpolation=cv2.INTER_CUBIC)
+    assert sharpness(face[10]) > 2 * sharpness(upscaled)
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "tilted"])
+def test_grayscale_rgba_and_tilted_photos_at_full_resolution(tmp_path, animator, hopper, sentence, kind):
+    if kind == "gray":
+        img = cv2.cvtColor(hopper, cv2.COLOR_RGB2GRAY)
+    elif kind == "rgba":
+        img = np.concatenate([hopper, np.full(hopper.shape[:2] + (1,), 255, np.uint8)], -1)
+    else:                                          # the whole photo turned by 30 degrees
+        h, w = hopper.shape[:2]
+        img = cv2.warpAffine(hopper, cv2.getRotationMatrix2D((w / 2, h / 2), 30, 1.0), (w, h),
+                             borderMode=cv2.BORDER_REFLECT)
+    result = animator.animate(img, sentence[:16_000], tmp_path / f"{kind}.mp4", progress=False)
+    frames, _ = read_video(result.path)
+    assert frames.shape[1:] == (600, 512, 3) and result.n_frames == 25
+
+
+def test_with_two_faces_the_larger_one_is_animated_and_we_say_so(hopper):
+    small = cv2.resize(hopper, (256, 300), interpolation=cv2.INTER_AREA)
+    canvas = np.full((600, 512 + 256, 3), 90, np.uint8)
+    canvas[:, :512] = hopper
+    canvas[150:450, 512:] = small
+    portrait = align_portrait(canvas, 64)
+    assert portrait.faces == 2
+    centre_x = 0.5 * (portrait.box[0] + portrait.box[2])
+    assert centre_x < 512                           # the big face on the left
