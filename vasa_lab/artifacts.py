@@ -40,6 +40,50 @@ class ArtifactMissing(RuntimeError):
     """An artifact is not cached and may not be trained here (e.g. an expensive one under CI)."""
 
 
+class ArtifactCorrupt(RuntimeError):
+    """A stored artifact cannot be trusted: its weights are cut short, do not match their checksum, hold NaN/Inf,
+    or its meta.json is unreadable."""
+
+
+class ArtifactUnwritable(RuntimeError):
+    """The store's folder cannot be written (read-only, disk full, no permission)."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class _StoreLock:
+    """An exclusive lock on one artifact (``fcntl.flock`` on ``KEY.lock`` beside it): two processes asking for the
+    same model do not both train it; the second waits, then finds the first one's result. Released by the OS if
+    the holder dies. Without a writable folder (a read-only store) there is nothing to protect and no lock."""
+
+    def __init__(self, path: Path):
+        self.path, self.handle = path, None
+
+    def __enter__(self):
+        try:
+            import fcntl
+
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.path, "a")
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            self.handle = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            import fcntl
+
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+
+
 def default_home() -> Path:
     """``$VASA_LAB_HOME`` if set, else ``$XDG_CACHE_HOME/vasa_lab``, else ``~/.cache/vasa_lab``."""
     if os.environ.get(HOME_ENV):
@@ -108,24 +152,67 @@ class ArtifactStore:
 
     # -- saving and loading --------------------------------------------------------------------------------------
     def save(self, name: str, config: Any, module: torch.nn.Module, metrics: dict | None = None) -> Path:
-        """Write ``module``'s weights (safetensors) and a meta.json; atomically, so a crash leaves no half file."""
+        """Write ``module``'s weights (safetensors) and a meta.json (with the weights' sha256) into a temporary
+        folder, flush both to disk, then rename the folder into place: a crash or a full disk leaves no half
+        artifact that looks complete. Raises ArtifactUnwritable naming the folder when it cannot be written."""
         folder = self.folder(name, config)
         tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-        tmp.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-        save_file(state, str(tmp / "model.safetensors"))
-        meta = dict(name=name, key=folder.name, config=config_to_dict(config), metrics=metrics or {},
-                    vasa_lab_version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S"))
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
+        bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise ValueError(f"refusing to save {name!r}: its weights hold NaN or Inf (in {bad[0]}); training diverged")
+        try:
+            tmp.mkdir(parents=True, exist_ok=True)
+            save_file(state, str(tmp / "model.safetensors"))
+            meta = dict(name=name, key=folder.name, config=config_to_dict(config), metrics=metrics or {},
+                        vasa_lab_version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S"),
+                        sha256=file_sha256(tmp / "model.safetensors"))
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+            for f in tmp.iterdir():
+                with open(f, "rb+") as handle:
+                    os.fsync(handle.fileno())
+            if folder.exists():
+                shutil.rmtree(folder)
+            tmp.rename(folder)
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ArtifactUnwritable(f"cannot write the {name!r} model to {folder.parent} "
+                                     f"({err.strerror or err}); set $VASA_LAB_HOME to a writable folder") from None
         return folder
 
+    def verify(self, folder: Path) -> dict[str, torch.Tensor]:
+        """The weights in ``folder``, checked: meta.json parses, the file matches its recorded sha256 (artifacts
+        saved before checksums were recorded skip that), safetensors reads it whole, every value is finite.
+        Raises ArtifactCorrupt with one sentence naming the file."""
+        weights = folder / "model.safetensors"
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as err:
+            raise ArtifactCorrupt(f"{folder / 'meta.json'} is unreadable ({err}); the artifact cannot be trusted") \
+                from None
+        if meta.get("sha256") and file_sha256(weights) != meta["sha256"]:
+            raise ArtifactCorrupt(f"{weights} does not match its recorded checksum (cut short or changed on disk)")
+        try:
+            state = load_file(str(weights))
+        except Exception as err:
+            raise ArtifactCorrupt(f"{weights} is not a readable safetensors file ({type(err).__name__}: {err})") \
+                from None
+        bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise ArtifactCorrupt(f"{weights} holds NaN or Inf values (in {bad[0]})")
+        return state
+
     def load_into(self, module: torch.nn.Module, folder: Path) -> torch.nn.Module:
-        state = load_file(str(folder / "model.safetensors"))
-        module.load_state_dict(state)
+        module.load_state_dict(self.verify(folder))
         return module
+
+    def quarantine(self, folder: Path) -> Path:
+        """Move a corrupt cached artifact aside (``KEY.corrupt-TIME``) so it is retrained, and kept for a look."""
+        target = folder.with_name(f"{folder.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        folder.rename(target)
+        return target
 
     def get_or_train(
         self,
@@ -136,17 +223,32 @@ class ArtifactStore:
         expensive: bool = False,
         how_to_make: str = "",
     ) -> torch.nn.Module:
-        """Load ``name`` for ``config`` if cached or shipped; otherwise train it with ``train`` and cache it."""
+        """Load ``name`` for ``config`` if cached or shipped; otherwise train it with ``train`` and cache it.
+
+        A corrupt cached artifact is reported in one line, moved aside and trained again; a corrupt *shipped* one
+        is an error (reinstall the package). Two processes asking at once: one trains, the other waits for it and
+        loads the result (a lock per artifact)."""
         module = build()
-        folder = self.find(name, config)
-        if folder is not None:
-            return self.load_into(module, folder).eval()
-        if expensive and under_ci():
-            raise ArtifactMissing(
-                f"artifact {name!r} (config {config_key(config)}) is not cached and takes long to train; "
-                f"make it first{': ' + how_to_make if how_to_make else ''} (store: {self.root})")
-        metrics = train(module)
-        self.save(name, config, module, metrics)
+        with _StoreLock(self.root / name / f"{config_key(config)}.lock"):
+            folder = self.find(name, config)
+            if folder is not None:
+                try:
+                    return self.load_into(module, folder).eval()
+                except ArtifactCorrupt as err:
+                    if self.packaged is not None and folder.is_relative_to(self.packaged):
+                        raise ArtifactCorrupt(f"{err}; the package's shipped weights are damaged: reinstall "
+                                              "vasa_lab") from None
+                    import sys
+
+                    moved = self.quarantine(folder)
+                    print(f"vasa_lab: {err}; moved it to {moved.name} and training it again", file=sys.stderr)
+                    module = build()
+            if expensive and under_ci():
+                raise ArtifactMissing(
+                    f"artifact {name!r} (config {config_key(config)}) is not cached and takes long to train; "
+                    f"make it first{': ' + how_to_make if how_to_make else ''} (store: {self.root})")
+            metrics = train(module)
+            self.save(name, config, module, metrics)
         return module.eval()
 
     def meta(self, name: str, config: Any) -> dict:

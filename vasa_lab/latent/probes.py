@@ -31,7 +31,7 @@ from .data import ClipFrames
 from .model import FaceLatentModel
 
 POSE_FACTORS = ("yaw", "pitch", "roll")
-DYN_FACTORS = ("jaw_open", "blink", "gaze_yaw", "gaze_pitch")
+DYN_FACTORS = ("jaw_open", "blink", "gaze_yaw", "gaze_pitch", "smile", "brow_raise")
 
 
 # ---------------------------------------------------------------------------------------------------------------

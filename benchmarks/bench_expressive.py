@@ -1,0 +1,125 @@
+"""Does the face visibly talk? The expressive-latent targets, measured on pixels by chapter 02's tracker.
+
+    python benchmarks/bench_expressive.py --profile small            # the shipped small models, 16 test clips
+    python benchmarks/bench_expressive.py --profile tiny --clips 8    # the same protocol on tiny (64 px)
+    python benchmarks/bench_expressive.py --profile small --speed-only
+
+For held-out people of the profile's world (``vasa_lab.motion.pixels``): (a) real motion re-rendered by the face
+latent model and (b) motion generated from the clip's audio, both drawn from the clip's first frame and read by the
+tracker at 256 px beside the clip's real frames. Prints every number with its target, met or NOT met; then the latent
+probes of chapter 04 (z_dyn -> jaw, blink, gaze, smile, brow; z_pose -> yaw, pitch, roll), the emotion control read
+from pixels, and the speed of rendering and motion generation on this machine (``--threads``, default 2).
+Asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="small")
+    p.add_argument("--clips", type=int, default=16)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--speed-only", action="store_true")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from vasa_lab.latent.api import encode_appearance, load_latent_model, render
+    from vasa_lab.motion import generate_motion, load_motion_model
+    from vasa_lab.motion.data import dataset_folder, motion_clips
+    from vasa_lab.repro import quiet
+
+    quiet()
+    latent = load_latent_model(args.profile).eval()
+    motion = load_motion_model(args.profile).eval()
+    clips = motion_clips(motion.config)
+    folder = dataset_folder(motion.config)
+    size = latent.config.image_size
+    print(f"profile {args.profile}: {size} px, z_dyn {latent.config.dyn_dim}-d, {args.threads} CPU thread(s)")
+
+    if not args.speed_only:
+        from vasa_lab.motion.pixels import clip_frames, emotion_on_pixels, measure_on_pixels
+
+        t0 = time.time()
+        r = measure_on_pixels(latent, clips, folder, motion, n_clips=args.clips, steps=args.steps)
+        a, b = r["rerendered"], r["generated"]
+        print(f"\non pixels, {r['n_clips']} held-out clips ({time.time() - t0:.0f} s); the reader on the real frames: "
+              f"mouth vs true jaw r = {a['mouth_vs_jaw_real']:.3f}, blink F1 {a['blink_f1_real']:.3f}, main-gaze "
+              f"error {a['gaze_error_real']:.2f} deg")
+        rows = [
+            ("mouth range vs real (std ratio)", a["mouth_range"], b["mouth_range"], ">= 0.8", lambda v: v >= 0.8),
+            ("mouth vs true jaw, share of real's r", a["mouth_jaw_ratio"], b["mouth_jaw_ratio"],
+             ">= 0.9 (a), >= 0.8 (b)", None),
+            ("mouth vs true jaw, r", a["mouth_vs_jaw_shown"], b["mouth_vs_jaw_shown"], "", None),
+            ("blink F1 vs truth", a["blink_f1_shown"], b["blink_f1_shown"], ">= 0.8 (a)", None),
+            ("main-gaze error / the reader's own", a["gaze_error_ratio"], b["gaze_error_ratio"], "<= 1.5 (a)", None),
+            ("smile vs true smile, r", a["smile_vs_truth"], b["smile_vs_truth"], "", None),
+            ("brow vs true brow, r", a["brow_vs_truth"], b["brow_vs_truth"], "", None),
+            ("face found by the reader", a["detected"], b["detected"], "", None),
+        ]
+        print(f"{'':40s} {'(a) re-rendered':>16s} {'(b) generated':>14s}   target")
+        for name, va, vb, target, _ in rows:
+            print(f"{name:40s} {va:16.3f} {vb:14.3f}   {target}")
+        print(f"code level: generated z_dyn -> jaw probe vs true jaw r = {r['code_jaw']:.3f}")
+        targets = [
+            ("mouth range (a) >= 0.8", a["mouth_range"] >= 0.8), ("mouth range (b) >= 0.8", b["mouth_range"] >= 0.8),
+            ("mouth-jaw r (a) >= 0.9x real", a["mouth_jaw_ratio"] >= 0.9),
+            ("mouth-jaw r (b) >= 0.8x real", b["mouth_jaw_ratio"] >= 0.8),
+            ("blink F1 (a) >= 0.8", a["blink_f1_shown"] >= 0.8),
+            ("gaze error (a) <= 1.5x the reader's", a["gaze_error_ratio"] <= 1.5),
+        ]
+        for name, ok in targets:
+            print(f"  {name}: {verdict(ok)}")
+
+        test = clips.indices("test")
+        c = clips.clip(int(test[0]))
+        emo = emotion_on_pixels(latent, motion, clip_frames(folder, c["stem"])[0], c["audio"], steps=args.steps)
+        print("\nemotion asked -> read from pixels (change from neutral): "
+              + ", ".join(f"{k}: smile {v['smile_change']:+.3f} brow {v['brow_change']:+.3f}" for k, v in emo.items()
+                          if k != "neutral"))
+
+        from vasa_lab.latent.data import ClipFrames
+        from vasa_lab.latent.probes import DYN_FACTORS, POSE_FACTORS, encode_clips, probe_r2
+
+        train_codes = encode_clips(latent, ClipFrames(folder, "val"))
+        test_codes = encode_clips(latent, ClipFrames(folder, "test"))
+        dyn = probe_r2(train_codes, test_codes, "dyn", DYN_FACTORS)
+        pose = probe_r2(train_codes, test_codes, "pose", POSE_FACTORS)
+        print("\nlatent probes (ridge, fitted on validation people, R^2 on test people; targets 0.8 dyn / 0.9 pose):")
+        print("  z_dyn  -> " + ", ".join(f"{k} {v:.3f} ({verdict(v >= 0.8)})" for k, v in dyn.items()))
+        print("  z_pose -> " + ", ".join(f"{k} {v:.3f} ({verdict(v >= 0.9)})" for k, v in pose.items()))
+
+    # speed: render batches of 25 frames and generate 10 s of motion, on this machine's CPU threads
+    test = clips.indices("test")
+    c = clips.clip(int(test[0]))
+    from vasa_lab.motion.pixels import clip_frames
+
+    app = encode_appearance(latent, clip_frames(folder, c["stem"])[0])
+    x = torch.as_tensor(c["motion"][:100])
+    render(latent, app, x[:25, :6], x[:25, 6:])                     # warm up
+    t0 = time.perf_counter()
+    for _ in range(4):
+        render(latent, app, x[:, :6], x[:, 6:], batch_size=25)
+    render_fps = 400 / (time.perf_counter() - t0)
+    feats = np.concatenate([c["audio"]] * 3)[:250]
+    generate_motion(motion, feats[:50], None, steps=args.steps)
+    t0 = time.perf_counter()
+    generate_motion(motion, feats, None, steps=args.steps)
+    motion_fps = len(feats) / (time.perf_counter() - t0)
+    both = 1 / (1 / render_fps + 1 / motion_fps)
+    print(f"\nspeed ({args.threads} thread(s)): render {render_fps:.0f} frames/s at {size} px, motion {motion_fps:.0f} "
+          f"frames/s ({args.steps} DDIM steps), both {both:.0f} frames/s -> real time (25 fps): {verdict(both >= 25)}")
+
+
+if __name__ == "__main__":
+    main()
