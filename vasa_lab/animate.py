@@ -582,6 +582,9 @@ class Animator:
             x = generate_motion(model, feats, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
                                 gaze_scale=gaze_scale, seed=seed + 7919 * i, first_motion=tail,
                                 first_audio=tail_audio)
+            if not np.all(np.isfinite(x)):
+                raise FloatingPointError(f"the motion generator produced NaN or infinite values in audio chunk {i} "
+                                         "(damaged weights?): stopped rather than write a broken video")
             tail = x[-k:] if tail is None or len(x) >= k else np.concatenate([tail, x])[-k:]
             tail_audio = feats[-k:] if tail_audio is None or len(feats) >= k else np.concatenate([tail_audio, feats])[-k:]
             if timings is not None:
@@ -679,12 +682,15 @@ class Animator:
 
             bar = tqdm(total=estimate, unit="frame", desc="animate", disable=None, dynamic_ncols=True)
         n_frames, silent = 0, False
+        # written under a temporary name and renamed when complete: a run killed midway (even by SIGKILL) never
+        # leaves a file under the asked name that looks like a finished video
+        partial = out.with_name(f".{out.stem}.partial{out.suffix}")
         try:
             import warnings
 
             from .audio import SilentAudioWarning
 
-            with warnings.catch_warnings(record=True) as caught, Mp4Writer(out, width, height, FPS, track) as writer:
+            with warnings.catch_warnings(record=True) as caught, Mp4Writer(partial, width, height, FPS, track) as writer:
                 warnings.simplefilter("always", SilentAudioWarning)
                 features = self._timed(self.feature_chunks(audio, sample_rate), timings, "features")
                 for motion in self.motion_chunks(features, cond, steps=steps, sampler=sampler,
@@ -707,8 +713,9 @@ class Animator:
             for w in caught:
                 if not issubclass(w.category, SilentAudioWarning):
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            partial.replace(out)
         except BaseException:
-            out.unlink(missing_ok=True)          # never leave half a video behind
+            partial.unlink(missing_ok=True)      # never leave half a video behind
             raise
         finally:
             if bar is not None:

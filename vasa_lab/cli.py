@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import os
 import sys
 import time
 from pathlib import Path
@@ -180,8 +181,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (exit status 2), pointing at --help for the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vasa-lab", description="vasa_lab: a teachable reproduction of VASA-1")
+    parser = OneLineParser(prog="vasa-lab", description="vasa_lab: a teachable reproduction of VASA-1")
     parser.add_argument("--version", action="version", version=f"vasa_lab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -262,12 +270,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, ValueError, FileNotFoundError) as err:
-        print(f"vasa-lab {args.command}: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:   # bad input and known faults: one line (VASA_LAB_DEBUG=1 shows the traceback)
+        if os.environ.get("VASA_LAB_DEBUG"):
+            raise
+        from .artifacts import ArtifactCorrupt, ArtifactMissing, ArtifactUnwritable
+        from .media import MediaError
+        from .tracking.tracker import NoFaceError
+
+        known = (CliError, ValueError, FileNotFoundError, MediaError, NoFaceError, ArtifactCorrupt, ArtifactMissing,
+                 ArtifactUnwritable, FloatingPointError, OSError)
+        text = " ".join(str(err).split()) or type(err).__name__
+        if not isinstance(err, known):
+            text = f"unexpected {type(err).__name__}: {text} (set VASA_LAB_DEBUG=1 to see where)"
+        line = f"vasa-lab {args.command}: error: {text}"      # a non-UTF-8 file name prints with \x escapes
+        print(line.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

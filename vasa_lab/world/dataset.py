@@ -106,6 +106,8 @@ def synthesize_dataset(out: str | Path, spec: WorldSpec, workers: int | None = N
             raise ValueError(f"{out} already holds a dataset made with other settings ({old.get('spec')}); "
                              "use another folder")
 
+    for leftover in out.glob("*.tmp.npz"):                 # a clip a killed run was writing: made again below
+        leftover.unlink(missing_ok=True)
     done, todo = [], []
     for i in range(spec.clips):
         entry = _entry_from_truth(out, i) if (out / f"{clip_stem(i)}.npz").exists() and \
@@ -131,7 +133,9 @@ def synthesize_dataset(out: str | Path, spec: WorldSpec, workers: int | None = N
         clips=[r for r in results if r["ok"]], failed=failed,
         seconds_made=round(time.perf_counter() - started, 2), reused=len(done),
     )
-    index_path.write_text(json.dumps(index, indent=1, ensure_ascii=False))
+    tmp = index_path.with_name(index_path.name + ".tmp")      # atomically: a kill never leaves half an index
+    tmp.write_text(json.dumps(index, indent=1, ensure_ascii=False))
+    tmp.replace(index_path)
     return index
 
 
