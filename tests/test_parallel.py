@@ -80,14 +80,14 @@ def test_a_clip_does_not_depend_on_what_its_process_made_before():
 def test_the_same_world_with_1_2_and_4_workers_is_byte_identical(tmp_path, alarm):
     from vasa_lab.world.dataset import WorldSpec, synthesize_dataset
 
-    spec = WorldSpec(clips=5, seconds=1.0, size=64, seed=7)
+    spec = WorldSpec(clips=4, seconds=1.0, size=64, seed=7)
     digests = []
     for workers in (1, 2, 4):
         out = tmp_path / f"w{workers}"
         index = synthesize_dataset(out, spec, workers=workers, progress=False)
-        assert len(index["clips"]) == 5 and not index["failed"]
+        assert len(index["clips"]) == 4 and not index["failed"]
         digests.append({f"{i:06d}": (_digest(out / f"{i:06d}.wav"), _digest(out / f"{i:06d}.npz"),
-                                     _frames_digest(out / f"{i:06d}.mp4")) for i in range(5)})
+                                     _frames_digest(out / f"{i:06d}.mp4")) for i in range(4)})
     assert digests[0] == digests[1] == digests[2]
 
 
