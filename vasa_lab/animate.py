@@ -137,6 +137,10 @@ def read_portrait(image) -> np.ndarray:
     gray, 16-bit and RGBA included; EXIF rotation applied) or an array (RGB, RGBA or gray)."""
     if isinstance(image, (str, Path)):
         path = Path(image)
+        if path.is_dir():
+            raise ValueError(f"{path}: is a folder, not an image file")
+        if path.is_symlink() and not path.exists():
+            raise ValueError(f"{path}: a symbolic link that leads nowhere (broken or looping)")
         if not path.is_file():
             raise ValueError(f"{path}: no such image file")
         try:                                               # the header alone: refuse a huge image before decoding it
