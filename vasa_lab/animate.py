@@ -765,6 +765,7 @@ def animate(image, audio, out, gaze=None, distance=None, emotion=None, audio_sca
 # the demo (``make demo``)
 # ---------------------------------------------------------------------------------------------------------------
 DEMO_PORTRAIT = Path(__file__).parent / "assets" / "portrait.png"
+DEMO_PROFILE = "small"         # the best profile that stays quick on a CPU (its weights ship with the package)
 DEMO_PERSON = (0, 1001)        # (world seed, identity index): a person no profile trains on (they use 0 .. ~5000)
 DEMO_TEXT = {                  # sentences that are not in the world's training sentences
     "en": "Hello! I am a synthetic person, and every frame of this video was made from one picture and this sentence.",

@@ -114,7 +114,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .animate import DEMO_PORTRAIT, DEMO_TEXT, animate, check_output_path, demo_speech
+    from .animate import DEMO_PORTRAIT, DEMO_PROFILE, DEMO_TEXT, animate, check_output_path, demo_speech
     from .media import write_wav
 
     out = check_output_path(args.out)
@@ -127,7 +127,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         audio = audio[: int(args.seconds * 16_000)]
     write_wav(speech, audio, 16_000)
     result = animate(DEMO_PORTRAIT, speech, out, emotion=args.emotion, steps=args.steps, seed=args.seed,
-                     progress=not args.quiet, size=args.size)
+                     progress=not args.quiet, size=args.size, profile=args.profile or DEMO_PROFILE)
     _animate_summary(result)
     print(f"  the portrait:     {DEMO_PORTRAIT} (a synthetic person no model was trained on)")
     print(f"  the speech:       {speech} (espeak-ng, just now): {text!r}")
@@ -237,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotion", default=None, help="neutral, happy, angry, surprised or sad")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=256, help="video size in pixels (the tiny model draws 64)")
+    p.add_argument("--size", type=int, default=None,
+                   help="the face crop at this size (default: the whole 256 px portrait, the face animated in place)")
+    p.add_argument("--profile", default=None, help="tiny or small (default: small, whose weights ship)")
     p.add_argument("--seconds", type=float, default=None, help="cut the sentence to this many seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)

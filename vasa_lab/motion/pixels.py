@@ -61,7 +61,9 @@ def measure_on_pixels(latent_model, clips: MotionClips, folder: str | Path, moti
 
     Returns ``dict(rerendered=summary, generated=summary or None, code_jaw=generated codes' jaw correlation,
     rows=[...])``; the summaries hold the means of :func:`vasa_lab.metrics.expression.compare` plus smile/brow
-    correlations with the truth over all frames.
+    correlations with the truth over all frames. (Both videos start from the clip's own first frame, and smile and
+    brows hardly change within a clip, so those two correlations say little; :func:`emotion_on_pixels` measures
+    the emotion control.)
     """
     from .evaluate import JawProbe
     from .generate import generate_motion
