@@ -192,3 +192,20 @@ def test_the_demo_opens_no_network_connection(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "network access attempted" not in proc.stderr
     assert (tmp_path / "demo.mp4").stat().st_size > 0
+
+
+def test_nan_motion_stops_with_a_clear_error_and_no_video(tmp_path):
+    """A damaged motion model (NaN in its weights) must not write a black or frozen video."""
+    import torch
+
+    from vasa_lab.animate import DEMO_PORTRAIT, Animator, demo_speech
+    from vasa_lab.motion import load_motion_model
+
+    broken = load_motion_model("tiny")
+    with torch.no_grad():
+        next(broken.parameters()).fill_(float("nan"))
+    out = tmp_path / "nan.mp4"
+    with pytest.raises(FloatingPointError, match="NaN"):
+        Animator("tiny", motion=broken, device="cpu").animate(DEMO_PORTRAIT, demo_speech()[:16000], out,
+                                                             progress=False)
+    assert not out.exists() and not list(tmp_path.glob("*.mp4"))

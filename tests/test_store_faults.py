@@ -131,3 +131,31 @@ def test_nan_weights_are_never_saved(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         store.get_or_train("toy", CONFIG, build, trained(float("nan")))
     assert store.find("toy", CONFIG) is None
+
+
+def _train_slowly(root: str) -> None:
+    def train(module):
+        time.sleep(60)
+        return trained(1.0)(module)
+
+    ArtifactStore(root, packaged=None).get_or_train("toy", CONFIG, build, train)
+
+
+def test_a_run_killed_while_training_or_saving_leaves_no_artifact_and_the_next_run_trains(tmp_path):
+    import os
+    import signal
+
+    ctx = mp.get_context("spawn")
+    proc = ctx.Process(target=_train_slowly, args=(str(tmp_path / "home"),))
+    proc.start()
+    lock = tmp_path / "home" / "toy"
+    t0 = time.time()
+    while not (lock.is_dir() and list(lock.glob("*.lock"))) and time.time() - t0 < 60:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    store = ArtifactStore(tmp_path / "home", packaged=None)
+    assert store.find("toy", CONFIG) is None                  # nothing that looks complete
+    model = store.get_or_train("toy", CONFIG, build, trained(4.0))   # the lock died with its holder
+    assert torch.all(model.weight == 4.0)
