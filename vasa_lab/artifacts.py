@@ -98,13 +98,21 @@ its default, so every artifact trained before it existed keeps its key (and stay
 code did before). Use as ``dataclasses.field(default=..., metadata=ADDED_LATER)``."""
 
 
+def _plain(value: Any) -> Any:
+    """dataclasses.asdict, but leaving out (at every depth) settings added later that still have their default."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.metadata.get("added_later") and getattr(value, f.name) == f.default)}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def config_to_dict(config: Any) -> dict:
     if dataclasses.is_dataclass(config):
-        out = dataclasses.asdict(config)
-        for f in dataclasses.fields(config):
-            if f.metadata.get("added_later") and out[f.name] == f.default:
-                del out[f.name]
-        return out
+        return _plain(config)
     if isinstance(config, dict):
         return config
     raise TypeError(f"config must be a dataclass or a dict, not {type(config).__name__}")

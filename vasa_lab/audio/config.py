@@ -15,12 +15,14 @@ the config beside its weights and the artifact store's key changes whenever a fe
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..artifacts import ADDED_LATER
 from ..config import resolve_profile
 
 KINDS = ("mel", "wav2vec2")
+PROSODY_DIM = 2             # pitch (octaves from 150 Hz), loudness (dB / 20)
 
 # The tiny, randomly initialised Wav2Vec2 used when no weights are given (tests and teaching only).
 TINY_WAV2VEC2 = dict(
@@ -77,6 +79,13 @@ class AudioConfig:
     wav2vec2_context_seconds: float = 1.0   # extra audio each side of a window, computed and thrown away
     seed: int = 0                      # initialisation of the tiny random Wav2Vec2
 
+    # --- prosody (appended to either kind) -----------------------------------------------------------------
+    # two more numbers per frame: the voice's pitch in octaves from 150 Hz (YIN; 0 where unvoiced) and the frame's
+    # loudness in dB over 20 dB. A head nods on pitch accents and loud syllables; with only the spectrum the
+    # generator must learn to find the pitch itself. Local to a frame (no per-utterance statistics), so chunks and
+    # streams agree with the whole.
+    prosody: bool = field(default=False, metadata=ADDED_LATER)
+
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown audio feature kind {self.kind!r}; choose one of {', '.join(KINDS)}")
@@ -96,7 +105,7 @@ class AudioConfig:
     def for_profile(cls, profile: str | None = None, **overrides) -> "AudioConfig":
         """The profile's config; keyword arguments override single fields (``for_profile("tiny", kind="wav2vec2")``)."""
         name = resolve_profile(profile)
-        base = cls() if name == "tiny" else cls(n_mels=80)
+        base = cls() if name == "tiny" else cls(n_mels=80, prosody=name == "small")
         return replace(base, **overrides)
 
     # --- derived sizes -------------------------------------------------------------------------------------
@@ -113,6 +122,11 @@ class AudioConfig:
     @property
     def feature_dim(self) -> int:
         """D, the width of one feature row."""
+        return self.spectral_dim + (PROSODY_DIM if self.prosody else 0)
+
+    @property
+    def spectral_dim(self) -> int:
+        """The width of the mel or Wav2Vec2 part of a row (the prosody columns come after it)."""
         if self.kind == "mel":
             return self.n_mels * self.hops_per_frame
         if not self.wav2vec2_path:

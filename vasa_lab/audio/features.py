@@ -105,7 +105,7 @@ MEL_BLOCK_FRAMES = 750      # compute at most 30 s at a time: the STFT of 10 min
 def _mel_rows(x: np.ndarray, f0: int, f1: int, cfg: AudioConfig, offset: int, n_total: int) -> np.ndarray:
     """Rows [f0, f1) of the mel features: (f1 - f0, 4 n_mels)."""
     spf, m = cfg.samples_per_frame, mel_margin(cfg)
-    out = np.empty((f1 - f0, cfg.hops_per_frame * cfg.n_mels), np.float32)
+    out = np.empty((f1 - f0, cfg.spectral_dim), np.float32)
     for a in range(f0, f1, MEL_BLOCK_FRAMES):
         b = min(a + MEL_BLOCK_FRAMES, f1)
         seg = segment(x, a * spf - m, b * spf + m, offset, n_total)         # 4 (b - a) hops exactly
@@ -197,17 +197,50 @@ def _wav2vec2_rows(x, f0: int, f1: int, cfg: AudioConfig, offset: int, n_total: 
 def context_samples(cfg: AudioConfig) -> int:
     """Audio needed beyond each side of a frame range (in samples)."""
     if cfg.kind == "mel":
-        return mel_margin(cfg)
-    ctx = int(round(cfg.wav2vec2_context_seconds * cfg.fps))
-    return ctx * cfg.samples_per_frame + (W2V_RECEPTIVE_FIELD - W2V_STRIDE) // 2
+        margin = mel_margin(cfg)
+    else:
+        ctx = int(round(cfg.wav2vec2_context_seconds * cfg.fps))
+        margin = ctx * cfg.samples_per_frame + (W2V_RECEPTIVE_FIELD - W2V_STRIDE) // 2
+    return max(margin, PITCH_WINDOW // 2) if cfg.prosody else margin
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# prosody: pitch and loudness per frame
+# ---------------------------------------------------------------------------------------------------------------
+PITCH_WINDOW = 1024          # YIN's analysis window (64 ms), centred on each video frame's centre
+PITCH_REFERENCE_HZ = 150.0   # pitch feature = log2(f0 / 150 Hz): 0 near a typical speaking voice
+VOICED_DB = -45.0            # frames quieter than this (dBFS RMS, after loudness normalisation) are unvoiced
+
+
+def _prosody_rows(x: np.ndarray, f0: int, f1: int, cfg: AudioConfig, offset: int, n_total: int) -> np.ndarray:
+    """Rows [f0, f1) of the prosody columns: (f1 - f0, 2) = (pitch in octaves from 150 Hz, loudness dB / 20).
+
+    Pitch by YIN (librosa) on a 1024-sample window centred on each frame's centre; 0 where the frame is quiet or the
+    estimate sits at the search range's edge (no clear period). Loudness: 10 log10 of the frame's mean power."""
+    import librosa
+
+    spf, half = cfg.samples_per_frame, PITCH_WINDOW // 2
+    centre0 = f0 * spf + spf // 2
+    seg = segment(x, centre0 - half, (f1 - 1) * spf + spf // 2 + half, offset, n_total)
+    f = librosa.yin(seg, fmin=65, fmax=400, sr=cfg.sample_rate, frame_length=PITCH_WINDOW, hop_length=spf,
+                    center=False)[: f1 - f0]
+    frames = segment(x, f0 * spf, f1 * spf, offset, n_total).reshape(f1 - f0, spf)
+    db = 10.0 * np.log10(np.maximum(np.mean(frames.astype(np.float64) ** 2, axis=1), 1e-10))
+    voiced = (db > VOICED_DB) & (f > 66) & (f < 399)
+    pitch = np.where(voiced, np.log2(np.clip(f, 65, 400) / PITCH_REFERENCE_HZ), 0.0)
+    return np.stack([pitch, np.clip(db, -100, 0) / 20.0], axis=1).astype(np.float32)
 
 
 def _rows(x, f0, f1, cfg, offset, n_total, n_frames) -> np.ndarray:
     if f1 <= f0:
         return np.zeros((0, cfg.feature_dim), np.float32)
     if cfg.kind == "mel":
-        return _mel_rows(x, f0, f1, cfg, offset, n_total)
-    return _wav2vec2_rows(x, f0, f1, cfg, offset, n_total, n_frames)
+        rows = _mel_rows(x, f0, f1, cfg, offset, n_total)
+    else:
+        rows = _wav2vec2_rows(x, f0, f1, cfg, offset, n_total, n_frames)
+    if cfg.prosody:
+        rows = np.concatenate([rows, _prosody_rows(x, f0, f1, cfg, offset, n_total)], axis=1)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,50 @@
+"""Artifact keys: a setting added later keeps every older artifact's key while it sits at its default."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vasa_lab.artifacts import ADDED_LATER, config_key
+
+
+@dataclass(frozen=True)
+class Inner:
+    a: int = 1
+
+
+@dataclass(frozen=True)
+class InnerLater:
+    a: int = 1
+    b: bool = field(default=False, metadata=ADDED_LATER)
+
+
+@dataclass(frozen=True)
+class Outer:
+    x: float = 0.5
+    inner: Inner = field(default_factory=Inner)
+
+
+@dataclass(frozen=True)
+class OuterLater:
+    x: float = 0.5
+    inner: InnerLater = field(default_factory=InnerLater)
+    y: str = field(default="", metadata=ADDED_LATER)
+
+
+def test_a_later_setting_at_its_default_keeps_the_key_at_any_depth():
+    assert config_key(OuterLater()) == config_key(Outer())
+
+
+def test_a_later_setting_away_from_its_default_changes_the_key():
+    assert config_key(OuterLater(y="on")) != config_key(Outer())
+    assert config_key(OuterLater(inner=InnerLater(b=True))) != config_key(Outer())
+    assert config_key(OuterLater(x=0.7)) != config_key(OuterLater())
+
+
+def test_the_shipped_tiny_keys_did_not_move():
+    """The shipped tiny weights are found by these keys (vasa_lab/weights/); new settings must not move them."""
+    from vasa_lab.latent.config import LatentConfig
+    from vasa_lab.motion.config import MotionConfig
+
+    assert config_key(LatentConfig.for_profile("tiny")) == "cfae38a76e1a"
+    assert config_key(MotionConfig.for_profile("tiny")) == "8078ea31c0b1"
+    assert config_key(MotionConfig.for_profile("tiny", codes="truth")) == "be3c5f8dbb68"
