@@ -83,7 +83,9 @@ class AudioConfig:
     # two more numbers per frame: the voice's pitch in octaves from 150 Hz (YIN; 0 where unvoiced) and the frame's
     # loudness in dB over 20 dB. A head nods on pitch accents and loud syllables; with only the spectrum the
     # generator must learn to find the pitch itself. Local to a frame (no per-utterance statistics), so chunks and
-    # streams agree with the whole.
+    # streams agree with the whole. Measured on the tiny world (27 held-out clips, same training): the generated
+    # head's audio-pose correlation 0.230 with it, 0.255 without (real codes 0.316), lip sync 0.798 vs 0.795: no
+    # gain, so no profile turns it on; it stays as an option (and an exercise of chapter 07).
     prosody: bool = field(default=False, metadata=ADDED_LATER)
 
     def __post_init__(self):
@@ -105,7 +107,7 @@ class AudioConfig:
     def for_profile(cls, profile: str | None = None, **overrides) -> "AudioConfig":
         """The profile's config; keyword arguments override single fields (``for_profile("tiny", kind="wav2vec2")``)."""
         name = resolve_profile(profile)
-        base = cls() if name == "tiny" else cls(n_mels=80, prosody=name == "small")
+        base = cls() if name == "tiny" else cls(n_mels=80)
         return replace(base, **overrides)
 
     # --- derived sizes -------------------------------------------------------------------------------------
