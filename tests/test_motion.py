@@ -305,3 +305,14 @@ def test_shipped_motion_weights_load(tmp_path):
     assert not model.training and (model.motion_std != 1).any()
     motion = generate_motion(model, np.zeros((30, cfg.audio_dim), np.float32), steps=2)
     assert motion.shape == (30, 22) and np.isfinite(motion).all()
+
+
+def test_shipped_small_motion_weights_load(tmp_path):
+    from vasa_lab.artifacts import ArtifactStore
+    from vasa_lab.motion import load_motion_model
+
+    cfg = MotionConfig.for_profile("small")
+    model = load_motion_model("small", store=ArtifactStore(tmp_path / "empty"))   # must not train: shipped
+    assert not model.training and (model.motion_std != 1).any()
+    motion = generate_motion(model, np.zeros((30, cfg.audio_dim), np.float32), steps=2)
+    assert motion.shape == (30, cfg.motion_dim) and np.isfinite(motion).all()
