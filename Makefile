@@ -54,6 +54,7 @@ bench: setup
 	$(PY) benchmarks/bench_animate.py
 	$(PY) benchmarks/bench_latent.py --threads 1
 	$(PY) benchmarks/bench_expressive.py --profile small --speed-only
+	$(PY) benchmarks/bench_photos.py
 	$(PY) benchmarks/bench_motion.py
 	$(PY) benchmarks/bench_audio.py
 	$(PY) benchmarks/bench_metrics.py
