@@ -62,12 +62,11 @@ def map_resilient(fn: Callable[[Any], Any], items: Iterable[Any], workers: int =
 
     A worker that dies has its items retried once, each alone in a fresh process; an item whose process dies
     again yields ``(item, WorkerDied(...))``. Nothing waits forever on a dead process. ``workers == 1`` runs
-    in this process (no pool; a crash there is a crash of the caller). ``fn`` and the items must pickle.
+    in this process (no pool, no worker ``initializer``; a crash there is a crash of the caller). ``fn`` and
+    the items must pickle.
     """
     items = list(items)
     if workers <= 1 or len(items) <= 1:
-        if initializer is not None:
-            initializer()
         for item in items:
             yield item, fn(item)
         return

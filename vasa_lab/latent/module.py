@@ -24,7 +24,7 @@ import time
 import lightning as L
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from ..repro import trainer_kwargs
 from .config import EXPRESSION_NAMES, LatentConfig
@@ -119,7 +119,7 @@ class LatentModule(L.LightningModule):
             logs["mouth_inside"] = (inside * (xd_hat - xd).abs()).sum() / (3 * inside.sum()).clamp(min=1)
             total = total + cfg.w_mouth_inside * logs["mouth_inside"]
         if self.expression_head is not None:
-            # |A z_dyn + b - e| over the values the tracker (or the world) knows: z_dyn must carry the mouth, the
+            # (A z_dyn + b - e)^2 over the values the tracker (or the world) knows: z_dyn must carry the mouth, the
             # eyelids, the gaze and the brows, not only what moves most pixels
             ok = batch["expression_ok"].float()                                    # (B, 2, K)
             pred = torch.stack([self.expression_head(dyn_s), self.expression_head(dyn_d)], 1)
@@ -198,19 +198,6 @@ class LatentModule(L.LightningModule):
         return [opt_g, opt_d], [dict(scheduler=sched, interval="step")]
 
 
-class _FromItem(torch.utils.data.Dataset):
-    """The items of ``data`` from ``start`` on: a resumed run continues with the pairs it had not seen yet."""
-
-    def __init__(self, data, start: int):
-        self.data, self.start = data, start
-
-    def __len__(self) -> int:
-        return max(0, len(self.data) - self.start)
-
-    def __getitem__(self, index: int):
-        return self.data[self.start + index]
-
-
 def checkpoint_step(path) -> int:
     """The global step stored in a Lightning checkpoint (read safely: tensors and plain containers only)."""
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -263,7 +250,8 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     trainer = L.Trainer(**kwargs)
     if resume:
         print(f"resuming from {resume} at step {start} of {cfg.steps}")
-    trainer.fit(module, DataLoader(_FromItem(pairs, start * cfg.batch_size), batch_size=cfg.batch_size,
+    rest = Subset(pairs, range(start * cfg.batch_size, len(pairs)))     # the pairs a resumed run has not drawn
+    trainer.fit(module, DataLoader(rest, batch_size=cfg.batch_size,
                                    shuffle=False, num_workers=num_workers, drop_last=True,
                                    persistent_workers=num_workers > 0), ckpt_path=resume)
     seconds = time.perf_counter() - started
