@@ -159,7 +159,7 @@ def test_window_joins(cfg, model, monkeypatch, frames):
         seen.append((cond, out))
         return out
 
-    monkeypatch.setattr("vasa_lab.motion.generate.sample_window", recording)
+    monkeypatch.setattr("vasa_lab.motion.stream.sample_window", recording)
     audio = np.random.default_rng(0).standard_normal((T, cfg.audio_dim)).astype(np.float32)
     motion = generate_motion(model, audio, MotionConditions(), steps=2)
     assert motion.shape == (T, cfg.motion_dim) and motion.dtype == np.float32
@@ -177,7 +177,7 @@ def test_window_joins(cfg, model, monkeypatch, frames):
 def test_first_motion_becomes_the_context(cfg, model, monkeypatch):
     seen = []
     original = diff.sample_window
-    monkeypatch.setattr("vasa_lab.motion.generate.sample_window",
+    monkeypatch.setattr("vasa_lab.motion.stream.sample_window",
                         lambda m, c, *a, **k: seen.append(c) or original(m, c, *a, **k))
     first = np.random.default_rng(1).standard_normal((2, cfg.motion_dim)).astype(np.float32)
     generate_motion(model, np.zeros((5, cfg.audio_dim), np.float32), first_motion=first, steps=1)
@@ -190,7 +190,7 @@ def test_first_motion_becomes_the_context(cfg, model, monkeypatch):
 def test_first_audio_is_the_context_audio(cfg, model, monkeypatch):
     seen = []
     original = diff.sample_window
-    monkeypatch.setattr("vasa_lab.motion.generate.sample_window",
+    monkeypatch.setattr("vasa_lab.motion.stream.sample_window",
                         lambda m, c, *a, **k: seen.append(c) or original(m, c, *a, **k))
     rng = np.random.default_rng(2)
     first = rng.standard_normal((cfg.context + 2, cfg.motion_dim)).astype(np.float32)

@@ -36,404 +36,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import cv2
 import numpy as np
 
-from .media import MediaError
+# What used to live here and moved to the stage it belongs to (names kept importable from here):
+from .media import (AAC_RATES, FPS, SAMPLE_RATE, MAX_PORTRAIT_PIXELS, MediaError, Mp4Writer,  # noqa: F401
+                    OriginalAudio, check_output_path, read_portrait)
+from .tracking.align import (REFERENCE_FRAMING, Portrait, align_portrait, crop_square, framing_box,  # noqa: F401
+                             reference_framing)
 from .tracking.tracker import NoFaceError
-
-FPS = 25.0
-SAMPLE_RATE = 16_000
-
-# Where the face sits in a synthetic world frame at the neutral pose (yaw = pitch = roll = 0, scale 1), as
-# fractions of the frame: the centre (x, y) and side of face_square(landmarks, scale=1). Measured with
-# ``reference_framing()`` below on 12 unseen identities at 256 px: the true landmarks give (0.498, 0.430, 0.677),
-# chapter 02's tracker on the same renders (0.499, 0.433, 0.682); people differ by 0.011 in y and 0.023 in side.
-REFERENCE_FRAMING = (0.498, 0.431, 0.678)
-
-AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 
 __all__ = ["AnimateResult", "Animator", "Mp4Writer", "NoFaceError", "OriginalAudio", "align_portrait", "animate",
            "check_output_path", "read_portrait", "reference_framing"]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# the output path: checked before any work
-# ---------------------------------------------------------------------------------------------------------------
-def check_output_path(out: str | Path) -> Path:
-    """The video's path, made ready: its folder exists and a file can be created there; else a clear ValueError.
-
-    Called first, so a typo in ``--out`` costs nothing (not after minutes of generation)."""
-    out = Path(out)
-    if out.suffix.lower() != ".mp4":
-        raise ValueError(f"the video's name must end in .mp4, got {out.name!r}")
-    if out.is_dir():
-        raise ValueError(f"cannot write the video to {out}: it is a folder")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except (OSError, FileExistsError) as err:
-        raise ValueError(f"cannot write the video to {out}: cannot create the folder {out.parent} "
-                         f"({err.strerror or err})") from None
-    existed = out.exists()
-    try:
-        with open(out, "ab"):
-            pass
-    except OSError as err:
-        raise ValueError(f"cannot write the video to {out} ({err.strerror or err})") from None
-    if not existed:
-        out.unlink(missing_ok=True)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# the portrait
-# ---------------------------------------------------------------------------------------------------------------
-def _to_rgb8(img: np.ndarray, what: str) -> np.ndarray:
-    """Any image array cv2 can give (gray, gray+alpha, 3 or 4 channels BGR(A); uint8/uint16/float) -> RGB uint8.
-
-    Arrays passed in by a caller are taken as RGB(A); files read by cv2 are BGR(A) and flipped before this."""
-    img = np.asarray(img)
-    if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
-    elif np.issubdtype(img.dtype, np.floating):
-        if not np.all(np.isfinite(img)):
-            raise ValueError(f"{what}: the image holds NaN or infinite values")
-        img = (np.clip(img, 0.0, 1.0 if img.max() <= 1.0 else 255.0) * (255.0 if img.max() <= 1.0 else 1.0))
-        img = img.round().astype(np.uint8)
-    elif img.dtype == np.bool_:
-        img = img.astype(np.uint8) * 255
-    elif img.dtype != np.uint8:
-        raise ValueError(f"{what}: unsupported pixel type {img.dtype}")
-    if img.ndim == 2:
-        img = img[..., None]
-    if img.ndim != 3 or img.shape[-1] not in (1, 2, 3, 4):
-        raise ValueError(f"{what}: expected an image of shape (H, W), (H, W, 3) or (H, W, 4), got {img.shape}")
-    if img.shape[-1] in (2, 4):                  # with alpha: lay the picture on a light grey background
-        alpha = img[..., -1:].astype(np.float32) / 255.0
-        colour = img[..., :-1].astype(np.float32)
-        img = (colour * alpha + 200.0 * (1 - alpha)).round().astype(np.uint8)
-    if img.shape[-1] == 1:
-        img = np.repeat(img, 3, axis=-1)
-    if min(img.shape[:2]) < 32:
-        raise ValueError(f"{what}: the image is {img.shape[1]}x{img.shape[0]} pixels; a face needs at least 32")
-    return np.ascontiguousarray(img)
-
-
-MAX_PORTRAIT_PIXELS = 40_000_000   # 40 megapixels (e.g. 8000 x 5000): decoded, that is 120 MB of RGB
-
-
-def _check_pixel_count(width: int, height: int, what: str) -> None:
-    if width * height > MAX_PORTRAIT_PIXELS:
-        raise ValueError(f"{what}: the image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
-                         f"the limit is {MAX_PORTRAIT_PIXELS / 1e6:.0f} megapixels, so shrink it first")
-
-
-def read_portrait(image) -> np.ndarray:
-    """A portrait as (H, W, 3) uint8 RGB, from a file path (anything OpenCV reads: png, jpg, bmp, tiff, webp, ...;
-    gray, 16-bit and RGBA included; EXIF rotation applied) or an array (RGB, RGBA or gray)."""
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        if path.is_dir():
-            raise ValueError(f"{path}: is a folder, not an image file")
-        if path.is_symlink() and not path.exists():
-            raise ValueError(f"{path}: a symbolic link that leads nowhere (broken or looping)")
-        if not path.is_file():
-            raise ValueError(f"{path}: no such image file")
-        try:                                               # the header alone: refuse a huge image before decoding it
-            from PIL import Image
-
-            with Image.open(path) as probe:
-                _check_pixel_count(*probe.size, str(path))
-        except ValueError:
-            raise
-        except Image.DecompressionBombError:           # PIL's own guard, above ~179 megapixels
-            raise ValueError(f"{path}: the image is larger than {MAX_PORTRAIT_PIXELS / 1e6:.0f} megapixels; "
-                             "shrink it first") from None
-        except Exception:                                  # not a format PIL knows: OpenCV decides below
-            pass
-        data = np.fromfile(str(path), np.uint8)            # (np.fromfile + imdecode also handles non-ASCII paths)
-        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-        if raw is None:
-            raise ValueError(f"{path}: not a readable image (OpenCV cannot decode it)")
-        if raw.ndim == 3 and raw.shape[-1] == 4:           # keep the alpha channel: BGRA -> RGBA
-            raw = cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA)
-        else:                                              # IMREAD_COLOR applies the EXIF orientation
-            raw = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
-        return _to_rgb8(raw, str(path))
-    if isinstance(image, np.ndarray):
-        if image.ndim >= 2:
-            _check_pixel_count(image.shape[1], image.shape[0], "portrait")
-        return _to_rgb8(image, "portrait")
-    raise ValueError(f"the portrait must be an image file path or a numpy array, got {type(image).__name__}")
-
-
-def reference_framing(n_people: int = 12, size: int = 256, seed: int = 0) -> tuple[float, float, float]:
-    """Measure :data:`REFERENCE_FRAMING`: the mean face square of neutral synthetic faces, as fractions of the frame
-    (people ``1000 ..`` of world ``seed``, which no profile trains on)."""
-    from .tracking.align import face_square
-    from .world.clip import person
-    from .world.render import render_frame
-    from .world.state import FaceState
-
-    squares = []
-    for i in range(n_people):
-        _, landmarks = render_frame(person(seed, 1000 + i).identity, FaceState(), size)
-        squares.append(face_square(np.asarray(landmarks), scale=1.0) / size)
-    cx, cy, side = np.mean(squares, axis=0)
-    return float(cx), float(cy), float(side)
-
-
-def framing_box(landmarks: np.ndarray, framing: tuple[float, float, float] = REFERENCE_FRAMING) -> np.ndarray:
-    """(68, 2) landmarks -> the square crop (x0, y0, x1, y1) that puts this face where the world's faces sit.
-
-    With the face square (cx, cy, s) and the reference (fx, fy, fs) as fractions of the frame, the crop side is
-    S = s / fs and the crop's corner is (cx - fx S, cy - fy S): the face square then covers the same fraction of
-    the crop, at the same place, as in a training frame."""
-    from .tracking.align import face_square
-
-    cx, cy, s = face_square(np.asarray(landmarks, np.float64), scale=1.0)
-    fx, fy, fs = framing
-    side = s / fs
-    x0, y0 = cx - fx * side, cy - fy * side
-    return np.array([x0, y0, x0 + side, y0 + side])
-
-
-def crop_square(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
-    """Cut the square ``box`` out of ``image`` (edges replicated where it leaves the image) at ``size`` pixels.
-
-    The warp goes to at most 4x the target first and is then shrunk with area averaging, so a big photo does not
-    alias when it becomes a 64-pixel face."""
-    from .tracking.align import crop_matrix
-
-    side_px = float(box[2] - box[0])
-    inter = int(np.clip(round(side_px), size, 4 * size))
-    crop = cv2.warpAffine(image, crop_matrix(box, inter), (inter, inter), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-    if inter != size:
-        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-    return crop
-
-
-@dataclass
-class Portrait:
-    """A portrait made ready for the appearance encoder."""
-
-    crop: np.ndarray            # (size, size, 3) uint8 RGB, aligned like the training frames
-    box: np.ndarray             # (4,) the crop in the original image's pixels
-    landmarks: np.ndarray       # (68, 2) in the original image's pixels
-    image_size: tuple[int, int]  # (height, width) of the original image
-    backend: str                # which tracker backend found the face
-    faces: int                  # how many faces it found (the largest, best one is used)
-    image: np.ndarray | None = None   # (H, W, 3) uint8 the whole photo (for drawing the video at its resolution)
-
-
-def align_portrait(image, size: int, tracker=None) -> Portrait:
-    """Find the face in a portrait (chapter 02's tracker) and crop it the way the training frames are framed.
-
-    Raises :class:`NoFaceError` when there is no face, ValueError when the image cannot be read."""
-    from .tracking import FaceTracker
-
-    img = read_portrait(image)
-    tracker = tracker or FaceTracker("auto", smoothing=None)
-    dets = tracker.detect(img)
-    if not dets:
-        name = image if isinstance(image, (str, Path)) else "the portrait"
-        raise NoFaceError(f"no face found in {name} ({img.shape[1]}x{img.shape[0]} pixels); use a photo in which "
-                          "one face is clearly visible, roughly frontal and at least ~40 pixels wide")
-    det = dets[0]
-    if det.landmarks is not None and np.all(np.isfinite(det.landmarks)):
-        landmarks = np.asarray(det.landmarks, np.float64)
-        box = framing_box(landmarks)
-    else:                                   # a detector-only backend: frame the box like chapter 02's crops do
-        from .tracking.align import box_square
-
-        cx, cy, side = box_square(det.box, scale=1.0)
-        side = side / REFERENCE_FRAMING[2]
-        landmarks = np.full((68, 2), np.nan)
-        box = np.array([cx - REFERENCE_FRAMING[0] * side, cy - REFERENCE_FRAMING[1] * side,
-                        cx + (1 - REFERENCE_FRAMING[0]) * side, cy + (1 - REFERENCE_FRAMING[1]) * side])
-    crop = crop_square(img, box, size)
-    return Portrait(crop=crop, box=box, landmarks=landmarks, image_size=img.shape[:2],
-                    backend=str(getattr(tracker, "name", "")), faces=len(dets), image=img)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# the original audio, decoded a piece at a time (for muxing)
-# ---------------------------------------------------------------------------------------------------------------
-class OriginalAudio:
-    """The speech exactly as the user gave it (its own sample rate, mono or stereo), as a stream of PyAV audio
-    frames for the video's AAC track; never decoded whole. ``source``: a file path, or a mono float array at
-    ``sample_rate``. Raises MediaError for a file without a readable audio track."""
-
-    def __init__(self, source, sample_rate: int = SAMPLE_RATE, chunk: int = 16_384):
-        self.source, self.chunk = source, int(chunk)
-        if isinstance(source, (str, Path)):
-            import av
-
-            path = Path(source)
-            if not path.is_file():
-                raise MediaError(f"{path}: no such audio file")
-            if path.stat().st_size == 0:
-                raise MediaError(f"{path}: the file is empty")
-            try:
-                with av.open(str(path)) as container:
-                    if not container.streams.audio:
-                        raise MediaError(f"{path}: the file has no audio track")
-                    stream = container.streams.audio[0]
-                    rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
-                    seconds = (float(stream.duration * stream.time_base) if stream.duration else
-                               float(container.duration / 1e6) if container.duration else None)
-            except MediaError:
-                raise
-            except Exception as err:    # PyAV raises many error types for broken or unsupported files
-                raise MediaError(f"{path}: not a readable audio file ({type(err).__name__}: {err})") from None
-            self.in_rate = int(rate)
-            self.layout = "stereo" if channels >= 2 else "mono"
-            self.seconds = seconds
-        else:
-            audio = np.asarray(source, np.float32)
-            if audio.ndim != 1:
-                raise ValueError(f"audio arrays must be mono (samples,), got shape {audio.shape}")
-            self.source = audio
-            self.in_rate = int(sample_rate)
-            self.layout = "mono"
-            self.seconds = audio.size / sample_rate
-        self.rate = self.in_rate if self.in_rate in AAC_RATES else 48_000
-
-    def frames(self) -> Iterator:
-        """PyAV AudioFrames (fltp, ``self.layout``, ``self.rate``) with their pts in samples, start to end."""
-        import av
-
-        pts = 0
-        if isinstance(self.source, np.ndarray):
-            resampler = None
-            if self.rate != self.in_rate:
-                resampler = av.AudioResampler(format="fltp", layout="mono", rate=self.rate)
-            for start in range(0, self.source.size, self.chunk):
-                piece = np.clip(self.source[start:start + self.chunk], -1, 1)[None]
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece), format="fltp", layout="mono")
-                frame.sample_rate = self.in_rate
-                outs = resampler.resample(frame) if resampler else [frame]
-                for out in outs:
-                    out.pts, out.time_base = pts, Fraction(1, self.rate)
-                    pts += out.samples
-                    yield out
-            if resampler:
-                for out in resampler.resample(None):
-                    out.pts, out.time_base = pts, Fraction(1, self.rate)
-                    pts += out.samples
-                    yield out
-            return
-        resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
-        with av.open(str(self.source)) as container:
-            stream = container.streams.audio[0]
-            for decoded in container.decode(stream):
-                decoded.pts = None
-                for out in resampler.resample(decoded):
-                    out.pts, out.time_base = pts, Fraction(1, self.rate)
-                    pts += out.samples
-                    yield out
-            for out in resampler.resample(None):
-                out.pts, out.time_base = pts, Fraction(1, self.rate)
-                pts += out.samples
-                yield out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# a streaming mp4 writer
-# ---------------------------------------------------------------------------------------------------------------
-class Mp4Writer:
-    """Write an mp4 a batch of frames at a time (H.264, yuv420p), with an audio track muxed alongside.
-
-    ``media.write_mp4`` takes the whole video as one array; an hour at 25 fps does not fit, so here frames arrive
-    in batches (:meth:`write`) and go straight to the encoder. The audio (an :class:`OriginalAudio`) is encoded
-    as the video advances, always up to ``lead`` seconds ahead of it, so the file is interleaved and neither
-    stream is buffered whole. Use as a context manager; :meth:`close` flushes both encoders.
-    """
-
-    def __init__(self, path: str | Path, width: int, height: int, fps: float = FPS, audio: OriginalAudio | None = None,
-                 crf: int = 18, lead: float = 1.0):
-        import av
-
-        self.path = Path(path)
-        self.width, self.height = int(width), int(height)
-        self.pad = (self.height % 2, self.width % 2)    # H.264 in yuv420p needs even sizes: pad odd ones by a pixel
-        self.fps = float(fps)
-        self.lead = float(lead)
-        self.n_frames = 0
-        try:
-            self.container = av.open(str(self.path), mode="w")
-        except Exception as err:
-            raise MediaError(f"{self.path}: cannot write the video ({err})") from None
-        self.video = self.container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
-        self.video.width, self.video.height = self.width + self.pad[1], self.height + self.pad[0]
-        self.video.pix_fmt = "yuv420p"
-        self.video.options = {"crf": str(crf), "preset": "veryfast"}
-        self.video.codec_context.thread_count = 1     # deterministic output
-        self.audio = audio
-        self.astream = None
-        self._afr = None
-        self.audio_seconds = 0.0
-        if audio is not None:
-            self.astream = self.container.add_stream("aac", rate=audio.rate)
-            self.astream.layout = audio.layout
-            self._afr = audio.frames()
-
-    def _mux_audio(self, until: float | None) -> None:
-        """Encode audio until it reaches ``until`` seconds (None: to the end)."""
-        if self._afr is None:
-            return
-        while until is None or self.audio_seconds < until:
-            frame = next(self._afr, None)
-            if frame is None:
-                self._afr = None
-                for packet in self.astream.encode(None):
-                    self.container.mux(packet)
-                return
-            for packet in self.astream.encode(frame):
-                self.container.mux(packet)
-            self.audio_seconds = (frame.pts + frame.samples) / frame.sample_rate
-
-    def write(self, frames: np.ndarray) -> None:
-        """Append frames: (N, H, W, 3) uint8 RGB (or one (H, W, 3) frame)."""
-        import av
-
-        frames = np.asarray(frames)
-        if frames.ndim == 3:
-            frames = frames[None]
-        if frames.ndim != 4 or frames.shape[1:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
-            raise MediaError(f"{self.path}: frames must be (N, {self.height}, {self.width}, 3) uint8, got "
-                             f"{frames.shape} {frames.dtype}")
-        if any(self.pad):
-            frames = np.pad(frames, ((0, 0), (0, self.pad[0]), (0, self.pad[1]), (0, 0)), mode="edge")
-        for img in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            frame.pts = self.n_frames
-            for packet in self.video.encode(frame):
-                self.container.mux(packet)
-            self.n_frames += 1
-        self._mux_audio(self.n_frames / self.fps + self.lead)
-
-    def close(self) -> None:
-        if self.container is None:
-            return
-        try:
-            for packet in self.video.encode(None):
-                self.container.mux(packet)
-            self._mux_audio(None)
-        finally:
-            self.container.close()
-            self.container = None
-
-    def __enter__(self) -> "Mp4Writer":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -572,48 +188,45 @@ class Animator:
     def motion_chunks(self, chunks: Iterable[tuple[int, np.ndarray]], cond, steps: int = 10, sampler: str = "ddim",
                       audio_scale: float = 0.5, gaze_scale: float = 1.0, seed: int = 0,
                       timings: dict | None = None) -> Iterator[np.ndarray]:
-        """Motion (t, 6 + dyn_dim) for each feature chunk. Each chunk continues the last one: the last K frames of
-        motion generated so far, and their audio, are the first window's context X_pre, A_pre
-        (``generate_motion(first_motion=..., first_audio=...)``), so a chunk join is one more window join, and the
-        sliding windows run on as if the audio had come in one piece."""
-        from .motion import generate_motion
+        """Motion (t, 6 + dyn_dim) for each feature chunk: ONE :class:`~vasa_lab.motion.stream.MotionStream` with
+        whole windows is fed chunk after chunk, so the sliding windows run on across chunk joins as if the audio had
+        come in one piece (how it is cut changes nothing), and every frame is drawn once its window is complete."""
+        from .motion.stream import MotionStream
 
-        model = self.motion
-        k = model.config.context
-        tail, tail_audio = None, None
-        for i, (_, feats) in enumerate(chunks):
+        stream = MotionStream(self.motion, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
+                              gaze_scale=gaze_scale, seed=seed, lookahead=None)
+        for _, feats in chunks:
             started = time.perf_counter()
-            x = generate_motion(model, feats, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
-                                gaze_scale=gaze_scale, seed=seed + 7919 * i, first_motion=tail,
-                                first_audio=tail_audio)
-            if not np.all(np.isfinite(x)):
-                raise FloatingPointError(f"the motion generator produced NaN or infinite values in audio chunk {i} "
-                                         "(damaged weights?): stopped rather than write a broken video")
-            tail = x[-k:] if tail is None or len(x) >= k else np.concatenate([tail, x])[-k:]
-            tail_audio = feats[-k:] if tail_audio is None or len(feats) >= k else np.concatenate([tail_audio, feats])[-k:]
+            x = stream.push(feats)
             if timings is not None:
                 timings["motion"] = timings.get("motion", 0.0) + time.perf_counter() - started
+            if len(x):
+                yield x
+        started = time.perf_counter()
+        x = stream.finish()
+        if timings is not None:
+            timings["motion"] = timings.get("motion", 0.0) + time.perf_counter() - started
+        if len(x):
             yield x
+
+    def renderer(self, appearance, size: int | None = None, compositor=None):
+        """The :class:`~vasa_lab.pipeline.FrameRenderer` for one portrait's appearance."""
+        from .pipeline.renderer import FrameRenderer
+
+        return FrameRenderer(self.latent, appearance, batch=self.render_batch, size=size, compositor=compositor)
 
     def render_batches(self, appearance, motion: np.ndarray, size: int | None = None,
                        compositor=None) -> Iterator[np.ndarray]:
         """Decode motion (t, 6 + dyn_dim) into (n, H, W, 3) uint8 frames, ``render_batch`` at a time: the model's
         square crop (resized to ``size``), or with a :class:`vasa_lab.photo.PhotoCompositor` the whole photo at its
         own resolution with the animated face pasted in."""
-        from .latent.api import render, to_uint8
+        return self.renderer(appearance, size, compositor).batches(motion)
 
-        model = self.latent
-        for start in range(0, len(motion), self.render_batch):
-            x = motion[start:start + self.render_batch]
-            if compositor is not None:
-                from .photo import render_parts
+    def avatar(self, image, **options):
+        """A :class:`~vasa_lab.pipeline.Avatar` (these models + ``image``'s appearance, encoded once) for streaming."""
+        from .pipeline.avatar import Avatar
 
-                yield compositor.compose(render_parts(model, appearance, x[:, :6], x[:, 6:]))
-                continue
-            frames = to_uint8(render(model, appearance, x[:, :6], x[:, 6:], batch_size=self.render_batch))
-            if size is not None and size != frames.shape[1]:
-                frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in frames])
-            yield frames
+        return Avatar(self.latent, self.motion, self.portrait(image), **options)
 
     # -- the whole job -----------------------------------------------------------------------------------------
     def animate(self, image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = 0.5,
@@ -686,15 +299,17 @@ class Animator:
 
             bar = tqdm(total=estimate, unit="frame", desc="animate", disable=None, dynamic_ncols=True)
         n_frames, silent = 0, False
-        # written under a temporary name and renamed when complete: a run killed midway (even by SIGKILL) never
-        # leaves a file under the asked name that looks like a finished video
-        partial = out.with_name(f".{out.stem}.partial{out.suffix}")
+        sink = None
         try:
             import warnings
 
             from .audio import SilentAudioWarning
+            from .pipeline.sinks import Mp4Sink
 
-            with warnings.catch_warnings(record=True) as caught, Mp4Writer(partial, width, height, FPS, track) as writer:
+            with warnings.catch_warnings(record=True) as caught:
+                # written under a temporary name and renamed when complete: a run killed midway (even by SIGKILL)
+                # never leaves a file under the asked name that looks like a finished video
+                sink = Mp4Sink(out, width, height, audio=track)
                 warnings.simplefilter("always", SilentAudioWarning)
                 features = self._timed(self.feature_chunks(audio, sample_rate), timings, "features")
                 for motion in self.motion_chunks(features, cond, steps=steps, sampler=sampler,
@@ -703,7 +318,7 @@ class Animator:
                     for frames in self._timed(self.render_batches(appearance, motion, size, **render_options),
                                               timings, "render"):
                         t0 = time.perf_counter()
-                        writer.write(frames)
+                        sink.write(frames)
                         timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
                         n_frames += len(frames)
                         if bar is not None:
@@ -712,14 +327,15 @@ class Animator:
                     raise ValueError("the audio is shorter than half a video frame (20 ms): there is nothing to "
                                      "animate")
                 t0 = time.perf_counter()
-            timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0    # flushing the encoders
+                sink.close()                                     # flushing the encoders, then the rename
+                timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
             silent = any(issubclass(w.category, SilentAudioWarning) for w in caught)
             for w in caught:
                 if not issubclass(w.category, SilentAudioWarning):
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            partial.replace(out)
         except BaseException:
-            partial.unlink(missing_ok=True)      # never leave half a video behind
+            if sink is not None:
+                sink.abort()                                     # never leave half a video behind
             raise
         finally:
             if bar is not None:

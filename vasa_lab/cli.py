@@ -113,6 +113,45 @@ def cmd_animate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stream(args: argparse.Namespace) -> int:
+    import json
+
+    from .animate import Animator, parse_gaze
+    from .media import check_output_path
+    from .motion import MotionConditions
+    from .pipeline import file_chunks
+    from .pipeline.avatar import stream_to_mp4
+
+    out = check_output_path(args.out)
+    gaze = parse_gaze(args.gaze) if args.gaze is not None else None
+    cond = MotionConditions(gaze=gaze, distance=args.distance, emotion=args.emotion)
+    if not 0 <= args.lookahead_ms <= 2000:
+        raise CliError(f"--lookahead-ms must be between 0 and 2000, got {args.lookahead_ms}")
+    lookahead = int(round(args.lookahead_ms / 40.0))
+    chunks = file_chunks(args.audio, chunk_ms=args.chunk_ms, realtime=args.realtime)
+    first = next(chunks)                                      # unreadable audio: one line, before any model loads
+    rate = int(first.rate)
+
+    def everything():
+        yield first
+        yield from chunks
+
+    avatar = Animator(args.profile).avatar(args.image, frame=args.frame).warm_up()
+    report = stream_to_mp4(avatar, everything(), out, sample_rate=rate, lookahead=lookahead, stride=args.stride,
+                           cond=cond, steps=args.steps, seed=args.seed, realtime=args.realtime)
+    print(f"streamed {report.frames} frames ({report.seconds:.1f} s) "
+          f"{'at the audio' + chr(39) + 's own pace' if args.realtime else 'as fast as it goes'}, "
+          f"lookahead {lookahead * 40} ms, {args.chunk_ms:g} ms chunks")
+    print(f"  first frame {report.first_frame_ms:.0f} ms after the first audio; latency p50 "
+          f"{report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms; {report.fps:.1f} frames/s; "
+          f"{report.late} late, {report.dropped} dropped")
+    print(f"  video with sound: {out}")
+    if args.report:
+        Path(args.report).write_text(json.dumps(report.as_dict(), indent=1))
+        print(f"  latency report:   {args.report}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .animate import DEMO_PORTRAIT, DEMO_PROFILE, DEMO_TEXT, animate, check_output_path, demo_speech
     from .media import write_wav
@@ -230,6 +269,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None, help="tiny, small or full (default: $VASA_LAB_PROFILE or tiny)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_animate)
+
+    p = sub.add_parser("stream", help="the streaming path: a speech file played as if from a microphone -> video")
+    p.add_argument("--image", required=True, help="the portrait: any image file with one face")
+    p.add_argument("--audio", required=True, help="the speech: wav, flac, mp3, m4a, ... (any length)")
+    p.add_argument("--out", required=True, help="the video to write (.mp4)")
+    p.add_argument("--realtime", action="store_true",
+                   help="feed the audio at its natural pace (as a microphone would) and drop frames that come late")
+    p.add_argument("--lookahead-ms", type=float, default=80.0,
+                   help="audio after a frame that must have arrived before it is drawn (default 80 ms)")
+    p.add_argument("--stride", type=int, default=4, help="frames kept per motion window, at least (default 4)")
+    p.add_argument("--chunk-ms", type=float, default=20.0, help="audio per chunk (default 20 ms)")
+    p.add_argument("--gaze", default=None, metavar="THETA,PHI", help="main eye-gaze direction in degrees, yaw,pitch")
+    p.add_argument("--distance", type=float, default=None, help="head-to-camera distance, 1 = average")
+    p.add_argument("--emotion", default=None, help="neutral, happy, angry, surprised or sad")
+    p.add_argument("--steps", type=int, default=10, help="sampler steps per window")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frame", choices=("photo", "crop"), default="crop",
+                   help="crop: the face square (default, fastest); photo: the whole photo")
+    p.add_argument("--report", default=None, help="also write the latency report here (.json)")
+    p.add_argument("--profile", default=None, help="tiny, small or full (default: $VASA_LAB_PROFILE or tiny)")
+    p.set_defaults(func=cmd_stream)
 
     p = sub.add_parser("demo", help="the main job on the bundled portrait and a synthesized sentence")
     p.add_argument("--out", default="outputs/demo.mp4")

@@ -30,8 +30,7 @@ import torch
 
 from ..artifacts import ArtifactStore
 from .config import SAMPLERS, MotionConfig
-from .diffusion import sample_window
-from .model import Conditioning, MotionDiT
+from .model import MotionDiT
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,6 @@ def condition_tensors(model: MotionDiT, cond: MotionConditions | None, batch: in
     return {k: v.expand(batch, *v.shape[1:]).clone() for k, v in out.items()}
 
 
-@torch.no_grad()
 def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | None = None, steps: int = 10,
                     sampler: str = "ddim", audio_scale: float = 0.5, gaze_scale: float = 1.0,
                     distance_scale: float = 0.0, emotion_scale: float = 0.0, seed: int = 0, progress: bool = False,
@@ -132,72 +130,26 @@ def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | N
     ``steps`` sampler steps per window with ``sampler`` ("ddim", "dpm++" or "ddpm"); per-condition guidance scales
     (VASA-1's defaults: audio 0.5, gaze 1.0); ``seed`` makes it reproducible; ``first_motion`` (n, M) is motion to
     continue from (its last K frames become the first window's context) and ``first_audio`` (n, A) optionally the
-    audio features of those frames (streaming: the previous chunk's tail); ``progress`` shows a bar over windows.
+    audio features of those frames; ``progress`` shows a bar over windows.
+
+    This is a :class:`vasa_lab.motion.stream.MotionStream` given all the audio at once, with whole windows: the
+    streaming path with ``lookahead=None`` gives the same motion, frame for frame.
     """
-    cfg = model.config
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-    model.eval()
-    device = next(model.parameters()).device
-    audio = _as_features(audio_features, cfg.audio_dim)
-    T, W, K, M = audio.shape[0], cfg.window, cfg.context, cfg.motion_dim
-    n_windows = math.ceil(T / W)
-    total = n_windows * W
+    from .stream import MotionStream
 
-    # audio padded to whole windows; padded frames are "no audio"
-    audio_all = torch.zeros(total, cfg.audio_dim)
-    audio_all[:T] = audio
-    present = torch.arange(total) < T
-    conds = condition_tensors(model, cond)
-    scales = dict(audio=audio_scale, gaze=gaze_scale, distance=distance_scale, emotion=emotion_scale)
-    generator = torch.Generator().manual_seed(int(seed))
-
-    # the motion so far (normalised), its audio and whether that audio is known; window 0's context comes from
-    # first_motion (with first_audio, or its audio unknown), or is dropped when there is none
-    history = torch.zeros(0, M)
-    history_audio = torch.zeros(0, cfg.audio_dim)
-    history_audio_keep = torch.zeros(0, dtype=torch.bool)
-    if first_motion is not None:
-        first = torch.as_tensor(np.asarray(first_motion), dtype=torch.float32)
-        first = first[None] if first.dim() == 1 else first
-        if first.dim() != 2 or first.shape[1] != M or first.shape[0] < 1 or not torch.isfinite(first).all():
-            raise ValueError(f"first_motion must be finite motion codes shaped (n, {M}), got {tuple(first.shape)}")
-        history = model.normalize_motion(first.to(device)).cpu()[-K:]
-        history_audio = torch.zeros(len(history), cfg.audio_dim)
-        history_audio_keep = torch.zeros(len(history), dtype=torch.bool)
-        if first_audio is not None:
-            fa = _as_features(first_audio, cfg.audio_dim)
-            if len(fa) != len(first):
-                raise ValueError(f"first_audio must have one row per first_motion frame: {len(fa)} rows for "
-                                 f"{len(first)} frames")
-            history_audio, history_audio_keep = fa[-K:].cpu(), torch.ones(len(history), dtype=torch.bool)
-    elif first_audio is not None:
-        raise ValueError("first_audio needs first_motion: the audio of which frames?")
-
-    windows = range(n_windows)
+    audio = _as_features(audio_features, model.config.audio_dim)
+    stream = MotionStream(model, cond, steps=steps, sampler=sampler, audio_scale=audio_scale, gaze_scale=gaze_scale,
+                          distance_scale=distance_scale, emotion_scale=emotion_scale, seed=seed, lookahead=None,
+                          first_motion=first_motion, first_audio=first_audio)
+    W = model.config.window
+    starts = range(0, len(audio), W)
     if progress:
         from tqdm.auto import tqdm
 
-        windows = tqdm(windows, desc="motion", unit="window")
-    out = []
-    for i in windows:
-        sl = slice(i * W, (i + 1) * W)
-        # the last K frames so far; fewer than K (a short first_motion, W < K): the oldest one repeated
-        idx = torch.clamp(torch.arange(len(history) - K, len(history)), min=0)
-        has_context = len(history) > 0
-        c = Conditioning(
-            context=(history[idx] if has_context else torch.zeros(K, M))[None],
-            context_keep=torch.tensor([has_context]),
-            context_audio=(history_audio[idx] if has_context else torch.zeros(K, cfg.audio_dim))[None],
-            context_audio_keep=(history_audio_keep[idx] if has_context else torch.zeros(K, dtype=torch.bool))[None],
-            audio=audio_all[sl][None], audio_keep=present[sl][None], **conds).to(device)
-        x0 = sample_window(model, c, cfg, steps=steps, sampler=sampler, scales=scales, generator=generator)[0].cpu()
-        out.append(x0)
-        history = torch.cat([history, x0])[-K:]
-        history_audio = torch.cat([history_audio, audio_all[sl]])[-K:]
-        history_audio_keep = torch.cat([history_audio_keep, present[sl]])[-K:]
-    motion = model.denormalize_motion(torch.cat(out)[:T].to(device)).cpu()
-    return motion.numpy().astype(np.float32)
+        starts = tqdm(starts, desc="motion", unit="window")
+    out = [stream.push(audio[s:s + W]) for s in starts]
+    out.append(stream.finish())
+    return np.concatenate(out).astype(np.float32)
 
 
 def join_jumps(motion: np.ndarray, window: int, scale: np.ndarray | None = None) -> dict[str, float]:

@@ -22,6 +22,9 @@ maps onto [0, size) with pixel centres at integers, out = (x - x0) * size / side
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -160,3 +163,98 @@ def crop_image(image: np.ndarray, detection: Detection, size: int = 256, scale: 
     box = np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
     return cv2.warpAffine(image, crop_matrix(box, size), (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a user's portrait, framed like the synthetic world's training frames (the main job's first step)
+# ---------------------------------------------------------------------------------------------------------------
+# Where the face sits in a synthetic world frame at the neutral pose (yaw = pitch = roll = 0, scale 1), as
+# fractions of the frame: the centre (x, y) and side of face_square(landmarks, scale=1). Measured with
+# ``reference_framing()`` below on 12 unseen identities at 256 px: the true landmarks give (0.498, 0.430, 0.677),
+# chapter 02's tracker on the same renders (0.499, 0.433, 0.682); people differ by 0.011 in y and 0.023 in side.
+REFERENCE_FRAMING = (0.498, 0.431, 0.678)
+
+
+def reference_framing(n_people: int = 12, size: int = 256, seed: int = 0) -> tuple[float, float, float]:
+    """Measure :data:`REFERENCE_FRAMING`: the mean face square of neutral synthetic faces, as fractions of the frame
+    (people ``1000 ..`` of world ``seed``, which no profile trains on)."""
+    from ..world.clip import person
+    from ..world.render import render_frame
+    from ..world.state import FaceState
+
+    squares = []
+    for i in range(n_people):
+        _, landmarks = render_frame(person(seed, 1000 + i).identity, FaceState(), size)
+        squares.append(face_square(np.asarray(landmarks), scale=1.0) / size)
+    cx, cy, side = np.mean(squares, axis=0)
+    return float(cx), float(cy), float(side)
+
+
+def framing_box(landmarks: np.ndarray, framing: tuple[float, float, float] = REFERENCE_FRAMING) -> np.ndarray:
+    """(68, 2) landmarks -> the square crop (x0, y0, x1, y1) that puts this face where the world's faces sit.
+
+    With the face square (cx, cy, s) and the reference (fx, fy, fs) as fractions of the frame, the crop side is
+    S = s / fs and the crop's corner is (cx - fx S, cy - fy S): the face square then covers the same fraction of
+    the crop, at the same place, as in a training frame."""
+
+    cx, cy, s = face_square(np.asarray(landmarks, np.float64), scale=1.0)
+    fx, fy, fs = framing
+    side = s / fs
+    x0, y0 = cx - fx * side, cy - fy * side
+    return np.array([x0, y0, x0 + side, y0 + side])
+
+
+def crop_square(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """Cut the square ``box`` out of ``image`` (edges replicated where it leaves the image) at ``size`` pixels.
+
+    The warp goes to at most 4x the target first and is then shrunk with area averaging, so a big photo does not
+    alias when it becomes a 64-pixel face."""
+    side_px = float(box[2] - box[0])
+    inter = int(np.clip(round(side_px), size, 4 * size))
+    crop = cv2.warpAffine(image, crop_matrix(box, inter), (inter, inter), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    if inter != size:
+        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return crop
+
+
+@dataclass
+class Portrait:
+    """A portrait made ready for the appearance encoder."""
+
+    crop: np.ndarray            # (size, size, 3) uint8 RGB, aligned like the training frames
+    box: np.ndarray             # (4,) the crop in the original image's pixels
+    landmarks: np.ndarray       # (68, 2) in the original image's pixels
+    image_size: tuple[int, int]  # (height, width) of the original image
+    backend: str                # which tracker backend found the face
+    faces: int                  # how many faces it found (the largest, best one is used)
+    image: np.ndarray | None = None   # (H, W, 3) uint8 the whole photo (for drawing the video at its resolution)
+
+
+def align_portrait(image, size: int, tracker=None) -> Portrait:
+    """Find the face in a portrait (chapter 02's tracker) and crop it the way the training frames are framed.
+
+    Raises :class:`NoFaceError` when there is no face, ValueError when the image cannot be read."""
+    from ..media import read_portrait
+    from .tracker import FaceTracker, NoFaceError
+
+    img = read_portrait(image)
+    tracker = tracker or FaceTracker("auto", smoothing=None)
+    dets = tracker.detect(img)
+    if not dets:
+        name = image if isinstance(image, (str, Path)) else "the portrait"
+        raise NoFaceError(f"no face found in {name} ({img.shape[1]}x{img.shape[0]} pixels); use a photo in which "
+                          "one face is clearly visible, roughly frontal and at least ~40 pixels wide")
+    det = dets[0]
+    if det.landmarks is not None and np.all(np.isfinite(det.landmarks)):
+        landmarks = np.asarray(det.landmarks, np.float64)
+        box = framing_box(landmarks)
+    else:                                   # a detector-only backend: frame the box like chapter 02's crops do
+        cx, cy, side = box_square(det.box, scale=1.0)
+        side = side / REFERENCE_FRAMING[2]
+        landmarks = np.full((68, 2), np.nan)
+        box = np.array([cx - REFERENCE_FRAMING[0] * side, cy - REFERENCE_FRAMING[1] * side,
+                        cx + (1 - REFERENCE_FRAMING[0]) * side, cy + (1 - REFERENCE_FRAMING[1]) * side])
+    crop = crop_square(img, box, size)
+    return Portrait(crop=crop, box=box, landmarks=landmarks, image_size=img.shape[:2],
+                    backend=str(getattr(tracker, "name", "")), faces=len(dets), image=img)

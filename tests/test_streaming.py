@@ -1,0 +1,313 @@
+"""The streaming path: audio chunks in, frames out (vasa_lab.audio.stream, vasa_lab.motion.stream, vasa_lab.pipeline).
+
+What must hold: streamed features equal offline ones; the motion stream with whole windows IS the offline motion;
+with a lookahead every window sees exactly that much future audio, whatever the chunking; and every bad stream
+(stopped mid-window, paused, silent, uneven or mislabelled chunks, a slow consumer, a caller who stops) gets a
+stated behaviour rather than a hang, a traceback or unbounded memory.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from vasa_lab.audio import AudioConfig, audio_features, n_video_frames, prepare_audio
+from vasa_lab.audio.stream import AudioStreamError, RunningGain, StreamingFeatures
+from vasa_lab.media import video_info
+from vasa_lab.motion import MotionConditions, generate_motion
+from vasa_lab.motion.stream import MotionStream
+from vasa_lab.pipeline import AudioChunk, LiveAudio, Mp4Sink, StreamError, array_chunks, file_chunks
+
+SR = 16_000
+
+
+@pytest.fixture(scope="module")
+def speech():
+    from vasa_lab.animate import demo_speech
+
+    return demo_speech()[: int(3.2 * SR)]
+
+
+@pytest.fixture(scope="module")
+def animator():
+    from vasa_lab.animate import Animator
+
+    torch.set_num_threads(1)
+    return Animator("tiny", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def avatar(animator):
+    from vasa_lab.animate import DEMO_PORTRAIT
+
+    return animator.avatar(DEMO_PORTRAIT)
+
+
+def _random_cuts(x, rng, largest=1500):
+    cuts, i = [], 0
+    while i < len(x):
+        n = int(rng.choice([0, 1, 7, 160, 333, 640, largest]))
+        cuts.append(x[i:i + n])
+        i += n
+    return cuts
+
+
+# --- features --------------------------------------------------------------------------------------------------
+def test_streamed_features_equal_offline_with_the_same_gain(speech):
+    cfg = AudioConfig.for_profile("tiny")
+    prepared = prepare_audio(speech, SR, cfg)
+    gain = float(np.max(np.abs(prepared)) / np.max(np.abs(speech)))
+    offline = audio_features(prepared, cfg)
+    stream = StreamingFeatures(cfg, SR, gain=gain)
+    rows = [stream.push(c) for c in _random_cuts(speech, np.random.default_rng(0))] + [stream.finish()]
+    streamed = np.concatenate(rows)
+    assert streamed.shape == offline.shape == (n_video_frames(speech.size), cfg.feature_dim)
+    np.testing.assert_allclose(streamed, offline, atol=2e-5)
+
+
+def test_a_row_leaves_as_soon_as_its_audio_and_the_stft_margin_are_in(speech):
+    cfg = AudioConfig.for_profile("tiny")
+    stream = StreamingFeatures(cfg, SR, gain=1.0)
+    assert len(stream.push(speech[: 640 + 175])) == 0          # frame 0's audio, 1 sample short of its margin
+    assert len(stream.push(speech[815:816])) == 1              # ... and now it is complete
+
+
+def test_running_gain_reaches_the_offline_gain(speech):
+    cfg = AudioConfig.for_profile("tiny")
+    quiet = speech * 0.05                                      # 26 dB below the target level
+    offline = float(np.max(np.abs(prepare_audio(quiet, SR, cfg))) / np.max(np.abs(quiet)))
+    gain = RunningGain(cfg)
+    assert gain.value == 1.0                                   # nothing heard: no gain (noise is never blown up)
+    for piece in np.array_split(quiet, 40):
+        gain.update(piece)
+    assert 20 * abs(np.log10(gain.value / offline)) < 1.0       # within 1 dB once the sentence has been heard
+
+
+def test_another_rate_is_resampled_on_the_fly(speech):
+    import soxr
+
+    cfg = AudioConfig.for_profile("tiny")
+    x44 = soxr.resample(speech, SR, 44_100)
+    stream = StreamingFeatures(cfg, 44_100, gain=1.0)
+    rows = np.concatenate([stream.push(c) for c in np.array_split(x44, 37)] + [stream.finish()])
+    ref = audio_features(soxr.resample(x44, 44_100, SR), cfg)
+    assert abs(len(rows) - len(ref)) <= 1
+    n = min(len(rows), len(ref))
+    assert np.corrcoef(rows[:n].ravel(), ref[:n].ravel())[0, 1] > 0.99
+
+
+def test_bad_chunks_get_one_sentence():
+    stream = StreamingFeatures(AudioConfig(), SR)
+    with pytest.raises(AudioStreamError, match="NaN"):
+        stream.push(np.array([0.0, np.nan], np.float32))
+    with pytest.raises(AudioStreamError, match="shape"):
+        stream.push(np.zeros((2, 2, 2), np.float32))
+    stream.push((np.zeros((320, 2)) * 0.1).astype(np.float32))   # stereo: averaged to mono
+    with pytest.raises(AudioStreamError, match="between 4000 and 384000"):
+        StreamingFeatures(AudioConfig(), 100)
+
+
+# --- motion ----------------------------------------------------------------------------------------------------
+def test_whole_windows_are_the_offline_motion(animator):
+    model = animator.motion
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((83, model.config.audio_dim)).astype(np.float32)
+    offline = generate_motion(model, rows, MotionConditions(emotion="happy"), seed=5)
+    stream = MotionStream(model, MotionConditions(emotion="happy"), seed=5, lookahead=None)
+    out, i = [], 0
+    while i < len(rows):
+        n = int(rng.integers(0, 30))
+        out.append(stream.push(rows[i:i + n]))
+        i += n
+    out.append(stream.finish())
+    assert np.array_equal(np.concatenate(out), offline)
+
+
+def test_a_lookahead_stream_does_not_depend_on_how_the_audio_was_cut(animator, monkeypatch):
+    import vasa_lab.motion.stream as ms
+
+    model = animator.motion
+    rows = np.random.default_rng(4).standard_normal((61, model.config.audio_dim)).astype(np.float32)
+    seen = []
+    original = ms.sample_window
+    monkeypatch.setattr(ms, "sample_window", lambda m, c, *a, **k: seen.append(c) or original(m, c, *a, **k))
+
+    def run(cut):
+        stream = MotionStream(model, None, seed=1, lookahead=2, stride=3, steps=2)
+        parts = [stream.push(rows[i:i + cut]) for i in range(0, len(rows), cut)]
+        return np.concatenate(parts + [stream.finish()])
+
+    one, many = run(1), run(17)
+    assert one.shape == (61, model.config.motion_dim) and np.array_equal(one, many)
+    windows = len(seen) // 2
+    first = seen[:windows]
+    assert int(first[0].audio_keep.sum()) == 1 + 2                 # the first window keeps 1 frame, hears 2 more
+    assert all(int(c.audio_keep.sum()) == 3 + 2 for c in first[1:-3])   # then 3 kept + 2 ahead, exactly
+
+
+def test_conditions_change_from_the_next_window(animator):
+    model = animator.motion
+    rows = np.zeros((40, model.config.audio_dim), np.float32)
+    a = MotionStream(model, MotionConditions(gaze=(0, 0)), seed=0, lookahead=0, stride=5, steps=2)
+    b = MotionStream(model, MotionConditions(gaze=(0, 0)), seed=0, lookahead=0, stride=5, steps=2)
+    first_a, first_b = a.push(rows[:11]), b.push(rows[:11])
+    assert np.array_equal(first_a, first_b)
+    b.set_conditions(MotionConditions(gaze=(25, 0)), gaze=2.0)
+    rest_a, rest_b = a.push(rows[11:]), b.push(rows[11:])
+    assert not np.allclose(rest_a, rest_b)
+    with pytest.raises(ValueError, match="between 0 and 10"):
+        b.set_conditions(None, audio=-1)
+    with pytest.raises(ValueError, match="lookahead"):
+        MotionStream(model, lookahead=-1)
+
+
+# --- the avatar's stream ---------------------------------------------------------------------------------------
+def test_the_stream_makes_every_frame_with_its_own_audio(avatar, speech):
+    frames = list(avatar.stream(array_chunks(speech, SR, chunk_ms=30), SR, lookahead=2, stride=4))
+    assert [f.index for f in frames] == list(range(n_video_frames(speech.size)))
+    assert all(f.image.shape == (64, 64, 3) and f.image.dtype == np.uint8 for f in frames)
+    audio = np.concatenate([f.audio for f in frames])
+    np.testing.assert_array_equal(audio[: speech.size], speech[: audio.size])    # the audio each frame shows
+    assert all(f.shown >= f.decided for f in frames)
+    report = avatar.last_report
+    assert report.frames == len(frames) and report.dropped == 0 and report.stages["windows"] > len(frames) / 4 - 2
+
+
+def test_whole_window_stream_is_the_offline_video(animator, avatar, speech):
+    """lookahead=None with the offline gain: the streamed frames are the offline frames, pixel for pixel."""
+    cfg = animator.motion.config.audio
+    prepared = prepare_audio(speech, SR, cfg)
+    gain = float(np.max(np.abs(prepared)) / np.max(np.abs(speech)))
+    motion = generate_motion(animator.motion, audio_features(prepared, cfg), None, seed=2)
+    offline = avatar.renderer.render(motion)
+    streamed = np.stack([f.image for f in avatar.stream(array_chunks(speech, SR, 20), SR, lookahead=None, seed=2,
+                                                        gain=gain)])
+    assert np.array_equal(streamed, offline)
+
+
+def test_a_stream_that_stops_mid_window_is_finished(avatar, speech):
+    cut = speech[: int(0.37 * SR)]                            # 9 frames and a bit: not even half a window
+    frames = list(avatar.stream(array_chunks(cut, SR, 50), SR, lookahead=4, stride=4))
+    assert len(frames) == n_video_frames(cut.size) == 9
+
+
+def test_silence_and_uneven_chunks_are_fine(avatar, speech):
+    rng = np.random.default_rng(1)
+    silence = np.zeros(SR, np.float32)
+    frames = list(avatar.stream(_random_cuts(np.concatenate([speech[:SR], silence]), rng), SR, lookahead=1))
+    assert len(frames) == 50
+
+
+def test_a_chunk_at_another_rate_than_announced_stops_with_one_sentence(avatar, speech):
+    chunks = [AudioChunk(speech[:3200], SR), AudioChunk(speech[3200:6400], 44_100)]
+    got = []
+    with pytest.raises(StreamError, match="44100 Hz but the stream was announced at 16000 Hz"):
+        for frame in avatar.stream(chunks, SR, lookahead=0, stride=1):
+            got.append(frame)
+    assert len(got) >= 3                                      # what came before the bad chunk was delivered
+
+
+def test_a_slow_consumer_gets_dropped_frames_not_a_growing_backlog(avatar, speech):
+    """Live audio keeps arriving while the consumer takes 80 ms a frame (twice the frame time): with realtime=True
+    the stream drops the frames that would be too late, and the audio queue never holds more than its bound."""
+    live = LiveAudio(SR, max_seconds=1.0)
+
+    def microphone():
+        for piece in np.array_split(speech, 80):              # 40 ms pieces at their natural pace
+            live.put(piece)
+            time.sleep(piece.size / SR)
+        live.close()
+
+    threading.Thread(target=microphone, daemon=True).start()
+    frames = []
+    for frame in avatar.stream(live, SR, lookahead=1, stride=2, realtime=True, budget=0.3):
+        frames.append(frame)
+        time.sleep(0.08)
+        assert live._queued <= live.max_samples
+    report = avatar.last_report
+    print(report.summary(), f"dropped audio {live.dropped_seconds:.2f} s")
+    assert report.dropped > 0
+    assert all(f.image is None for f in frames if f.dropped)
+    assert live.dropped_seconds > 0 or len(frames) == n_video_frames(speech.size)
+
+
+def test_a_pause_is_filled_with_silence_when_asked(speech):
+    """A live source with fill_silence_after: while nobody speaks, the stream gets silence (so the face keeps
+    moving, mouth closed) instead of waiting; without it, it waits."""
+    live = LiveAudio(SR, fill_silence_after=0.1)
+    chunks = iter(live)
+    live.put(speech[:3200])
+    assert np.array_equal(next(chunks).samples, speech[:3200])
+    started = time.perf_counter()
+    pause = next(chunks)                                     # nothing was put: 0.1 s of silence after 0.1 s
+    assert time.perf_counter() - started >= 0.09
+    assert pause.samples.size == 1600 and not pause.samples.any()
+    live.put(speech[3200:4800])
+    live.close()
+    rest = list(chunks)
+    assert len(rest) == 1 and np.array_equal(rest[0].samples, speech[3200:4800])
+
+
+def test_a_caller_who_stops_frees_the_stream(avatar, speech):
+    live = LiveAudio(SR)
+    live.put(speech)
+    stream = avatar.stream(live, SR, lookahead=0, stride=2)
+    first = [next(stream) for _ in range(5)]
+    stream.close()                                           # the caller stops
+    assert live.closed and avatar.last_report.frames == 5 and first[-1].index == 4
+    with pytest.raises(StreamError, match="closed"):
+        live.put(speech[:10])
+    with pytest.raises(StreamError, match="no stream is running"):
+        avatar.set_conditions(MotionConditions(emotion="happy"))
+
+
+def test_live_audio_queue_is_bounded():
+    live = LiveAudio(SR, max_seconds=0.5)
+    for _ in range(20):
+        live.put(np.zeros(1600, np.float32))                  # 2 s into a 0.5 s queue, nobody reading
+    assert live._queued <= live.max_samples and live.dropped_seconds == pytest.approx(1.5)
+
+
+# --- files and the command line ---------------------------------------------------------------------------------
+def test_mp4_sink_is_complete_or_absent(tmp_path):
+    out = tmp_path / "v.mp4"
+    with pytest.raises(RuntimeError):
+        with Mp4Sink(out, 32, 32, audio_rate=SR) as sink:
+            sink.write(np.zeros((3, 32, 32, 3), np.uint8), np.zeros(3 * 640, np.float32))
+            raise RuntimeError("killed midway")
+    assert not out.exists() and not list(tmp_path.iterdir())
+    with Mp4Sink(out, 32, 32, audio_rate=SR) as sink:
+        sink.write(np.zeros((25, 32, 32, 3), np.uint8), np.zeros(25 * 640, np.float32))
+    info = video_info(out)
+    assert info["has_audio"] and info["frames"] == 25
+
+
+def test_stream_command_writes_the_video_and_its_report(tmp_path, speech):
+    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.cli import main
+
+    wav = tmp_path / "s.wav"
+    sf.write(wav, speech[:SR], SR)
+    code = main(["stream", "--image", str(DEMO_PORTRAIT), "--audio", str(wav), "--out", str(tmp_path / "s.mp4"),
+                 "--report", str(tmp_path / "r.json"), "--lookahead-ms", "40", "--profile", "tiny"])
+    assert code == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["frames"] == 25 and report["latency_p95_ms"] > 0
+    assert video_info(tmp_path / "s.mp4")["has_audio"]
+    assert main(["stream", "--image", str(DEMO_PORTRAIT), "--audio", str(tmp_path / "none.wav"),
+                 "--out", str(tmp_path / "x.mp4")]) == 2
+
+
+def test_file_chunks_at_natural_pace(tmp_path, speech):
+    wav = tmp_path / "s.wav"
+    sf.write(wav, speech[: SR // 2], SR)
+    started = time.perf_counter()
+    chunks = list(file_chunks(wav, chunk_ms=50, realtime=True))
+    assert time.perf_counter() - started >= 0.4                # 0.5 s of audio takes ~0.45 s to "arrive"
+    assert sum(c.samples.size for c in chunks) == SR // 2 and chunks[0].rate == SR
+    assert chunks[-1].arrived - chunks[0].arrived == pytest.approx(0.45, abs=0.02)

@@ -1,0 +1,207 @@
+"""Sliding windows, as a stream: audio feature rows in as they arrive, motion codes out as soon as they are decided.
+
+This is the ONE implementation of VASA-1's sliding windows in the package; :func:`vasa_lab.motion.generate_motion`
+(offline, all the audio at once) is a :class:`MotionStream` fed everything and finished.
+
+The transformer draws W frames at a time, conditioned on the last K frames already drawn (X_pre) and their audio
+(A_pre). Offline, window i covers frames [iW, (i + 1)W) and waits for all of their audio. A live stream cannot wait a
+whole window (1 s at W = 25) for every frame, so the stream has two settings:
+
+* ``lookahead`` L (frames): a window starts at the first frame not yet drawn, keeps its first S frames, and sees
+  exactly S + L rows of audio: its kept frames and L frames after them. The rows after those are marked "no audio",
+  exactly the truncated tails VASA-1 trains with (``MotionConfig.p_cut_audio_tail``); the frames drawn past the
+  kept ones are thrown away and drawn again by the next window, with more audio. So every frame is drawn having
+  heard L frames (40 L ms) of what comes after it, no more, no less. ``None`` (the default) waits for whole
+  windows: the offline result, frame for frame;
+* ``stride`` S (frames): how many frames a window keeps (the first window keeps one, so the first frame leaves as
+  early as it can). A window costs the same whatever it keeps, so S trades compute (W / S windows per W frames)
+  against latency (a frame waits up to S - 1 frames for the window that draws it).
+
+When the audio ends, the remaining frames are drawn in whole windows that see all the rest.
+
+Randomness: one ``torch.Generator`` seeded once; each window draws its starting noise from it in turn. Because a
+window's place, length and audio are fixed by (rows, L, S) alone, a stream fed the same rows gives the same motion
+however the rows were cut into pushes (a test checks it).
+
+Conditions and guidance scales can change mid-stream (:meth:`MotionStream.set_conditions`): they take effect from
+the next window, so within ``stride`` frames while streaming.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from .config import SAMPLERS
+from .diffusion import sample_window
+from .model import Conditioning, MotionDiT
+
+
+def _as_rows(rows, dim: int, what: str = "audio_features") -> torch.Tensor:
+    a = rows if isinstance(rows, torch.Tensor) else torch.as_tensor(np.asarray(rows))
+    if a.dim() != 2 or a.shape[1] != dim:
+        raise ValueError(f"{what} must be (T, {dim}) (one row per 25 fps frame, from vasa_lab.audio.audio_features "
+                         f"with the model's AudioConfig), got {tuple(a.shape)}")
+    a = a.float()
+    if not torch.isfinite(a).all():
+        raise ValueError(f"{what} contains NaN or infinite values")
+    return a.cpu()
+
+
+class MotionStream:
+    """Stateful motion generation: :meth:`push` audio feature rows, get back the motion codes now decided.
+
+    ``model``: a trained :class:`MotionDiT`; ``cond``: :class:`~vasa_lab.motion.MotionConditions` (or None);
+    ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (VASA-1: audio 0.5, gaze
+    1.0); ``seed``; ``lookahead``/``stride`` in frames (module docstring); ``first_motion`` (n, M) and optionally
+    ``first_audio`` (n, A): motion to continue from (the first window's context).
+
+    Every call returns (n, pose_dim + dyn_dim) float32 [z_pose, z_dyn] for the next n frames (n may be 0), in order.
+    """
+
+    def __init__(self, model: MotionDiT, cond=None, steps: int = 10, sampler: str = "ddim", audio_scale: float = 0.5,
+                 gaze_scale: float = 1.0, distance_scale: float = 0.0, emotion_scale: float = 0.0, seed: int = 0,
+                 lookahead: int | None = None, stride: int = 4, first_motion=None, first_audio=None):
+        cfg = model.config
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        if lookahead is not None and (not isinstance(lookahead, (int, np.integer)) or lookahead < 0):
+            raise ValueError(f"lookahead must be a whole number of frames >= 0, or None for whole windows; got "
+                             f"{lookahead!r}")
+        if not isinstance(stride, (int, np.integer)) or not 1 <= stride <= cfg.window:
+            raise ValueError(f"stride must be a whole number of frames from 1 to the window ({cfg.window}), got "
+                             f"{stride!r}")
+        self.model = model.eval()
+        self.config = cfg
+        self.device = next(model.parameters()).device
+        self.steps, self.sampler, self.seed = steps, sampler, int(seed)
+        self.lookahead = None if lookahead is None else int(lookahead)
+        self.stride = int(stride)
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.set_conditions(cond, audio=audio_scale, gaze=gaze_scale, distance=distance_scale, emotion=emotion_scale)
+
+        W, K, M, A = cfg.window, cfg.context, cfg.motion_dim, cfg.audio_dim
+        self._pending = torch.zeros(0, A)         # audio rows of frames not yet drawn (frames n_done, n_done + 1, ..)
+        self.n_done = 0                           # frames drawn and given out
+        self.n_rows = 0                           # audio rows received
+        self.windows = 0                          # windows drawn so far
+        self.seconds = 0.0                        # time spent drawing them
+        self.finished = False
+        # the motion so far (normalised), its audio and whether that audio is known: the next window's context
+        self._history = torch.zeros(0, M)
+        self._history_audio = torch.zeros(0, A)
+        self._history_audio_keep = torch.zeros(0, dtype=torch.bool)
+        if first_motion is not None:
+            first = torch.as_tensor(np.asarray(first_motion), dtype=torch.float32)
+            first = first[None] if first.dim() == 1 else first
+            if first.dim() != 2 or first.shape[1] != M or first.shape[0] < 1 or not torch.isfinite(first).all():
+                raise ValueError(f"first_motion must be finite motion codes shaped (n, {M}), got {tuple(first.shape)}")
+            self._history = model.normalize_motion(first.to(self.device)).cpu()[-K:]
+            self._history_audio = torch.zeros(len(self._history), A)
+            self._history_audio_keep = torch.zeros(len(self._history), dtype=torch.bool)
+            if first_audio is not None:
+                fa = _as_rows(first_audio, A, "first_audio")
+                if len(fa) != len(first):
+                    raise ValueError(f"first_audio must have one row per first_motion frame: {len(fa)} rows for "
+                                     f"{len(first)} frames")
+                self._history_audio, self._history_audio_keep = fa[-K:], torch.ones(len(self._history), dtype=torch.bool)
+        elif first_audio is not None:
+            raise ValueError("first_audio needs first_motion: the audio of which frames?")
+
+    # -- controls --------------------------------------------------------------------------------------------------
+    def set_conditions(self, cond=None, **scales) -> None:
+        """New conditions (a MotionConditions, or None = unconditioned) and/or guidance scales (audio=, gaze=,
+        distance=, emotion=), used from the next window on."""
+        from .generate import MotionConditions, condition_tensors
+
+        if cond is not None and not isinstance(cond, MotionConditions):
+            raise ValueError(f"cond must be a MotionConditions or None, got {type(cond).__name__}")
+        self._conds = condition_tensors(self.model, cond)
+        old = getattr(self, "scales", dict(audio=0.5, gaze=1.0, distance=0.0, emotion=0.0))
+        unknown = set(scales) - set(old)
+        if unknown:
+            raise ValueError(f"unknown guidance scale(s) {sorted(unknown)}; choose from {', '.join(old)}")
+        for name, value in scales.items():
+            if not (np.isfinite(value) and 0 <= value <= 10):
+                raise ValueError(f"the {name} guidance scale must be between 0 and 10, got {value!r}")
+        self.scales = {**old, **{k: float(v) for k, v in scales.items()}}
+        self.cond = cond
+
+    # -- the stream ------------------------------------------------------------------------------------------------
+    def push(self, rows) -> np.ndarray:
+        """Add audio feature rows (t, A) for the next t frames -> the motion decided now, (n, M)."""
+        if self.finished:
+            raise ValueError("this motion stream was finished; start a new one")
+        rows = _as_rows(rows, self.config.audio_dim)
+        if len(rows):
+            self._pending = torch.cat([self._pending, rows])
+            self.n_rows += len(rows)
+        return self._drain(final=False)
+
+    def finish(self) -> np.ndarray:
+        """The audio ended: draw every remaining frame (the last window's missing audio is "no audio")."""
+        if self.finished:
+            return np.zeros((0, self.config.motion_dim), np.float32)
+        out = self._drain(final=True)
+        self.finished = True
+        return out
+
+    def _next_window(self, final: bool) -> tuple[int, int]:
+        """(frames the next window keeps, audio rows it sees) if it can be drawn now, else (0, 0)."""
+        W = self.config.window
+        avail = self.n_rows - self.n_done
+        if avail <= 0:
+            return 0, 0
+        if final:                                       # the audio is complete: whole windows, all of it seen
+            return min(W, avail), min(W, avail)
+        if self.lookahead is None:
+            return (W, W) if avail >= W else (0, 0)
+        keep = 1 if self.n_done == 0 else min(self.stride, W)
+        seen = min(W, keep + self.lookahead)            # exactly the lookahead, even when more audio is waiting
+        return (keep, seen) if avail >= keep + self.lookahead else (0, 0)
+
+    def _drain(self, final: bool) -> np.ndarray:
+        out = []
+        while True:
+            keep, seen = self._next_window(final)
+            if keep == 0:
+                break
+            out.append(self._window(keep, seen))
+        if not out:
+            return np.zeros((0, self.config.motion_dim), np.float32)
+        return np.concatenate(out)
+
+    @torch.no_grad()
+    def _window(self, keep: int, have: int) -> np.ndarray:
+        started = time.perf_counter()
+        cfg, model = self.config, self.model
+        W, K, M, A = cfg.window, cfg.context, cfg.motion_dim, cfg.audio_dim
+        audio = torch.zeros(W, A)
+        audio[:have] = self._pending[:have]
+        present = torch.arange(W) < have
+        hist = self._history
+        # the last K frames so far; fewer than K (a short first_motion, W < K): the oldest one repeated
+        idx = torch.clamp(torch.arange(len(hist) - K, len(hist)), min=0)
+        has_context = len(hist) > 0
+        c = Conditioning(
+            context=(hist[idx] if has_context else torch.zeros(K, M))[None],
+            context_keep=torch.tensor([has_context]),
+            context_audio=(self._history_audio[idx] if has_context else torch.zeros(K, A))[None],
+            context_audio_keep=(self._history_audio_keep[idx] if has_context else torch.zeros(K, dtype=torch.bool))[None],
+            audio=audio[None], audio_keep=present[None], **self._conds).to(self.device)
+        x0 = sample_window(model, c, cfg, steps=self.steps, sampler=self.sampler, scales=self.scales,
+                           generator=self.generator)[0].cpu()
+        x0 = x0[:keep]
+        self._history = torch.cat([hist, x0])[-K:]
+        self._history_audio = torch.cat([self._history_audio, audio[:keep]])[-K:]
+        self._history_audio_keep = torch.cat([self._history_audio_keep, present[:keep]])[-K:]
+        self._pending = self._pending[keep:]
+        self.n_done += keep
+        self.windows += 1
+        motion = model.denormalize_motion(x0.to(self.device)).cpu().numpy().astype(np.float32)
+        if not np.all(np.isfinite(motion)):
+            raise FloatingPointError(f"the motion generator produced NaN or infinite values in window {self.windows} "
+                                     "(damaged weights?): stopped rather than write a broken video")
+        self.seconds += time.perf_counter() - started
+        return motion
