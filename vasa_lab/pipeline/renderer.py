@@ -42,6 +42,7 @@ class FrameRenderer:
         self.batch, self.size, self.compositor = int(batch), size, compositor
         self.precision = precision
         self._decode = latent.render_parts if compositor is not None else latent.render
+        self.compiled = bool(compile)
         if compile:
             self._decode = torch.compile(self._decode)
         self.frames_drawn = 0
@@ -66,8 +67,13 @@ class FrameRenderer:
         if z.dim() != 2 or z.shape[1] != 6 + self.latent.config.dyn_dim:
             raise ValueError(f"motion must be (n, {6 + self.latent.config.dyn_dim}) codes [z_pose, z_dyn], got "
                              f"{tuple(z.shape)}")
+        n = z.shape[0]
+        if self.compiled and n < self.batch:         # one shape for the compiled decoder: pad, never recompile
+            z = torch.cat([z, z[-1:].expand(self.batch - n, -1)])
         with self._autocast():
             out = self._decode(self.appearance, z[:, :6], z[:, 6:])
+        if self.compiled and n < self.batch:
+            out = out[:n] if isinstance(out, torch.Tensor) else _first(out, n)
         if self.compositor is not None:
             frames = self.compositor.compose(_float32(out))
         else:
@@ -89,6 +95,15 @@ class FrameRenderer:
         parts = list(self.batches(motion))
         h, w = self.frame_size
         return np.concatenate(parts) if parts else np.zeros((0, h, w, 3), np.uint8)
+
+
+def _first(rendered, n: int):
+    """The first n frames of a Rendered batch."""
+    for name in ("image", "painted", "copied", "flow", "driver_grid"):
+        value = getattr(rendered, name, None)
+        if isinstance(value, torch.Tensor):
+            setattr(rendered, name, value[:n])
+    return rendered
 
 
 def _float32(rendered):
