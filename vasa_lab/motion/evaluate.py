@@ -139,3 +139,66 @@ def evaluate_clips(model, clips: MotionClips, split: str = "test", n_clips: int 
     out["join_ratio"] = float(np.mean(joins) / np.mean(inners)) if joins else float("nan")
     out["n_clips"] = int(index.size)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# streaming: what the lookahead costs
+# ---------------------------------------------------------------------------------------------------------------
+def streamed_motion(model, features: np.ndarray, cond=None, lookahead: int | None = 2, stride: int = 4,
+                    steps: int = 10, seed: int = 0, **guidance) -> tuple[np.ndarray, np.ndarray]:
+    """Motion for ``features`` as a live stream makes it: rows pushed one frame (40 ms) at a time into a
+    :class:`~vasa_lab.motion.stream.MotionStream`. Returns (motion (T, M), the first frame each window kept)."""
+    from .stream import MotionStream
+
+    stream = MotionStream(model, cond, steps=steps, seed=seed, lookahead=lookahead, stride=stride, **guidance)
+    out = [stream.push(features[t:t + 1]) for t in range(len(features))] + [stream.finish()]
+    return np.concatenate(out), np.array(stream.window_starts)
+
+
+def step_jumps(motion: np.ndarray, starts: np.ndarray, scale: np.ndarray | None = None) -> dict[str, float]:
+    """The step into each window's first frame (a join) against the typical step elsewhere (1 = seamless)."""
+    x = np.asarray(motion, np.float64)
+    s = np.ones(x.shape[1]) if scale is None else np.asarray(scale, np.float64)
+    steps = np.linalg.norm(np.diff(x, axis=0) / s, axis=1)          # steps[t - 1] = the step into frame t
+    joins = np.zeros(len(steps), bool)
+    idx = np.asarray(starts)[np.asarray(starts) > 0] - 1
+    joins[idx[idx < len(steps)]] = True
+    join = float(steps[joins].mean()) if joins.any() else float("nan")
+    inner = float(steps[~joins].mean()) if (~joins).any() else float("nan")
+    return dict(join=join, inner=inner, ratio=join / inner if inner > 0 else float("nan"), n_joins=int(joins.sum()))
+
+
+def lookahead_sweep(model, clips: MotionClips, lookaheads=(0, 1, 2, 4, 8, None), split: str = "test",
+                    n_clips: int = 8, stride: int = 4, steps: int = 10, seed: int = 0, probe: JawProbe | None = None,
+                    pixels=None) -> list[dict]:
+    """Lip sync against the lookahead, on held-out clips: for each lookahead (frames; None = offline, whole
+    windows) the jaw read by the probe from the streamed codes against the clip's true jaw (``code_jaw``), the step
+    at window joins (``join_ratio``) and, with ``pixels=(latent_model, world_folder)``, the mouth read by chapter
+    02's tracker from the rendered frames against the true jaw (``pixel_jaw``). Same features, conditions and seed
+    for every lookahead: only what the stream knew when it drew each frame differs."""
+    from .pixels import clip_frames, conditions_of, render_codes
+    from ..metrics.expression import correlation as corr, read_pixels
+
+    probe = probe or JawProbe.fit(clips, "train", pose_dim=model.config.pose_dim)
+    std = model.motion_std.detach().cpu().numpy()
+    index = clips.indices(split)[:n_clips]
+    rows = []
+    for look in lookaheads:
+        code, pix, ratios = [], [], []
+        for i in index:
+            c = clips.clip(int(i))
+            motion, starts = streamed_motion(model, c["audio"], conditions_of(c), lookahead=look, stride=stride,
+                                             steps=steps, seed=seed + int(i))
+            true_jaw = c["states"][:, JAW]
+            code.append(correlation(probe(motion), true_jaw))
+            ratios.append(step_jumps(motion, starts, std)["ratio"])
+            if pixels is not None:
+                latent_model, folder = pixels
+                frames = clip_frames(folder, c["stem"])
+                t = min(len(frames), len(motion))
+                shown = read_pixels(render_codes(latent_model, frames[0], motion[:t]))
+                pix.append(corr(shown.mouth, true_jaw[:t]))
+        rows.append(dict(lookahead=look, lookahead_ms=None if look is None else 40 * look,
+                         code_jaw=float(np.mean(code)), join_ratio=float(np.nanmean(ratios)),
+                         pixel_jaw=float(np.nanmean(pix)) if pix else None, n_clips=int(index.size)))
+    return rows

@@ -15,11 +15,19 @@
 Offline, ``vasa-lab animate`` is :class:`vasa_lab.animate.Animator`: the same MotionStream with whole windows, the
 same FrameRenderer and an Mp4Sink, with the user's original audio muxed in.
 """
-from .avatar import Avatar, default_budget
+from .avatar import Avatar, default_budget, stream_to_mp4
 from .renderer import FrameRenderer
 from .sinks import Mp4Sink
 from .streaming import (AudioChunk, LiveAudio, StreamError, StreamFrame, StreamReport, array_chunks, chunks_of,
                         file_chunks)
 
 __all__ = ["AudioChunk", "Avatar", "FrameRenderer", "LiveAudio", "Mp4Sink", "StreamError", "StreamFrame",
-           "StreamReport", "array_chunks", "chunks_of", "default_budget", "file_chunks"]
+           "StreamReport", "array_chunks", "chunks_of", "default_budget", "file_chunks", "stream_to_mp4"]
+
+
+def __getattr__(name):          # the player needs ipywidgets: imported when asked for
+    if name == "LivePlayer":
+        from .player import LivePlayer
+
+        return LivePlayer
+    raise AttributeError(name)

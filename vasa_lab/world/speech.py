@@ -396,3 +396,20 @@ def synthesize(
         phonemes[-1] = Phoneme(last.symbol, min(last.start, new_duration), new_duration)
     return Speech(audio=audio, sample_rate=sample_rate, phonemes=phonemes, words=words, text=text,
                   language=language, voice=voice)
+
+
+def long_speech(seconds: float, seed: int = 0, sample_rate: int = 16000) -> np.ndarray:
+    """``seconds`` of speech (N,) float32: the world's sentences in English, French and Mandarin, four voices and
+    several speaking rates, 0.3 s apart, cut to length. For long-audio and streaming measurements (chapter 08)."""
+    from .sentences import SENTENCES
+
+    rng = np.random.default_rng(seed)
+    pieces, total, gap = [], 0, np.zeros(int(0.3 * sample_rate), np.float32)
+    while total < seconds * sample_rate:
+        language = str(rng.choice(["en", "en", "fr", "zh"]))
+        text = str(rng.choice(SENTENCES[language]))
+        audio = synthesize(text, language=language, variant=str(rng.choice(["m1", "m3", "f2", "f3"])),
+                           rate=int(rng.integers(150, 190)), sample_rate=sample_rate).audio
+        pieces += [audio, gap]
+        total += audio.size + gap.size
+    return np.concatenate(pieces)[: int(seconds * sample_rate)].astype(np.float32)

@@ -1,0 +1,163 @@
+"""Long audio: does the head drift over ten minutes, are the window joins seamless, and does an hour stay flat?
+
+    python benchmarks/bench_long_audio.py                   # 10 minutes of drift + joins (tiny), ~3 minutes
+    python benchmarks/bench_long_audio.py --hour            # + an hour streamed (memory, dropped frames), ~20 min
+
+1. **Drift.** Ten minutes of speech (espeak-ng sentences, several voices and languages) -> motion offline (whole
+   windows) and streamed (lookahead 80 ms, stride 4). Per minute: the head's mean pose (yaw, pitch, roll in degrees;
+   tx, ty; scale), its spread (std), its speed dP (deg/frame) and the mouth's activity (the std of the jaw read by
+   the probe from z_dyn). The tolerance: a minute's mean pose may differ from minute one's by at most half of
+   minute one's own spread (a head that wanders out of frame fails it), and spread, dP and mouth activity must stay
+   within a factor 1.5 of minute one's.
+2. **Joins.** The step into every window's first frame against the typical step elsewhere, offline (W-frame
+   windows) and streamed (a window every 4 frames): 1 = no seam.
+3. **An hour, streamed** (``--hour``): 60 minutes of speech synthesized as it goes and streamed unpaced (the fastest
+   the machine can) through the whole pipeline into an mp4. The process's memory (RSS) is sampled after every
+   minute of video: the peak of the last 10 minutes against the peak of the first 10. Every frame must arrive
+   (no drops: an unpaced stream never drops).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def per_minute(motion: np.ndarray, probe) -> list[dict]:
+    rows = []
+    for m in range(len(motion) // 1500):
+        x = motion[m * 1500:(m + 1) * 1500]
+        rows.append(dict(minute=m + 1, mean=x[:, :6].mean(0).tolist(), spread=x[:, :6].std(0).tolist(),
+                         dP=float(np.abs(np.diff(x[:, :3], axis=0)).mean()), mouth=float(np.std(probe(x)))))
+    return rows
+
+
+def drift_check(rows: list[dict]) -> dict:
+    first = rows[0]
+    spread0 = np.maximum(np.array(first["spread"]), 1e-6)
+    worst_mean = max(float(np.max(np.abs(np.array(r["mean"]) - first["mean"]) / spread0)) for r in rows)
+    ratio = lambda key: [r[key] / first[key] for r in rows]           # noqa: E731
+    spread_ratio = [float(np.max(np.abs(np.log(np.array(r["spread"]) / spread0)))) for r in rows]
+    return dict(worst_mean_shift_in_spreads=worst_mean, dP_ratio=(min(ratio("dP")), max(ratio("dP"))),
+                mouth_ratio=(min(ratio("mouth")), max(ratio("mouth"))),
+                spread_ratio_max=float(np.exp(max(spread_ratio))),
+                ok=bool(worst_mean <= 0.5 and np.exp(max(spread_ratio)) <= 1.5
+                        and all(1 / 1.5 <= v <= 1.5 for v in ratio("dP") + ratio("mouth"))))
+
+
+def drift_and_joins(profile: str, minutes: float) -> dict:
+    from bench_stream import long_speech
+    from vasa_lab.audio import audio_features, prepare_audio
+    from vasa_lab.motion import generate_motion, load_motion_model
+    from vasa_lab.motion.data import motion_clips
+    from vasa_lab.motion.evaluate import JawProbe, step_jumps, streamed_motion
+
+    model = load_motion_model(profile)
+    probe = JawProbe.fit(motion_clips(model.config), "train", pose_dim=6)
+    cfg = model.config.audio
+    from dataclasses import replace
+
+    t0 = time.perf_counter()
+    speech = long_speech(minutes * 60, seed=7)
+    feats = audio_features(prepare_audio(speech, 16_000, replace(cfg, max_seconds=1e9)),
+                           replace(cfg, max_seconds=1e9))
+    t1 = time.perf_counter()
+    offline = generate_motion(model, feats, None, seed=0)
+    t2 = time.perf_counter()
+    streamed, starts = streamed_motion(model, feats, None, lookahead=2, stride=4, seed=0)
+    t3 = time.perf_counter()
+    std = model.motion_std.detach().cpu().numpy()
+    W = model.config.window
+    out = {}
+    for name, motion, st in (("offline", offline, np.arange(0, len(offline), W)), ("streamed", streamed, starts)):
+        rows = per_minute(motion, probe)
+        out[name] = dict(minutes=rows, check=drift_check(rows), joins=step_jumps(motion, st, std))
+    out["seconds"] = dict(speech_and_features=t1 - t0, offline=t2 - t1, streamed=t3 - t2)
+    return out
+
+
+def hour(profile: str, minutes: float) -> dict:
+    from bench_stream import long_speech
+    from vasa_lab.animate import DEMO_PORTRAIT, Animator
+    from vasa_lab.pipeline import AudioChunk
+    from vasa_lab.pipeline.sinks import Mp4Sink
+
+    def speech_as_it_goes():                       # one minute of speech synthesized at a time, 20 ms chunks
+        for m in range(int(minutes)):
+            audio = long_speech(60, seed=100 + m)
+            for i in range(0, audio.size, 320):
+                yield AudioChunk(audio[i:i + 320], 16_000)
+
+    avatar = Animator(profile, device="cpu").avatar(DEMO_PORTRAIT).warm_up()
+    samples, n, started = [], 0, time.perf_counter()
+    h, w = avatar.frame_size
+    with tempfile.TemporaryDirectory() as tmp, Mp4Sink(f"{tmp}/hour.mp4", w, h, audio_rate=16_000) as sink:
+        for frame in avatar.stream(speech_as_it_goes(), 16_000, lookahead=2, stride=4):
+            sink.write(frame.image, frame.audio)
+            n += 1
+            if n % 1500 == 0:
+                samples.append(rss_mb())
+                print(f"  minute {n // 1500:3d}: {rss_mb():7.1f} MB, {n / (time.perf_counter() - started):.0f} "
+                      "frames/s", flush=True)
+        size = os.path.getsize(sink.partial) / 2 ** 20
+    k = min(10, len(samples) // 2)
+    return dict(frames=n, expected=int(minutes * 1500), dropped=avatar.last_report.dropped,
+                rss_mb=samples, first_peak_mb=max(samples[:k]), last_peak_mb=max(samples[-k:]),
+                mp4_mb=size, seconds=time.perf_counter() - started)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="tiny")
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--hour", action="store_true")
+    p.add_argument("--hour-minutes", type=float, default=60.0)
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    results = dict(profile=args.profile)
+    r = drift_and_joins(args.profile, args.minutes)
+    results["drift"] = r
+    names = ["yaw", "pitch", "roll", "tx", "ty", "scale"]
+    for kind in ("offline", "streamed"):
+        rows, check, joins = r[kind]["minutes"], r[kind]["check"], r[kind]["joins"]
+        print(f"{kind}: {len(rows)} minutes ({r['seconds'][kind]:.0f} s to generate)")
+        print("  minute  " + "  ".join(f"{n:>6}" for n in names) + "   dP  mouth")
+        for row in rows:
+            print(f"  {row['minute']:6d}  " + "  ".join(f"{v:6.2f}" for v in row["mean"])
+                  + f"  {row['dP']:.3f}  {row['mouth']:.3f}")
+        print(f"  drift: worst mean shift {check['worst_mean_shift_in_spreads']:.2f} x minute one's spread (<= 0.5), "
+              f"spread ratio <= {check['spread_ratio_max']:.2f}, dP ratio {check['dP_ratio'][0]:.2f}-"
+              f"{check['dP_ratio'][1]:.2f}, mouth ratio {check['mouth_ratio'][0]:.2f}-{check['mouth_ratio'][1]:.2f}"
+              f" (within 1.5x): {'OK' if check['ok'] else 'DRIFTS'}")
+        print(f"  joins: step into a window's first frame {joins['join']:.3f} vs {joins['inner']:.3f} elsewhere, "
+              f"ratio {joins['ratio']:.2f} over {joins['n_joins']} joins")
+    if args.hour:
+        print(f"an hour streamed ({args.hour_minutes:g} min), unpaced, into an mp4:", flush=True)
+        h = hour(args.profile, args.hour_minutes)
+        results["hour"] = h
+        print(f"  {h['frames']} frames of {h['expected']} expected, {h['dropped']} dropped, in {h['seconds'] / 60:.1f}"
+              f" min; memory peak first 10 min {h['first_peak_mb']:.1f} MB, last 10 min {h['last_peak_mb']:.1f} MB;"
+              f" mp4 {h['mp4_mb']:.0f} MB")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1, default=float)
+
+
+if __name__ == "__main__":
+    main()
