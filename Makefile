@@ -56,6 +56,8 @@ bench: setup
 	$(PY) benchmarks/bench_expressive.py --profile small --speed-only
 	$(PY) benchmarks/bench_photos.py
 	$(PY) benchmarks/bench_motion.py
+	$(PY) benchmarks/bench_stream.py --minutes 5
+	$(PY) benchmarks/bench_long_audio.py
 	$(PY) benchmarks/bench_audio.py
 	$(PY) benchmarks/bench_metrics.py
 

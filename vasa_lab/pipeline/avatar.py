@@ -103,7 +103,7 @@ class Avatar:
         """Audio chunks in (arrays at ``sample_rate``, (samples, rate) pairs or :class:`AudioChunk`), frames out.
 
         ``lookahead``: frames of audio after a frame that must have arrived before it is drawn (None: whole
-        windows, the offline result); ``stride``: the least frames a window keeps; ``cond`` and the guidance
+        windows, the offline result); ``stride``: the frames each window keeps; ``cond`` and the guidance
         scales as for :func:`vasa_lab.motion.generate_motion`; ``gain``: "running" or a fixed loudness gain;
         ``realtime``: drop frames that would be later than ``budget`` seconds after their audio (default
         :func:`default_budget`). When the generator ends or is closed, ``self.last_report`` says how it went.
