@@ -338,3 +338,11 @@ def test_live_player_shows_frames_and_hears_its_sliders(avatar, speech):
     assert report.frames == 25 and player.frames_shown == 25
     assert player.image.value != blank and player.image.value[:2] == b"\xff\xd8"     # a JPEG of a frame
     assert "frames/s" in player.stats.value
+
+
+def test_a_photo_streams_at_its_own_size(animator, speech):
+    from vasa_lab.animate import DEMO_PORTRAIT
+
+    avatar = animator.avatar(DEMO_PORTRAIT, frame="photo")
+    frames = list(avatar.stream(array_chunks(speech[:SR // 2], SR, 40), SR, lookahead=1))
+    assert len(frames) == 13 and frames[0].image.shape == (*avatar.frame_size, 3) == (256, 256, 3)
