@@ -346,3 +346,15 @@ def test_a_photo_streams_at_its_own_size(animator, speech):
     avatar = animator.avatar(DEMO_PORTRAIT, frame="photo")
     frames = list(avatar.stream(array_chunks(speech[:SR // 2], SR, 40), SR, lookahead=1))
     assert len(frames) == 13 and frames[0].image.shape == (*avatar.frame_size, 3) == (256, 256, 3)
+
+
+def test_windows_drawn_is_what_the_stream_draws(animator):
+    from vasa_lab.motion.stream import windows_drawn
+
+    model = animator.motion
+    rows = np.zeros((37, model.config.audio_dim), np.float32)
+    for look, stride in [(0, 1), (2, 4), (5, 25), (None, 4), (30, 4)]:
+        s = MotionStream(model, None, steps=1, lookahead=look, stride=stride)
+        for t in range(len(rows)):
+            s.push(rows[t:t + 1])
+        assert s.windows == windows_drawn(len(rows), look, stride, model.config.window), (look, stride)

@@ -122,9 +122,14 @@ def cmd_stream(args: argparse.Namespace) -> int:
     from .pipeline import file_chunks
     from .pipeline.avatar import stream_to_mp4
 
+    import torch
+
     out = check_output_path(args.out)
     gaze = parse_gaze(args.gaze) if args.gaze is not None else None
     cond = MotionConditions(gaze=gaze, distance=args.distance, emotion=args.emotion)
+    # one thread: a stream's operations are small, and a second PyTorch thread that must wait for a busy core
+    # made a motion window 40 times slower here (benchmarks/bench_stream.py)
+    torch.set_num_threads(1)
     if not 0 <= args.lookahead_ms <= 2000:
         raise CliError(f"--lookahead-ms must be between 0 and 2000, got {args.lookahead_ms}")
     lookahead = int(round(args.lookahead_ms / 40.0))

@@ -244,3 +244,14 @@ class MotionStream:
                                      "(damaged weights?): stopped rather than write a broken video")
         self.seconds += time.perf_counter() - started
         return motion
+
+
+def windows_drawn(n_rows: int, lookahead: int | None, stride: int, window: int) -> int:
+    """How many windows a :class:`MotionStream` draws for ``n_rows`` audio rows pushed one at a time, before
+    ``finish()``: the first keeps 1 frame once 1 + L rows are in, then one per S frames while S + L more are in
+    (None: whole windows only)."""
+    if lookahead is None:
+        return n_rows // window
+    if n_rows < 1 + lookahead:
+        return 0
+    return 1 + (n_rows - 1 - lookahead) // min(stride, window)

@@ -264,3 +264,10 @@ def chunks_of(source: Iterable, announced_rate: int) -> Iterator[AudioChunk]:
             raise StreamError(f"a chunk came at {chunk.rate} Hz but the stream was announced at {announced_rate} Hz; "
                               "resample it, or start the stream with sample_rate=" + str(chunk.rate))
         yield chunk
+
+
+def frame_cost_ms(features_ms: float, window_ms: float, stride: int, render_ms: float, encode_ms: float = 0.0
+                  ) -> float:
+    """What one streamed frame costs: its features, a 1/stride share of a motion window (a window is drawn every
+    ``stride`` frames), its render and its encode (chapter 09's budget)."""
+    return features_ms + window_ms / stride + render_ms + encode_ms
