@@ -271,3 +271,9 @@ def frame_cost_ms(features_ms: float, window_ms: float, stride: int, render_ms: 
     """What one streamed frame costs: its features, a 1/stride share of a motion window (a window is drawn every
     ``stride`` frames), its render and its encode (chapter 09's budget)."""
     return features_ms + window_ms / stride + render_ms + encode_ms
+
+
+def batch_rates(batch: int, batch_ms: float) -> tuple[float, float]:
+    """A render batch of ``batch`` frames that takes ``batch_ms``: (frames per second, ms until its first frame
+    leaves). Batching raises the first and, live, the second (chapter 09)."""
+    return 1000.0 * batch / batch_ms, float(batch_ms)
