@@ -65,3 +65,10 @@ lock:
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache
+
+# --- the course as a product: workshop kit and rendered book -------------------------------------------------
+.PHONY: workshop book book-check
+
+# Student copies (solutions stubbed, outputs cleared) + instructor copies + workshop/INSTRUCTOR.md. Seconds.
+workshop: setup
+	$(PY) tools/workshop.py --out workshop
