@@ -72,3 +72,19 @@ clean:
 # Student copies (solutions stubbed, outputs cleared) + instructor copies + workshop/INSTRUCTOR.md. Seconds.
 workshop: setup
 	$(PY) tools/workshop.py --out workshop
+
+# The rendered course: every chapter executed (timed), then Sphinx + myst-nb -> build/book/html, then checked in
+# headless Chromium (the system's: apt-get install -y chromium). ~15 min on 2 cores, almost all of it executing.
+BOOK_STAMP := $(VENV)/.book-installed
+$(BOOK_STAMP): $(STAMP) requirements-book.lock
+	$(PY) -m pip install --quiet -r requirements-book.lock -c constraints-cpu.txt
+	@touch $(BOOK_STAMP)
+
+book: $(BOOK_STAMP)
+	$(PY) tools/book.py
+	$(PY) tools/book_check.py
+
+# The book from the outputs stored in the notebooks (seconds), and its browser check.
+book-check: $(BOOK_STAMP)
+	$(PY) tools/book.py --stored
+	$(PY) tools/book_check.py
