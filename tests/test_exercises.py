@@ -98,3 +98,16 @@ def test_an_error_in_the_answer_is_wrong_not_a_crash(capsys):
     assert run_check(ex, broken) is False
     assert "raised ValueError: oops" in capsys.readouterr().out
     assert run_check(ex, None) is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_chapter_skeleton(path):
+    """Title 'NN · ...'; then, in this order: what you should see, summary, exercises, references."""
+    nb = nbx.load(path)
+    text = "\n".join(nbx.source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert text.lstrip().startswith(f"# {nbx.chapter_of(path)} · "), f"{path.name}: title must read '# NN · Title'"
+    marks = ["What you should see", "## Summary", "## Exercises", "## References"]
+    where = [text.rfind(m) if m != "What you should see" else text.find(m) for m in marks]
+    assert all(w >= 0 for w in where), f"{path.name}: missing {[m for m, w in zip(marks, where) if w < 0]}"
+    assert text.rfind("What you should see", 0, where[1]) >= 0, f"{path.name}: 'What you should see' after Summary"
+    assert where[1] < where[2] < where[3], f"{path.name}: Summary, Exercises, References must come in that order"
