@@ -50,6 +50,27 @@ def execute(path: Path, run_dir: Path, timeout: int) -> tuple[dict, float]:
     return json.loads(nbformat.writes(nb)), seconds
 
 
+def scrub_paths(nb: dict) -> dict:
+    """Outputs without this machine's paths: the repository as '.', the home folder as '~', the run folder as '.'."""
+    swaps = [(str(BUILD / "run"), "."), (str(ROOT), "."), (str(Path.home()), "~")]
+
+    def clean(x):
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        for a, b in swaps:
+            x = x.replace(a, b)
+        return x
+
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+            if "text" in out:
+                out["text"] = clean(out["text"])
+            for mime, value in out.get("data", {}).items():          # text only: never inside base64 images
+                if mime.startswith("text/"):
+                    out["data"][mime] = clean(value)
+    return nb
+
+
 def title_of(nb: dict) -> str:
     for cell in nb["cells"]:
         m = re.search(r"^#\s+(.+)$", nbx.source(cell), re.M) if cell["cell_type"] == "markdown" else None
@@ -118,6 +139,7 @@ def main() -> None:
         else:
             print(f"{path.name}: executing ...", end=" ", flush=True)
             nb, seconds = execute(path, BUILD / "run", args.timeout)
+            nb = scrub_paths(nb)
             timings[path.name] = round(seconds, 1)
             print(f"{seconds:.0f} s", flush=True)
             if args.write_back:
