@@ -12,7 +12,8 @@
    time went per frame (features, motion windows, render, mp4).
 2. **Lookahead sweep**: held-out world clips' features streamed one frame at a time with lookahead 0, 40, 80, 160,
    320 ms and whole windows (offline): the jaw read from the codes by the probe against the true jaw, the step at
-   window joins, and the mouth read by chapter 02's tracker from the rendered pixels (``--pixels``).
+   window joins, and the mouth read by chapter 02's tracker from the rendered pixels (``--pixels``) with chapter
+   10's SyncNet confidence S_C and distance S_D on the same frames and the clip's sound (``--sync``).
 3. **One-shot vs streamed first frame**: ``vasa-lab animate``'s path must finish the first whole window (1 s of
    audio) before its first frame; the stream needs its first frame's 40 ms plus the lookahead.
 
@@ -72,7 +73,7 @@ def one_shot_first_frame(profile: str) -> float:
     return avatar.last_report.first_frame_ms
 
 
-def sweep(profile: str, clips_n: int, stride: int, pixels: bool) -> list[dict]:
+def sweep(profile: str, clips_n: int, stride: int, pixels: bool, sync: bool) -> list[dict]:
     from vasa_lab.motion import load_motion_model
     from vasa_lab.motion.data import dataset_folder, motion_clips
     from vasa_lab.motion.evaluate import lookahead_sweep
@@ -84,7 +85,8 @@ def sweep(profile: str, clips_n: int, stride: int, pixels: bool) -> list[dict]:
         from vasa_lab.latent.api import load_latent_model
 
         pix = (load_latent_model(profile), dataset_folder(model.config))
-    return lookahead_sweep(model, clips, (0, 1, 2, 4, 8, None), n_clips=clips_n, stride=stride, pixels=pix)
+    return lookahead_sweep(model, clips, (0, 1, 2, 4, 8, None), n_clips=clips_n, stride=stride, pixels=pix,
+                           sync=sync)
 
 
 def main(argv=None) -> None:
@@ -96,6 +98,7 @@ def main(argv=None) -> None:
     p.add_argument("--chunk-ms", type=float, default=20.0)
     p.add_argument("--clips", type=int, default=16, help="held-out clips for the lookahead sweep")
     p.add_argument("--pixels", action="store_true", help="also read the mouth from rendered pixels in the sweep")
+    p.add_argument("--sync", action="store_true", help="with --pixels: also chapter 10's S_C and S_D")
     p.add_argument("--skip-pace", action="store_true")
     p.add_argument("--skip-sweep", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: see the module docstring)")
@@ -122,14 +125,15 @@ def main(argv=None) -> None:
         print(f"  one-shot path    first frame {results['one_shot_first_frame_ms']:.0f} ms after the first audio "
               f"(it waits for a whole window)")
     if not args.skip_sweep:
-        rows = sweep(args.profile, args.clips, args.stride, args.pixels)
+        rows = sweep(args.profile, args.clips, args.stride, args.pixels, args.sync)
         results["sweep"] = rows
         print(f"lip sync vs lookahead ({rows[0]['n_clips']} held-out clips, stride {args.stride}):")
-        print("  lookahead   jaw from codes   pixel mouth vs true jaw   join ratio")
+        print("  lookahead   jaw from codes   pixel mouth vs true jaw   join ratio     S_C     S_D")
         for r in rows:
             name = "offline" if r["lookahead"] is None else f"{r['lookahead_ms']} ms"
             pix = "" if r["pixel_jaw"] is None else f"{r['pixel_jaw']:.3f}"
-            print(f"  {name:>9}   {r['code_jaw']:14.3f}   {pix:>23}   {r['join_ratio']:10.2f}")
+            sc = f"{r['S_C']:7.3f} {r['S_D']:7.3f}" if "S_C" in r else ""
+            print(f"  {name:>9}   {r['code_jaw']:14.3f}   {pix:>23}   {r['join_ratio']:10.2f}   {sc}")
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1, default=float)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -170,12 +171,13 @@ def step_jumps(motion: np.ndarray, starts: np.ndarray, scale: np.ndarray | None 
 
 def lookahead_sweep(model, clips: MotionClips, lookaheads=(0, 1, 2, 4, 8, None), split: str = "test",
                     n_clips: int = 8, stride: int = 4, steps: int = 10, seed: int = 0, probe: JawProbe | None = None,
-                    pixels=None) -> list[dict]:
+                    pixels=None, sync: bool = False) -> list[dict]:
     """Lip sync against the lookahead, on held-out clips: for each lookahead (frames; None = offline, whole
     windows) the jaw read by the probe from the streamed codes against the clip's true jaw (``code_jaw``), the step
     at window joins (``join_ratio``) and, with ``pixels=(latent_model, world_folder)``, the mouth read by chapter
-    02's tracker from the rendered frames against the true jaw (``pixel_jaw``). Same features, conditions and seed
-    for every lookahead: only what the stream knew when it drew each frame differs."""
+    02's tracker from the rendered frames against the true jaw (``pixel_jaw``), and with ``sync=True`` too,
+    chapter 10's SyncNet confidence and distance on those frames and the clip's own sound (``S_C``, ``S_D``). Same
+    features, conditions and seed for every lookahead: only what the stream knew when it drew each frame differs."""
     from .pixels import clip_frames, conditions_of, render_codes
     from ..metrics.expression import correlation as corr, read_pixels
 
@@ -183,8 +185,13 @@ def lookahead_sweep(model, clips: MotionClips, lookaheads=(0, 1, 2, 4, 8, None),
     std = model.motion_std.detach().cpu().numpy()
     index = clips.indices(split)[:n_clips]
     rows = []
+    evaluator = None
+    if sync and pixels is not None:
+        from ..metrics.evaluate import Evaluator
+
+        evaluator = Evaluator(model.config.profile)
     for look in lookaheads:
-        code, pix, ratios = [], [], []
+        code, pix, ratios, shown_clips = [], [], [], []
         for i in index:
             c = clips.clip(int(i))
             motion, starts = streamed_motion(model, c["audio"], conditions_of(c), lookahead=look, stride=stride,
@@ -196,9 +203,21 @@ def lookahead_sweep(model, clips: MotionClips, lookaheads=(0, 1, 2, 4, 8, None),
                 latent_model, folder = pixels
                 frames = clip_frames(folder, c["stem"])
                 t = min(len(frames), len(motion))
-                shown = read_pixels(render_codes(latent_model, frames[0], motion[:t]))
+                drawn = render_codes(latent_model, frames[0], motion[:t])
+                shown = read_pixels(drawn)
                 pix.append(corr(shown.mouth, true_jaw[:t]))
+                if evaluator is not None:
+                    import soundfile as sf
+
+                    from ..metrics.features import EvalClip
+
+                    audio, _ = sf.read(str(Path(folder) / f"{c['stem']}.wav"), dtype="float32")
+                    shown_clips.append(EvalClip(c["stem"], drawn, audio[: t * 640]))
+        extra = {}
+        if shown_clips:
+            m = evaluator.measure(shown_clips, fvd=False)
+            extra = dict(S_C=float(m["S_C"]), S_D=float(m["S_D"]))
         rows.append(dict(lookahead=look, lookahead_ms=None if look is None else 40 * look,
                          code_jaw=float(np.mean(code)), join_ratio=float(np.nanmean(ratios)),
-                         pixel_jaw=float(np.nanmean(pix)) if pix else None, n_clips=int(index.size)))
+                         pixel_jaw=float(np.nanmean(pix)) if pix else None, n_clips=int(index.size), **extra))
     return rows
