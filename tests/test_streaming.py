@@ -353,8 +353,102 @@ def test_windows_drawn_is_what_the_stream_draws(animator):
 
     model = animator.motion
     rows = np.zeros((37, model.config.audio_dim), np.float32)
-    for look, stride in [(0, 1), (2, 4), (5, 25), (None, 4), (30, 4)]:
+    for look, stride in [(0, 1), (2, 4), (0, 25), (None, 4), (21, 4)]:
         s = MotionStream(model, None, steps=1, lookahead=look, stride=stride)
         for t in range(len(rows)):
             s.push(rows[t:t + 1])
         assert s.windows == windows_drawn(len(rows), look, stride, model.config.window), (look, stride)
+
+
+# --- what a review found -------------------------------------------------------------------------------------------
+def test_realtime_command_draws_real_frames(tmp_path, speech):
+    """--realtime: the microphone's clock starts when the stream asks for audio, not while the models load, so the
+    frames are drawn (not dropped into a black video)."""
+    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.cli import main
+    from vasa_lab.media import read_video
+
+    wav = tmp_path / "s.wav"
+    sf.write(wav, speech[:SR], SR)
+    code = main(["stream", "--image", str(DEMO_PORTRAIT), "--audio", str(wav), "--out", str(tmp_path / "rt.mp4"),
+                 "--realtime", "--report", str(tmp_path / "r.json"), "--profile", "tiny"])
+    assert code == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    frames, _ = read_video(tmp_path / "rt.mp4")
+    assert report["dropped"] < report["frames"] // 2
+    assert frames.mean() > 60                                   # a face, not black
+
+
+def test_stream_command_checks_its_numbers_before_loading(tmp_path, capsys):
+    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.cli import main
+
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), SR)
+    base = ["stream", "--image", str(DEMO_PORTRAIT), "--out", str(tmp_path / "x.mp4"), "--profile", "tiny"]
+    assert main(base + ["--audio", str(empty)]) == 2
+    assert main(base + ["--audio", str(empty), "--stride", "0"]) == 2
+    assert main(base + ["--audio", str(empty), "--lookahead-ms", "1000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "--stride must be between 1" in err[1] and "fit in one motion window" in err[2]
+    assert "no audio samples" in err[0] or "empty" in err[0]
+
+
+def test_a_failed_change_changes_nothing_and_scales_alone_keep_the_conditions(animator):
+    s = MotionStream(animator.motion, MotionConditions(emotion="happy"), lookahead=0, stride=2)
+    before = s._controls
+    with pytest.raises(ValueError):
+        s.set_conditions(MotionConditions(emotion="sad"), audio=99)
+    assert s._controls is before and s.cond.emotion == "happy"
+    s.set_conditions(audio=0.7)
+    assert s.cond.emotion == "happy" and s.scales["audio"] == 0.7
+
+
+def test_drift_control_settings_are_checked(animator):
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="bound"):
+            MotionStream(animator.motion, bound=bad)
+    with pytest.raises(ValueError, match="fit in one window"):
+        MotionStream(animator.motion, lookahead=24, stride=4)
+
+
+def test_small_and_stereo_chunks_are_samples_by_channels():
+    stream = StreamingFeatures(AudioConfig(), SR, gain=1.0)
+    stream.push(np.zeros((1, 2), np.float32))                 # one stereo sample
+    stream.push(np.zeros((2, 2), np.float32))                 # two
+    assert stream.n_samples == 3
+    live = LiveAudio(SR)
+    live.put(np.ones((640, 2), np.float32))
+    assert live._queued == 640
+
+
+def test_features_alone_keep_no_audio(speech):
+    stream = StreamingFeatures(AudioConfig(), SR)
+    for piece in np.array_split(speech, 50):
+        stream.push(piece)
+    assert stream._audio.size == 0 and stream._buf.size < 2000
+
+
+def test_live_audio_checks_and_close_race():
+    with pytest.raises(StreamError, match="fill_silence_after"):
+        LiveAudio(SR, fill_silence_after=0)
+    live = LiveAudio(SR, max_seconds=0.1)
+    live.put(np.arange(3200, dtype=np.float32))               # longer than the queue: its newest 0.1 s stays
+    assert live._queued == 1600 and live.dropped_seconds == pytest.approx(0.1)
+    live.close()
+    with pytest.raises(StreamError, match="closed"):
+        live.put(np.zeros(10))
+    chunks = list(live)
+    assert len(chunks) == 1 and chunks[0].samples[0] == 1600
+
+
+def test_the_player_stops_while_the_microphone_is_quiet(avatar):
+    from vasa_lab.pipeline import LivePlayer
+
+    player = LivePlayer(avatar)
+    live = LiveAudio(SR)                                       # nobody speaks, no silence filling
+    player.play(live, SR, realtime=False, lookahead=0, stride=1)
+    time.sleep(0.2)
+    started = time.time()
+    player.stop(timeout=10)
+    assert time.time() - started < 5 and not player._thread.is_alive()

@@ -133,16 +133,24 @@ def cmd_stream(args: argparse.Namespace) -> int:
     if not 0 <= args.lookahead_ms <= 2000:
         raise CliError(f"--lookahead-ms must be between 0 and 2000, got {args.lookahead_ms}")
     lookahead = int(round(args.lookahead_ms / 40.0))
-    chunks = file_chunks(args.audio, chunk_ms=args.chunk_ms, realtime=args.realtime)
-    first = next(chunks)                                      # unreadable audio: one line, before any model loads
+    from .motion import MotionConfig
+
+    window = MotionConfig.for_profile(args.profile).window
+    if not 1 <= args.stride <= window:
+        raise CliError(f"--stride must be between 1 and the motion window ({window} frames), got {args.stride}")
+    if lookahead + args.stride > window:
+        raise CliError(f"--lookahead-ms {args.lookahead_ms:g} (= {lookahead} frames) plus --stride {args.stride} must "
+                       f"fit in one motion window of {window} frames ({window * 40} ms)")
+    try:                                             # unreadable or empty audio: one line, before any model loads
+        first = next(file_chunks(args.audio, chunk_ms=args.chunk_ms))
+    except StopIteration:
+        raise CliError(f"{args.audio}: the file holds no audio samples") from None
     rate = int(first.rate)
-
-    def everything():
-        yield first
-        yield from chunks
-
     avatar = Animator(args.profile).avatar(args.image, frame=args.frame).warm_up()
-    report = stream_to_mp4(avatar, everything(), out, sample_rate=rate, lookahead=lookahead, stride=args.stride,
+    # the file is read again from the start, now that everything is loaded: with --realtime its clock (a
+    # microphone's) starts at the first chunk the stream asks for, not while the models were loading
+    chunks = file_chunks(args.audio, chunk_ms=args.chunk_ms, realtime=args.realtime)
+    report = stream_to_mp4(avatar, chunks, out, sample_rate=rate, lookahead=lookahead, stride=args.stride,
                            cond=cond, steps=args.steps, seed=args.seed, realtime=args.realtime)
     print(f"streamed {report.frames} frames ({report.seconds:.1f} s) "
           f"{'at the audio' + chr(39) + 's own pace' if args.realtime else 'as fast as it goes'}, "

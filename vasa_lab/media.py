@@ -435,6 +435,13 @@ class Mp4Writer:
             self.container = av.open(str(self.path), mode="w")
         except Exception as err:
             raise MediaError(f"{self.path}: cannot write the video ({err})") from None
+        try:
+            self._open_streams(audio, crf, audio_rate)
+        except BaseException:
+            self.container.close()
+            raise
+
+    def _open_streams(self, audio, crf: int, audio_rate: int | None) -> None:
         self.video = self.container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
         self.video.width, self.video.height = self.width + self.pad[1], self.height + self.pad[0]
         self.video.pix_fmt = "yuv420p"
@@ -476,6 +483,12 @@ class Mp4Writer:
         """Append frames: (N, H, W, 3) uint8 RGB (or one (H, W, 3) frame); with ``audio_rate``, also their audio."""
         import av
 
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        if frames.ndim != 4 or frames.shape[1:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
+            raise MediaError(f"{self.path}: frames must be (N, {self.height}, {self.width}, 3) uint8, got "
+                             f"{frames.shape} {frames.dtype}")
         if audio is not None:
             if self.audio_rate is None:
                 raise MediaError(f"{self.path}: this writer was not opened for streamed audio (audio_rate=...)")
@@ -487,12 +500,6 @@ class Mp4Writer:
                 for packet in self.astream.encode(frame):
                     self.container.mux(packet)
 
-        frames = np.asarray(frames)
-        if frames.ndim == 3:
-            frames = frames[None]
-        if frames.ndim != 4 or frames.shape[1:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
-            raise MediaError(f"{self.path}: frames must be (N, {self.height}, {self.width}, 3) uint8, got "
-                             f"{frames.shape} {frames.dtype}")
         if any(self.pad):
             frames = np.pad(frames, ((0, 0), (0, self.pad[0]), (0, self.pad[1]), (0, 0)), mode="edge")
         for img in frames:

@@ -5,8 +5,9 @@ at a time and nobody knows how long it will talk. :class:`StreamingFeatures` kee
 next rows:
 
 * row ``t`` (video frame ``t``, 40 ms at 25 fps) needs the samples up to ``(t + 1) * 640 + margin``, where the margin
-  is what the analysis windows reach past the frame's end (176 samples = 11 ms for the log-mel features, see
-  :func:`vasa_lab.audio.features.context_samples`). So a row leaves 11 ms after its frame's audio has arrived;
+  is what the analysis windows reach past the frame's end (176 samples = 11 ms for the log-mel features, 32 ms with
+  the optional prosody columns; :func:`vasa_lab.audio.features.context_samples`). So a row leaves that long after
+  its frame's audio has arrived;
 * the loudness gain cannot be measured on the whole recording, because there is none yet. It is measured on the
   speech heard so far (the last ``gain_window`` seconds, the same two gates as :class:`LoudnessMeter`) and updated
   every quarter second; before any speech the gain is 1 (faint noise is never blown up). Give ``gain=`` a number to
@@ -83,7 +84,8 @@ class StreamingFeatures:
     the speech so far) or a fixed number. ``raw`` keeps the stream's samples at ``cfg.sample_rate``, before the
     gain, for whoever needs each frame's own audio (:meth:`take_audio`)."""
 
-    def __init__(self, cfg: AudioConfig | None = None, sample_rate: int | None = None, gain="running"):
+    def __init__(self, cfg: AudioConfig | None = None, sample_rate: int | None = None, gain="running",
+                 keep_audio: bool = False):
         self.cfg = cfg or AudioConfig()
         rate = int(sample_rate or self.cfg.sample_rate)
         if not 4_000 <= rate <= 384_000:
@@ -107,6 +109,7 @@ class StreamingFeatures:
         self.n_samples = 0                      # samples received so far (at cfg.sample_rate)
         self.n_rows = 0                         # rows given out so far
         self.finished = False
+        self.keep_audio = bool(keep_audio)
 
     @property
     def gain(self) -> float:
@@ -118,11 +121,12 @@ class StreamingFeatures:
 
     def _check(self, chunk) -> np.ndarray:
         x = np.asarray(chunk)
-        if x.ndim == 2:
-            from .waveform import _to_mono
-
+        if x.ndim == 2:                                  # (samples, channels): a stream's layout, always
+            if not 1 <= x.shape[1] <= 8:
+                raise AudioStreamError(f"a chunk of audio must be (samples,) or (samples, channels) with at most 8 "
+                                       f"channels, got shape {x.shape}")
             try:
-                x = _to_mono(_as_float(x))
+                x = _as_float(x).mean(axis=1)
             except ValueError as err:
                 raise AudioStreamError(f"a chunk of the stream: {err}") from None
         if x.ndim != 1:
@@ -157,7 +161,8 @@ class StreamingFeatures:
 
     def _add(self, x: np.ndarray, last: bool) -> np.ndarray:
         if x.size:
-            self._audio = np.concatenate([self._audio, x])
+            if self.keep_audio:
+                self._audio = np.concatenate([self._audio, x])
             g = self._fixed if self._fixed is not None else self._running.update(x)
             self._buf = np.concatenate([self._buf, x * np.float32(g)])
             self.n_samples += x.size

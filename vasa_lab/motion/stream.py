@@ -38,6 +38,7 @@ from .diffusion import sample_window
 from .model import Conditioning, MotionDiT
 
 
+_KEEP = object()        # set_conditions(): "leave the conditions as they are"
 REVERT_SECONDS = 10.0   # drift control's time constant (MotionStream._revert); None turns it off
 LEVEL_FRAMES = 50       # the running average it corrects: 2 s at 25 fps
 BOUND = 3.0             # ... and a soft bound on every dimension, in the data's standard deviations
@@ -94,7 +95,13 @@ class MotionStream:
         if revert_seconds is not None and not (np.isfinite(revert_seconds) and revert_seconds > 0):
             raise ValueError(f"revert_seconds must be a positive number of seconds or None, got {revert_seconds!r}")
         self.revert_frames = None if revert_seconds is None else float(revert_seconds) * cfg.audio.fps
+        if bound is not None and not (np.isfinite(bound) and bound > 0):
+            raise ValueError(f"bound must be a positive number of standard deviations or None, got {bound!r}")
         self.bound = None if bound is None else float(bound)
+        if lookahead is not None and lookahead + stride > cfg.window:
+            raise ValueError(f"lookahead + stride must fit in one window ({cfg.window} frames): a window cannot hear "
+                             f"more than its own audio; got lookahead {lookahead} + stride {stride}")
+        self.cond = None
         self.set_conditions(cond, audio=audio_scale, gaze=gaze_scale, distance=distance_scale, emotion=emotion_scale)
 
         W, K, M, A = cfg.window, cfg.context, cfg.motion_dim, cfg.audio_dim
@@ -128,14 +135,16 @@ class MotionStream:
             raise ValueError("first_audio needs first_motion: the audio of which frames?")
 
     # -- controls --------------------------------------------------------------------------------------------------
-    def set_conditions(self, cond=None, **scales) -> None:
-        """New conditions (a MotionConditions, or None = unconditioned) and/or guidance scales (audio=, gaze=,
-        distance=, emotion=), used from the next window on."""
+    def set_conditions(self, cond=_KEEP, **scales) -> None:
+        """New conditions (a MotionConditions, or None = unconditioned; left out = unchanged) and/or guidance scales
+        (audio=, gaze=, distance=, emotion=), used from the next window on. Everything is checked first: a call that
+        raises changes nothing. Safe to call from another thread (the window reads one consistent pair)."""
         from .generate import MotionConditions, condition_tensors
 
+        if cond is _KEEP:
+            cond = self.cond
         if cond is not None and not isinstance(cond, MotionConditions):
             raise ValueError(f"cond must be a MotionConditions or None, got {type(cond).__name__}")
-        self._conds = condition_tensors(self.model, cond)
         old = getattr(self, "scales", dict(audio=0.5, gaze=1.0, distance=0.0, emotion=0.0))
         unknown = set(scales) - set(old)
         if unknown:
@@ -143,8 +152,10 @@ class MotionStream:
         for name, value in scales.items():
             if not (np.isfinite(value) and 0 <= value <= 10):
                 raise ValueError(f"the {name} guidance scale must be between 0 and 10, got {value!r}")
-        self.scales = {**old, **{k: float(v) for k, v in scales.items()}}
-        self.cond = cond
+        conds = condition_tensors(self.model, cond)
+        scales = {**old, **{k: float(v) for k, v in scales.items()}}
+        self._controls = (conds, scales)            # one assignment: a window never sees half a change
+        self.scales, self.cond = scales, cond
 
     # -- the stream ------------------------------------------------------------------------------------------------
     def push(self, rows) -> np.ndarray:
@@ -196,9 +207,10 @@ class MotionStream:
         Each window continues from the last one, so a small bias in what the network predicts adds up: measured
         on the tiny model, the head's yaw walked 50 degrees away within 30 s of speech. The remedy here is a
         mean-reverting force on the slow part only: ``level`` is a 2 s running average of what was drawn, and the
-        kept frames are shifted by ``-level * keep / revert_frames``, ramped in from 0 at the window's first frame
-        (no step at the join). Fast motion (nods, the mouth) is untouched; a deviation that lasts decays with a
-        time constant of ``revert_seconds``."""
+        j-th of a window's ``keep`` kept frames is shifted by ``-level * (j + 1) / keep * keep / revert_frames``: a
+        ramp across the window, so no step appears at the join (a window that keeps one frame takes its whole,
+        small, shift on that frame). Fast motion (nods, the mouth) is untouched; a deviation that lasts decays with
+        a time constant of ``revert_seconds``. Before it, the soft bound (:func:`soft_bound`)."""
         if self.bound is not None:                      # no frame leaves the data's range
             x = soft_bound(x, self.bound)
         if self.revert_frames is None:
@@ -219,6 +231,7 @@ class MotionStream:
         audio[:have] = self._pending[:have]
         present = torch.arange(W) < have
         hist = self._history
+        conds, scales = self._controls
         # the last K frames so far; fewer than K (a short first_motion, W < K): the oldest one repeated
         idx = torch.clamp(torch.arange(len(hist) - K, len(hist)), min=0)
         has_context = len(hist) > 0
@@ -227,8 +240,8 @@ class MotionStream:
             context_keep=torch.tensor([has_context]),
             context_audio=(self._history_audio[idx] if has_context else torch.zeros(K, A))[None],
             context_audio_keep=(self._history_audio_keep[idx] if has_context else torch.zeros(K, dtype=torch.bool))[None],
-            audio=audio[None], audio_keep=present[None], **self._conds).to(self.device)
-        x0 = sample_window(model, c, cfg, steps=self.steps, sampler=self.sampler, scales=self.scales,
+            audio=audio[None], audio_keep=present[None], **conds).to(self.device)
+        x0 = sample_window(model, c, cfg, steps=self.steps, sampler=self.sampler, scales=scales,
                            generator=self.generator)[0].cpu()
         x0 = self._revert(x0[:keep])
         self._history = torch.cat([hist, x0])[-K:]

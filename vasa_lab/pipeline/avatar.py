@@ -91,9 +91,13 @@ class Avatar:
     def set_conditions(self, cond=None, **scales) -> None:
         """Change gaze / distance / emotion (a :class:`~vasa_lab.motion.MotionConditions`) or guidance scales
         (audio=, gaze=, ...) of the running stream: they take effect from its next window."""
-        if self._motion_stream is None:
+        stream = self._motion_stream                 # one read: the stream may end in another thread meanwhile
+        if stream is None:
             raise StreamError("no stream is running; pass the conditions to stream()")
-        self._motion_stream.set_conditions(cond if cond is not None else self._motion_stream.cond, **scales)
+        if cond is None:
+            stream.set_conditions(**scales)
+        else:
+            stream.set_conditions(cond, **scales)
 
     # -- the stream ------------------------------------------------------------------------------------------------
     def stream(self, chunks: Iterable, sample_rate: int = SAMPLE_RATE, lookahead: int | None = 2, stride: int = 4,
@@ -111,7 +115,8 @@ class Avatar:
         from ..audio.stream import StreamingFeatures
         from ..motion.stream import MotionStream
 
-        features = StreamingFeatures(self.motion.config.audio, sample_rate, gain)
+        self.last_report = None
+        features = StreamingFeatures(self.motion.config.audio, sample_rate, gain, keep_audio=True)
         motion = MotionStream(self.motion, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
                               gaze_scale=gaze_scale, seed=seed, lookahead=lookahead, stride=stride)
         self._motion_stream = motion
@@ -151,8 +156,8 @@ class Avatar:
                             arrivals.popleft()
                         heard.append(arrivals[0][1] if arrivals else decided)
                     keep = np.ones(len(codes), bool)
-                    if realtime:
-                        keep = np.array([decided - h <= budget for h in heard])
+                    if realtime:                      # too late: not drawn (the very first frame always is)
+                        keep = np.array([decided - h <= budget or emitted + i == 0 for i, h in enumerate(heard)])
                     t2 = time.perf_counter()
                     images = self.renderer.render(codes[keep]) if keep.any() else None
                     stages["render"] += time.perf_counter() - t2

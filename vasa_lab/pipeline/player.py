@@ -93,6 +93,7 @@ class LivePlayer:
         options.setdefault("audio_scale", self.audio_scale.value)
         self._stop.clear()
         self.error = None
+        self._chunks = chunks
         self._thread = threading.Thread(target=self._run, args=(chunks, sample_rate, options), daemon=True)
         self._thread.start()
         return self
@@ -122,10 +123,17 @@ class LivePlayer:
                                     f"p95 {report.latency_p95_ms:.0f} ms<br>{report.fps:.1f} frames/s, "
                                     f"{report.late} late</code>")
 
-    def stop(self) -> None:
-        """Stop the stream (its resources are freed by the thread)."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the stream (its resources are freed by the thread). A source waiting for audio (a quiet
+        microphone) is closed, so the thread wakes up and ends."""
         self._stop.set()
-        self.wait()
+        close = getattr(getattr(self, "_chunks", None), "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:                           # a generator already running in the thread: it ends anyway
+                pass
+        self.wait(timeout)
 
     def wait(self, timeout: float | None = None):
         """Block until the stream has ended; returns its :class:`~vasa_lab.pipeline.StreamReport`."""

@@ -138,8 +138,12 @@ class LiveAudio:
     seconds without audio, the reader gets that much silence (the face keeps listening) instead of waiting."""
 
     def __init__(self, sample_rate: int = 16_000, max_seconds: float = 10.0, fill_silence_after: float | None = None):
+        if fill_silence_after is not None and not (np.isfinite(fill_silence_after) and fill_silence_after >= 0.01):
+            raise StreamError(f"fill_silence_after must be at least 0.01 s (or None), got {fill_silence_after!r}")
+        if not (np.isfinite(max_seconds) and max_seconds > 0):
+            raise StreamError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
         self.sample_rate = int(sample_rate)
-        self.max_samples = int(max_seconds * sample_rate)
+        self.max_samples = max(1, int(max_seconds * sample_rate))
         self.fill_silence_after = fill_silence_after
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
@@ -148,27 +152,31 @@ class LiveAudio:
         self.closed = False
 
     def put(self, samples) -> None:
-        if self.closed:
-            raise StreamError("this live audio stream was closed; start a new one")
-        x = np.asarray(samples, np.float32).reshape(-1)
+        """Add (n,) or (n, channels) samples at ``sample_rate`` (channels are averaged)."""
+        x = np.asarray(samples, np.float32)
+        if x.ndim == 2:
+            x = x.mean(axis=1)
+        if x.ndim != 1:
+            raise StreamError(f"live audio must be (samples,) or (samples, channels), got shape {x.shape}")
         with self._lock:
+            if self.closed:
+                raise StreamError("this live audio stream was closed; start a new one")
+            if x.size > self.max_samples:                   # one piece longer than the queue: keep its newest part
+                self.dropped_seconds += (x.size - self.max_samples) / self.sample_rate
+                x = x[-self.max_samples:]
             self._queue.put(AudioChunk(x, self.sample_rate, time.perf_counter()))
             self._queued += x.size
             while self._queued > self.max_samples:          # bounded: the oldest audio goes first
-                try:
-                    old = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if old is None:                             # never drop the end-of-stream mark
-                    self._queue.put(None)
-                    break
+                old = self._queue.get_nowait()
                 self._queued -= old.samples.size
                 self.dropped_seconds += old.samples.size / self.sample_rate
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._queue.put(None)
+        """The end of the stream: what is queued is still read, then the reader stops."""
+        with self._lock:
+            if not self.closed:
+                self.closed = True
+                self._queue.put(None)
 
     def __iter__(self) -> Iterator[AudioChunk]:
         while True:
