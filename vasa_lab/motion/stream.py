@@ -29,6 +29,7 @@ the next window, so within ``stride`` frames while streaming.
 from __future__ import annotations
 
 import time
+from array import array
 
 import numpy as np
 import torch
@@ -109,7 +110,7 @@ class MotionStream:
         self.n_done = 0                           # frames drawn and given out
         self.n_rows = 0                           # audio rows received
         self.windows = 0                          # windows drawn so far
-        self.window_starts: list[int] = []        # the first frame each of them kept
+        self.window_starts = array("q")            # the first frame each of them kept (8 bytes a window)
         self.seconds = 0.0                        # time spent drawing them
         self.finished = False
         # the motion so far (normalised), its audio and whether that audio is known: the next window's context
