@@ -51,10 +51,11 @@ GRID = 64                   # the frame-relative grid (pixels of the working ima
 BAND = (1.5, 10.0)          # carried spatial frequencies, cycles per frame
 N_SYNC, N_CODE = 16, 48     # 16 known sync bits + 48 Golay code bits (24-bit payload)
 N_BITS = N_SYNC + N_CODE
-N_DECOY = 64                # patterns never embedded: they measure the read-out's spread on unmarked video
+N_DECOY = 128               # patterns never embedded: they measure a soft bit's spread on this very video
 KEY = 20240417              # the public key: the seed of every pattern
-CROPS = (1.0, 0.95, 0.9, 0.85)  # crop hypotheses the detector tries (fraction of the frame kept per side)
-GAINS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2)   # read-out gain hypotheses (codecs and filters
+CROPS = (1.0, 0.95, 0.9, 0.85)  # coarse crop hypotheses (fraction of the frame kept per side), refined later
+SEARCH_FRAMES = 8
+GAINS = (0.85, 0.92, 1.0, 1.08, 1.16)  # read-out gain hypotheses (codecs and filters
                                                              # shrink the band's strength unevenly)
 
 
@@ -66,8 +67,15 @@ def luma(frames: np.ndarray) -> np.ndarray:
 
 def to_grid(y: np.ndarray, grid: int = GRID) -> np.ndarray:
     """(N, H, W) luma -> (N, grid, grid): area-averaged onto the frame-relative grid."""
-    interp = cv2.INTER_AREA if min(y.shape[1:]) >= grid else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if min(y.shape[1:]) >= grid else cv2.INTER_CUBIC
     return np.stack([cv2.resize(im, (grid, grid), interpolation=interp) for im in y])
+
+
+def grid_luma(frames: np.ndarray, grid: int = GRID) -> np.ndarray:
+    """(N, H, W, 3) uint8 RGB -> (N, grid, grid) luma on the grid (area-average first, then luma: both linear)."""
+    interp = cv2.INTER_AREA if min(frames.shape[1:3]) >= grid else cv2.INTER_CUBIC
+    small = np.stack([cv2.resize(f, (grid, grid), interpolation=interp) for f in frames])
+    return luma(small)
 
 
 @lru_cache(maxsize=4)
@@ -114,12 +122,16 @@ def patterns(key: int = KEY, grid: int = GRID) -> Patterns:
     n = N_BITS + N_DECOY
     noise = rng.standard_normal((n, grid, grid)).astype(np.float32)
     R = (_fft_filter(noise, band) * win).reshape(n, -1)
-    R -= R.mean(1, keepdims=True)           # blind to the picture's mean: brightness changes leave it alone
+    # blind to the picture's mean (brightness), still zero outside the window: subtract a multiple of the window
+    wv = win.reshape(-1)
+    R -= (R.sum(1, keepdims=True) / wv.sum()) * wv[None, :]
     q, _ = np.linalg.qr(R.T.astype(np.float64))
     R = q.T.astype(np.float32)                                       # (n, G*G) orthonormal
     P = R[:N_BITS].copy()            # orthonormal: adding d_k P_k moves read-out k by d_k and no other
     dither = rng.random(n).astype(np.float32)
     sync = (rng.random(N_SYNC) < 0.5).astype(np.uint8)
+    R = np.ascontiguousarray(R)
+    P = np.ascontiguousarray(P)
     return Patterns(R=R, P=P.astype(np.float32), gram=(P ** 2).sum(1).astype(np.float32), dither=dither,
                     sync=sync, window=win)
 
@@ -134,9 +146,13 @@ def message_signs(payload: Payload) -> np.ndarray:
 
 
 def scale(yg: np.ndarray) -> np.ndarray:
-    """r: how strong the picture is in the carried band, (N, G, G) -> (N,); a contrast change scales it with c."""
+    """r: how strong the picture is in the carried band, (N, G, G) -> (N,). Only the windowed middle of the frame
+    counts (what a crop removes, or fills in, must not change it), its mean removed (brightness must not either);
+    a contrast change scales it exactly as it scales the read-outs."""
     win = patterns().window
-    w = _fft_filter(yg, band_mask(yg.shape[-1])) * win
+    wsum = win.sum()
+    mean = (yg * win).sum(axis=(1, 2), keepdims=True) / wsum
+    w = _fft_filter((yg - mean) * win, band_mask(yg.shape[-1]))
     return np.sqrt((w ** 2).sum(axis=(1, 2)) / (win ** 2).sum()) + 1e-3
 
 
@@ -147,7 +163,7 @@ def readout(yg: np.ndarray) -> np.ndarray:
     return c / scale(yg)[:, None]
 
 
-STEP = 1.7      # the lattice step, in units of r: the strength (PSNR 39-47 dB on the synthetic world, ~42 typical)
+STEP = 1.25     # the lattice step, in units of r: the strength (PSNR ~39-48 dB on the synthetic world, ~43 typical)
 
 
 def quantize_offsets(q: np.ndarray, bits: np.ndarray, step: float | None = None) -> np.ndarray:
@@ -171,7 +187,7 @@ def embed(frames: np.ndarray, payload: Payload, step: float | None = None) -> np
     n, h, w, _ = frames.shape
     pats = patterns()
     bits = message_bits(payload)
-    yg = to_grid(luma(frames))
+    yg = grid_luma(frames)
     delta = np.zeros_like(yg)
     for _ in range(3):          # r moves a little with the mark itself: settle it
         marked = yg + delta
@@ -180,9 +196,10 @@ def embed(frames: np.ndarray, payload: Payload, step: float | None = None) -> np
         d = quantize_offsets(q, bits, step) * r[:, None]
         delta = delta + (d @ pats.P).reshape(n, GRID, GRID)
     out = np.empty_like(frames)
-    for i in range(n):
-        up = cv2.resize(delta[i], (w, h), interpolation=cv2.INTER_CUBIC) if (h, w) != (GRID, GRID) else delta[i]
-        out[i] = np.clip(frames[i].astype(np.float32) + up[..., None] + 0.5, 0, 255).astype(np.uint8)
+    for i in range(n):      # the mark is smooth (<= 10 cycles per frame): bilinear stretching is exact enough
+        up = cv2.resize(delta[i], (w, h), interpolation=cv2.INTER_LINEAR) if (h, w) != (GRID, GRID) else delta[i]
+        up = np.rint(up).astype(np.int16)[..., None]
+        out[i] = np.clip(frames[i].astype(np.int16) + up, 0, 255).astype(np.uint8)
     return out
 
 
@@ -205,24 +222,29 @@ def crop_hypotheses() -> list[tuple[float, float, float]]:
 
 
 def _place(y: np.ndarray, s: float, ox: float, oy: float) -> np.ndarray:
-    """Put frames' luma (N, h, w) back where hypothesis (s, ox, oy) says they came from, on the grid -> (N, G, G).
-    What the crop removed is filled with each picture's mean; the read-out vectors do not look there."""
-    size = max(2, int(round(s * GRID)))
-    interp = cv2.INTER_AREA if min(y.shape[1:]) >= size else cv2.INTER_LINEAR
-    out = np.empty((len(y), GRID, GRID), np.float32)
-    x0, y0 = int(round(ox * GRID)), int(round(oy * GRID))
-    x1, y1 = min(GRID, x0 + size), min(GRID, y0 + size)
+    """Put frames' luma (N, h, w) back where hypothesis (s, ox, oy) says they came from, on the grid -> (N, G, G):
+    the frame covers [ox, ox + s] x [oy, oy + s] of the original frame (in frame units). Sub-pixel exact (an area
+    resize to the next whole size, then an affine warp for the rest): QIM forgives no misregistration. What the
+    crop removed is filled with each picture's mean; the read-out vectors do not look there."""
+    n, h, w = y.shape
+    ext = s * GRID                                  # the frame's extent on the grid, in grid pixels (float)
+    size = int(math.ceil(ext))
+    interp = cv2.INTER_AREA if min(h, w) >= size else cv2.INTER_CUBIC
+    k = ext / size
+    # x_grid + 0.5 = k (x_small + 0.5) + ox G   (pixel centres)
+    m = np.float32([[k, 0, 0.5 * k - 0.5 + ox * GRID], [0, k, 0.5 * k - 0.5 + oy * GRID]])
+    out = np.empty((n, GRID, GRID), np.float32)
     for i, im in enumerate(y):
-        inner = cv2.resize(im, (size, size), interpolation=interp)
-        out[i] = inner.mean()
-        out[i, y0:y1, x0:x1] = inner[: y1 - y0, : x1 - x0]
+        small = cv2.resize(im, (size, size), interpolation=interp)
+        out[i] = cv2.warpAffine(small, m, (GRID, GRID), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=float(small.mean()))
     return out
 
 
-# Under no watermark each read-out's lattice phase is uniform: embedded and decoy patterns alike. The decoys'
-# frame-averaged soft bits measure the spread sigma_v of a soft bit on *this* video; z_k = v_k / sigma_v is then
-# about N(0, 1) for every embedded bit, and |z| half-normal: mean sqrt(2/pi), variance 1 - 2/pi.
-_HALF_MEAN, _HALF_VAR = math.sqrt(2 / math.pi), 1 - 2 / math.pi
+# Under no watermark each read-out's lattice phase is uniform, so a soft bit v = -cos(phase) has mean 0 and
+# variance 1/2 in one frame, and no more than 1/2 averaged over frames (less when frames differ). The decoys' soft
+# bits measure it on this very video; we divide by a generous estimate of their spread, never above sqrt(1/2).
+SIGMA_MARGIN = 1.2      # the decoys' RMS (128 of them) underestimates the spread by this factor with probability ~1e-4
 
 
 def soft_bits(q: np.ndarray, step: float | None = None) -> np.ndarray:
@@ -235,8 +257,8 @@ def soft_bits(q: np.ndarray, step: float | None = None) -> np.ndarray:
 @dataclass
 class FrameDetection:
     """What the detector read off a stack of frames."""
-    statistic: float            # T: about N(0, 1) on unmarked video
-    p_value: float              # one-sided, Bonferroni over the crop hypotheses
+    statistic: float            # S / 8 for the best payload: at most N(0, 1) for any one payload on unmarked video
+    p_value: float              # union bound over payloads and hypotheses (see ``score``)
     payload: Payload
     bits: np.ndarray            # (64,) the bits read (0/1) before error correction
     v: np.ndarray               # (64,) their soft values in [-1, 1], averaged over frames
@@ -252,17 +274,55 @@ class FrameDetection:
 P_THRESHOLD = 1e-6      # decision threshold on the p-value (chapter 11 checks it on unmarked clips)
 
 
-def score(v: np.ndarray, decoys: np.ndarray) -> tuple[float, Payload]:
-    """T for one hypothesis from the frame-averaged soft bits ``v`` (64,) and the decoys' (N_DECOY,): the sync
-    bits must match and the payload bits must be decisive, each measured against the decoys' spread:
+@lru_cache(maxsize=1)
+def _codewords() -> tuple[np.ndarray, np.ndarray]:
+    """The +-1 code bits of every payload whose generator byte is vasa_lab's (2^16 of them), as two blocks:
+    block 1 (generator byte + 4 model bits: 16 codewords) and block 2 (8 model bits... all 4096 codewords)."""
+    from .ecc import golay_codebook
 
-        z = v / rms(decoys),   T = (sum_sync s_k z_k + sum_payload |z_k| - 48 sqrt(2/pi)) / sqrt(16 + 48 (1 - 2/pi))
-    """
+    book = golay_codebook().astype(np.float32) * 2 - 1
+    gen_prefix = np.asarray([(1 >> (7 - i)) & 1 for i in range(8)], np.uint8)     # generator id 1: vasa_lab
+    first = book[np.all(golay_codebook()[:, :8] == gen_prefix, axis=1)]            # (16, 24)
+    return first, book
+
+
+def known_payloads() -> list[Payload]:
+    from .ecc import KNOWN_MODELS
+
+    return [pack_payload(m) for m in KNOWN_MODELS]
+
+
+def score(v: np.ndarray, decoys: np.ndarray) -> tuple[float, float, Payload]:
+    """For one hypothesis: frame-averaged soft bits ``v`` (64,) and the decoys' -> (z-statistic, p-value, payload).
+
+    Each embedded bit's z = v / sigma, sigma = min(sqrt(1/2), SIGMA_MARGIN * rms(decoys)): at most N(0, 1) on
+    unmarked video, independent across bits. For a candidate payload c (its 64 signs, sync included) the sum
+    S(c) = sum_k c_k z_k is then at most N(0, 64), so P(S(c) > s) <= Phi(-s / 8). The detector takes the best
+    payload among a set of M candidates and pays for it with a union bound, p <= M Phi(-s / 8): M = 3 for the
+    models vasa_lab ships, M = 2^16 for any model id under vasa_lab's generator byte; the smaller of the two
+    p-values, doubled (we looked twice), is reported."""
+    sigma = min(math.sqrt(0.5), SIGMA_MARGIN * float(np.sqrt(np.mean(decoys ** 2))) + 1e-6)
+    z = v / sigma
     sync = patterns().sync.astype(np.float32) * 2 - 1
-    z = v / (np.sqrt(np.mean(decoys ** 2)) + 1e-6)
-    payload, _ = decode_payload(z[N_SYNC:])
-    s = float(sync @ z[:N_SYNC] + np.abs(z[N_SYNC:]).sum() - N_CODE * _HALF_MEAN)
-    return s / math.sqrt(N_SYNC + N_CODE * _HALF_VAR), payload
+    s_sync = float(sync @ z[:N_SYNC])
+    # any model id: the best codeword of each block (block 1 restricted to vasa_lab's generator byte)
+    first, book = _codewords()
+    i1 = int(np.argmax(first @ z[N_SYNC:N_SYNC + 24]))
+    i2 = int(np.argmax(book @ z[N_SYNC + 24:]))
+    s_any = s_sync + float(first[i1] @ z[N_SYNC:N_SYNC + 24] + book[i2] @ z[N_SYNC + 24:])
+    p_any = (16 * 4096) * normal_sf(s_any / 8)
+    # the shipped models
+    best_known, s_known = None, -1e9
+    for pl in known_payloads():
+        sk = float(message_signs(pl) @ z)
+        if sk > s_known:
+            best_known, s_known = pl, sk
+    p_known = len(known_payloads()) * normal_sf(s_known / 8)
+    bits_any = np.concatenate([(first[i1] > 0), (book[i2] > 0)]).astype(np.uint8)
+    payload_any = Payload.from_bits(np.concatenate([bits_any[:12], bits_any[24:36]]))
+    if p_known <= p_any:
+        return s_known / 8, min(1.0, 2 * p_known), best_known
+    return s_any / 8, min(1.0, 2 * p_any), payload_any
 
 
 def normal_sf(t: float) -> float:
@@ -270,7 +330,7 @@ def normal_sf(t: float) -> float:
     return 0.5 * math.erfc(t / math.sqrt(2))
 
 
-def detect_frames(frames: np.ndarray, max_frames: int = 100, crops: bool = True, gains: bool = True) -> FrameDetection:
+def detect_frames(frames: np.ndarray, max_frames: int = 40, crops: bool = True, gains: bool = True) -> FrameDetection:
     """Look for the mark in (N, H, W, 3) uint8 RGB frames: read every frame (up to ``max_frames``, evenly
     spaced) under every crop hypothesis, average the soft bits over frames, keep the best hypothesis."""
     frames = np.asarray(frames)
@@ -283,19 +343,51 @@ def detect_frames(frames: np.ndarray, max_frames: int = 100, crops: bool = True,
     hyps = crop_hypotheses() if crops else [(1.0, 0.0, 0.0)]
     best = None
     gains = GAINS if gains else (1.0,)
-    for h in hyps:
-        q = readout(_place(y, *h))
+    n_hyp = 0
+
+    # the search looks at a dozen frames; the winner is then scored on all of them (the union bound over every
+    # hypothesis tried still covers the one we report)
+    search = y[np.linspace(0, len(y) - 1, min(len(y), SEARCH_FRAMES)).round().astype(int)]
+
+    def evaluate(h, best, frames_y=search):
+        nonlocal n_hyp
+        q = readout(_place(frames_y, *h))
         for g in gains:
+            n_hyp += 1
             vall = soft_bits(q * g).mean(0)
-            v = vall[:N_BITS]
-            t, payload = score(v, vall[N_BITS:])
-            if best is None or t > best[0]:
-                best = (t, payload, v, h + (g,))
-    t, payload, v, h = best
-    n_hyp = len(hyps) * len(gains)
-    p = min(1.0, n_hyp * normal_sf(t))
+            t, p, payload = score(vall[:N_BITS], vall[N_BITS:])
+            if best is None or p < best[1] or (p == best[1] and t > best[0]):
+                best = (t, p, payload, vall[:N_BITS], tuple(h) + (g,))
+        return best
+
+    coarse = [evaluate(h, None) for h in hyps]
+    best = min(coarse, key=lambda b: (b[1], -b[0]))
+    if crops and best[1] > 1e-40:
+        # refine the registration around the two best (QIM forgives no misregistration: a quarter of a grid
+        # pixel already scrambles half the bits): one coordinate at a time (x, y in grid pixels, scale), 3 rounds
+        for start in sorted(coarse, key=lambda b: (b[1], -b[0]))[:2]:
+            local = start
+            for shift, zoom in (((-0.3, -0.15, 0.15, 0.3), (-0.02, -0.01, 0.01, 0.02)),
+                                ((-0.1, -0.05, 0.05, 0.1), (-0.005, -0.0025, 0.0025, 0.005)),
+                                ((-0.03, 0.03), (-0.001, 0.001))):
+                for axis in (0, 1, 2):
+                    centre = list(local[4][:3])
+                    for d in (zoom if axis == 0 else shift):
+                        h = list(centre)
+                        h[axis] = h[axis] + (d if axis == 0 else d / GRID)
+                        if 0.5 <= h[0] <= 1.05:
+                            local = evaluate(h, local)
+            if (local[1], -local[0]) < (best[1], -best[0]):
+                best = local
+    if len(search) < len(y):
+        n_before = n_hyp
+        best = evaluate(best[4][:3], None, y) if len(gains) == 1 else min(
+            (evaluate(best[4][:3], None, y) for _ in (0,)), key=lambda b: b[1])
+        n_hyp = n_before
+    t, p, payload, v, h = best
+    p = min(1.0, n_hyp * p)
     return FrameDetection(statistic=t, p_value=p, payload=payload, bits=(v > 0).astype(np.uint8), v=v,
-                          crop=h, n_frames=len(frames), hypotheses=n_hyp)
+                          crop=tuple(round(float(x), 4) for x in h), n_frames=len(frames), hypotheses=n_hyp)
 
 
 def bit_accuracy(det: FrameDetection, payload: Payload) -> float:
