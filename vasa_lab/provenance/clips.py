@@ -85,3 +85,28 @@ def photo_clips(n: int, seconds: float = 1.0, size: int = 128, seed: int = 0, cr
             m = np.float32([[size / s, 0, -x * size / s], [0, size / s, -y * size / s]])
             frames.append(cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT))
         yield h264(np.stack(frames), crf)
+
+
+FACE_PHOTOS = ("astronaut", "grace_hopper")
+
+
+def photo_animations(n: int, seconds: float = 1.0, seed: int = WORLD_SEED, start: int = 0, steps: int = 5,
+                     profile: str = "tiny") -> Iterator[np.ndarray]:
+    """Real photographs of faces animated by the generator (face crop, the model's size), each with a different
+    synthetic speaker's speech: the generator far from the people it was trained on."""
+    import torch
+
+    from ..animate import Animator
+    from ..latent.api import encode_appearance
+    from ..motion import MotionConditions
+    from ..world.clip import make_clip
+
+    torch.manual_seed(0)
+    a = Animator(profile)
+    crops = [a.portrait(_photo(p)).crop for p in FACE_PHOTOS]
+    for i in range(start, start + n):
+        clip = make_clip(seed, i, seconds=seconds, size=a.image_size)
+        app = encode_appearance(a.latent, crops[i % len(crops)])
+        motion = np.concatenate(list(a.motion_chunks(a.feature_chunks(clip.audio, clip.sample_rate),
+                                                     MotionConditions(), steps=steps, seed=i)))
+        yield np.concatenate(list(a.render_batches(app, motion)))[: len(clip.frames)]

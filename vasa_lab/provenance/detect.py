@@ -66,6 +66,12 @@ def _shrink(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
+def _reason(err: Exception) -> str:
+    """PyAV's error text without the errno and the file name (the caller names the file)."""
+    text = getattr(err, "strerror", None) or str(err)
+    return " ".join(str(text).split())[:100] or type(err).__name__
+
+
 def read_frames(path: str | Path, max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, list]:
     """Decode up to ``max_seconds`` of video (or one image) -> ((N, h, w, 3) uint8 RGB at working size, notes).
 
@@ -90,7 +96,7 @@ def read_frames(path: str | Path, max_seconds: float = MAX_SECONDS) -> tuple[np.
     try:
         container = av.open(str(path))
     except Exception as err:
-        raise UnreadableVideo(f"not a video ({' '.join(str(err).split())[:120]})") from None
+        raise UnreadableVideo(f"not a video ({_reason(err)})") from None
     try:
         if not container.streams.video:
             raise UnreadableVideo("no video stream")
@@ -103,7 +109,7 @@ def read_frames(path: str | Path, max_seconds: float = MAX_SECONDS) -> tuple[np.
                 if len(frames) >= limit:
                     break
         except Exception as err:          # truncated or corrupt mid-stream: keep what decoded
-            notes.append(f"stream broken after {len(frames)} frames ({' '.join(str(err).split())[:80]})")
+            notes.append(f"stream broken after {len(frames)} frames ({_reason(err)})")
     finally:
         container.close()
     if not frames:
