@@ -24,14 +24,16 @@ The idea in four steps (chapter 11 builds each by hand first):
    interferes at all, but anything that moves ``q_k`` by a quarter step (codec noise) flips the bit.
 
 4. **A detector with a p-value.** Each read-out becomes a soft bit ``v_k = -cos(2 pi (q_k / STEP - u_k))``,
-   averaged over frames. ``K_decoy`` further patterns are never embedded; their soft bits measure the spread
-   of ``v`` on this very video when nothing is there; ``z_k = v_k / rms(v_decoy)``. The 16 sync bits are known,
-   the 48 payload bits are Golay-decoded, and the statistic
+   averaged over frames. On unmarked video the lattice phase is uniform, so ``v_k`` has mean 0 and variance at
+   most 1/2; ``N_DECOY`` patterns that are never embedded measure that spread on the very video under test, and
+   ``z_k = v_k / sigma``. For a candidate payload with signs ``s_k`` (sync bits included), ``S = sum_k s_k z_k``
+   is then at most N(0, 64) on unmarked video, and the detector pays for every payload and every crop, gain and
+   registration it tried with a union bound:
 
-       T = ( sum_sync s_k z_k + sum_payload |z_k| - 48 sqrt(2/pi) ) / sqrt(16 + 48 (1 - 2/pi))
+       p <= (number of tries) * Phi(-S / 8)
 
-   is close to a standard normal on unmarked video, so ``p = Phi(-T)`` (times the number of crop hypotheses the
-   detector tried: a Bonferroni bound) is the chance that an unmarked video scores this high.
+   It looks for the models vasa_lab ships (3 payloads) and for any model id under vasa_lab's generator byte
+   (2^16 payloads); see :func:`score`. The frame is *found* when ``p < P_THRESHOLD``.
 
 Nothing here is learned; the key (the patterns' seed) is public, as the code is. A public key means anyone can
 read, remove or forge the mark: it tells honest viewers what made a video, it does not stop a determined forger.
@@ -39,13 +41,13 @@ read, remove or forge the mark: it tells honest viewers what made a video, it do
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from .ecc import Payload, decode_payload, encode_payload, pack_payload
+from .ecc import Payload, encode_payload, pack_payload
 
 GRID = 64                   # the frame-relative grid (pixels of the working image)
 BAND = (1.5, 10.0)          # carried spatial frequencies, cycles per frame
@@ -54,21 +56,14 @@ N_BITS = N_SYNC + N_CODE
 N_DECOY = 128               # patterns never embedded: they measure a soft bit's spread on this very video
 KEY = 20240417              # the public key: the seed of every pattern
 CROPS = (1.0, 0.95, 0.9, 0.85)  # coarse crop hypotheses (fraction of the frame kept per side), refined later
-SEARCH_FRAMES = 8
-GAINS = (0.85, 0.92, 1.0, 1.08, 1.16)  # read-out gain hypotheses (codecs and filters
-                                                             # shrink the band's strength unevenly)
+SEARCH_FRAMES = 8           # frames the hypothesis search reads (the winner is then scored on all)
+GAINS = (0.85, 0.92, 1.0, 1.08, 1.16)   # read-out gain hypotheses (codecs and filters weaken the band unevenly)
 
 
 def luma(frames: np.ndarray) -> np.ndarray:
     """(N, H, W, 3) uint8 RGB -> (N, H, W) float32 luma (BT.601 weights)."""
     f = frames.astype(np.float32)
     return 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
-
-
-def to_grid(y: np.ndarray, grid: int = GRID) -> np.ndarray:
-    """(N, H, W) luma -> (N, grid, grid): area-averaged onto the frame-relative grid."""
-    interp = cv2.INTER_AREA if min(y.shape[1:]) >= grid else cv2.INTER_CUBIC
-    return np.stack([cv2.resize(im, (grid, grid), interpolation=interp) for im in y])
 
 
 def grid_luma(frames: np.ndarray, grid: int = GRID) -> np.ndarray:
@@ -179,8 +174,8 @@ def quantize_offsets(q: np.ndarray, bits: np.ndarray, step: float | None = None)
 def embed(frames: np.ndarray, payload: Payload, step: float | None = None) -> np.ndarray:
     """Mark every frame: (N, H, W, 3) uint8 RGB -> the same shape.
 
-    The mark is computed on the grid, stretched to the frame (bicubic) and added to R, G and B alike (a change
-    of luma only). Deterministic: the same frames and payload give the same bytes."""
+    The mark is computed on the grid, stretched to the frame (bilinear: it is smooth) and added to R, G and B
+    alike (a change of luma only). Deterministic: the same frames and payload give the same bytes."""
     frames = np.asarray(frames)
     if frames.ndim == 3:
         return embed(frames[None], payload, step)[0]
