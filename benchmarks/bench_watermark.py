@@ -80,10 +80,16 @@ def robustness(args, out: dict) -> None:
                            bit_accuracy_128=float(acc[sizes == 128].mean()),
                            payload_ok=float(np.mean(r["payload"])), detected=float(np.mean(r["found"])),
                            detected_64=float(np.mean(np.asarray(r["found"])[sizes == 64])),
-                           detected_128=float(np.mean(np.asarray(r["found"])[sizes == 128])))
+                           detected_128=float(np.mean(np.asarray(r["found"])[sizes == 128])),
+                           detected_at={f"{thr:.0e}": float(np.mean(np.asarray(r["p"]) < thr))
+                                        for thr in (1e-2, 1e-3, 1e-4, 1e-6)},
+                           median_p=float(np.median(r["p"])))
         t = table[name]
         print(f"   {name:22s} {pct(t['bit_accuracy']):>13s} {pct(t['bit_accuracy_64']):>8s} "
               f"{pct(t['bit_accuracy_128']):>8s} {pct(t['payload_ok']):>10s} {pct(t['detected']):>9s}")
+    print(f"   detection rate at other thresholds: " + "; ".join(
+        f"{name}: " + ", ".join(f"p<{k} {v:.2f}" for k, v in t["detected_at"].items())
+        for name, t in table.items() if name.startswith("h264") or "+" in name))
     goal = table["h264 crf 28"]["bit_accuracy"] >= 0.95 and psnrs.mean() >= 40
     print(f"   goal (>= 95 % bits after CRF 28 at >= 40 dB): {'met' if goal else 'NOT met'} "
           f"(128 px alone: {pct(table['h264 crf 28']['bit_accuracy_128'])})")

@@ -193,8 +193,12 @@ def embed(frames: np.ndarray, payload: Payload, step: float | None = None) -> np
     out = np.empty_like(frames)
     for i in range(n):      # the mark is smooth (<= 10 cycles per frame): bilinear stretching is exact enough
         up = cv2.resize(delta[i], (w, h), interpolation=cv2.INTER_LINEAR) if (h, w) != (GRID, GRID) else delta[i]
-        up = np.rint(up).astype(np.int16)[..., None]
-        out[i] = np.clip(frames[i].astype(np.int16) + up, 0, 255).astype(np.uint8)
+        up = np.rint(up)
+        # clip(frame + up, 0, 255) with OpenCV's saturating uint8 arithmetic: add the positive part, subtract the
+        # negative part (the same bytes, several times faster on a 1024 px frame)
+        pos = cv2.merge([np.clip(up, 0, 255).astype(np.uint8)] * 3)
+        neg = cv2.merge([np.clip(-up, 0, 255).astype(np.uint8)] * 3)
+        out[i] = cv2.subtract(cv2.add(frames[i], pos), neg)
     return out
 
 
