@@ -148,6 +148,10 @@ def test_detect_command_exit_codes_and_bad_inputs(home, clip128, marked128, caps
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err and "unreadable" in err, err
     assert main(["detect", str(ours), str(home / "empty.mp4")]) == 2     # unreadable wins: a script must know
+    capsys.readouterr()
+    (home / "cut.mp4").write_bytes(ours.read_bytes()[: ours.stat().st_size * 2 // 3])   # truncated mid-stream
+    assert main(["detect", str(home / "cut.mp4")]) == 2
+    assert "cut short" in capsys.readouterr().err
 
 
 def test_detect_video_reports_tampered_credentials(home, marked128):

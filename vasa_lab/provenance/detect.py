@@ -96,6 +96,10 @@ def read_frames(path: str | Path, max_seconds: float = MAX_SECONDS) -> tuple[np.
     try:
         container = av.open(str(path))
     except Exception as err:
+        with open(path, "rb") as f:
+            head = f.read(12)
+        if head[4:8] == b"ftyp":        # an mp4/mov that starts right but has no index: cut short
+            raise UnreadableVideo("an mp4 without its index (cut short while being written or copied?)") from None
         raise UnreadableVideo(f"not a video ({_reason(err)})") from None
     try:
         if not container.streams.video:
