@@ -62,6 +62,7 @@ bench: setup
 	$(PY) benchmarks/bench_audio.py
 	$(PY) benchmarks/bench_metrics.py
 	$(PY) benchmarks/bench_watermark.py
+	$(PY) benchmarks/bench_forgery.py
 
 # Regenerate requirements.lock from the current .venv (after changing dependencies in pyproject.toml).
 lock:
