@@ -102,6 +102,16 @@ def test_credentials_verify_and_edits_are_reported(home, marked128):
     assert read_credentials(write_mp4(home / "plain.mp4", marked128[:5])).state == "none"
 
 
+def test_credentials_with_a_key_the_user_provides(home, marked128):
+    from vasa_lab.provenance.credentials import make_test_certificate
+
+    key = make_test_certificate(home / "my_keys")            # a PEM holding a private key and its chain
+    path = write_mp4(home / "ours.mp4", marked128[:5])
+    attach_credentials(path, {"model_id": "small"}, key=key)
+    cred = read_credentials(path)
+    assert cred.state == "valid" and cred.settings["model_id"] == "small" and cred.signer
+
+
 def test_attach_credentials_with_a_bad_key_leaves_the_video_alone(home, marked128):
     from vasa_lab.provenance import CredentialsError
 

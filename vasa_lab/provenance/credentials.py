@@ -82,10 +82,14 @@ def make_test_certificate(folder: str | Path | None = None) -> Path:
     pem = (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
            + cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pem)
+    fd, tmp = tempfile.mkstemp(prefix=".test_signer.", dir=folder)      # two processes at once: each its own
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
     os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    if path.exists():                # another process got there first: keep one certificate for everybody
+        os.unlink(tmp)
+    else:
+        os.replace(tmp, path)
     return path
 
 
