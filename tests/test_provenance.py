@@ -61,8 +61,12 @@ def test_mark_is_deterministic_keeps_shape_and_quality(clip128, marked128):
 
 
 def test_clean_video_is_not_detected(clip128):
+    from vasa_lab.provenance.clips import photo_clips
+
     det = detect_frames(clip128)
     assert det.p_value > P_THRESHOLD, det.p_value
+    for frames in photo_clips(4, seconds=0.6, size=96, seed=2):          # real photographs, H.264
+        assert detect_frames(frames).p_value > 1e-3
 
 
 def test_mark_found_after_h264_crf28_and_payload_read(clip128, marked128):
