@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 MEDIAPIPE_VERSION := 0.10.21
+INVISIBLE_WATERMARK_VERSION := 0.2.0
 export VASA_LAB_PROFILE ?= tiny
 
 .PHONY: setup demo test test-unit test-notebooks lab bench lock clean help
@@ -21,6 +22,7 @@ setup: $(STAMP)
 
 # mediapipe 0.10.21 carries its face models in the wheel; it goes in with --no-deps because its declared
 # requirements (numpy<2, jax, opencv-contrib) are not needed for the legacy face mesh and would break the pins.
+# invisible-watermark (the watermark benchmark's comparison) likewise: it declares opencv-python and unpinned torch.
 $(STAMP): pyproject.toml requirements.lock constraints-cpu.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vasa_lab needs Python 3.11+"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +30,7 @@ $(STAMP): pyproject.toml requirements.lock constraints-cpu.txt
 	$(PY) -m pip install --quiet -c constraints-cpu.txt torch
 	$(PY) -m pip install --quiet -r requirements.lock -c constraints-cpu.txt
 	$(PY) -m pip install --quiet --no-deps mediapipe==$(MEDIAPIPE_VERSION)
+	$(PY) -m pip install --quiet --no-deps invisible-watermark==$(INVISIBLE_WATERMARK_VERSION)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 	@echo "setup done: $(VENV) ready"
@@ -60,10 +63,12 @@ bench: setup
 	$(PY) benchmarks/bench_long_audio.py
 	$(PY) benchmarks/bench_audio.py
 	$(PY) benchmarks/bench_metrics.py
+	$(PY) benchmarks/bench_watermark.py
+	$(PY) benchmarks/bench_forgery.py
 
 # Regenerate requirements.lock from the current .venv (after changing dependencies in pyproject.toml).
 lock:
-	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(torch|torchvision|torchaudio|mediapipe)==' > requirements.lock
+	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(torch|torchvision|torchaudio|mediapipe|invisible-watermark)==' > requirements.lock
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -9,6 +9,8 @@
     vasa-lab synth-demo [--out FILE]       one synthetic talking-head clip with its ground truth (the world, ch. 01)
     vasa-lab prepare --input DIR --out DIR videos -> tracked, aligned 25 fps clips in tar shards (data_prep.prepare)
     vasa-lab evaluate --generated DIR --reference DIR [--json OUT]   the paper's metrics table (chapter 10)
+    vasa-lab detect VIDEO [VIDEO...] [--json]   our watermark and content credentials in each file (chapter 11);
+                                           exit 0: nothing found, 1: something found, 2: a file was unreadable
 
 A bad argument gets one clear line on stderr and exit status 2, never a traceback.
 """
@@ -233,6 +235,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    """One line per file (or one JSON object per line); the exit status sums them up for scripts."""
+    import json
+
+    from .provenance import detect_video
+
+    codes = []
+    for path in args.videos:
+        r = detect_video(path)
+        codes.append(r.exit_code)
+        if args.json:
+            print(json.dumps(dict(path=r.path, found=r.found, p_value=r.p_value, statistic=round(r.statistic, 3),
+                                  payload=r.payload, credentials=r.credentials.state,
+                                  credentials_summary=r.credentials.summary(), error=r.error, notes=r.notes)))
+        else:
+            line = r.summary()
+            print(line.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr if r.error else sys.stdout)
+    return 2 if 2 in codes else (1 if 1 in codes else 0)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line on stderr (exit status 2), pointing at --help for the usage."""
 
@@ -337,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="S_C, S_D, CAPP, dP, FVD_25 and identity of generated vs real videos")
     add_evaluate_arguments(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("detect", help="is a video ours? its watermark and content credentials (exit 0 none, 1 found, "
+                                      "2 unreadable)")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video or image files")
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.set_defaults(func=cmd_detect)
     return parser
 
 
