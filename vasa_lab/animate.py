@@ -63,11 +63,13 @@ class AnimateResult:
     n_frames: int
     seconds: float                       # the video's duration, n_frames / 25
     timings: dict = field(default_factory=dict)   # seconds per stage: check, portrait, models, appearance,
-                                                  # features, motion, render, write, total
+                                                  # features, motion, render, mark, write, total
     portrait: Portrait | None = None
     silent: bool = False                 # the audio held no sound above the silence threshold
     frame_size: tuple[int, int] | None = None   # (height, width) of the video's frames
     whole_photo: bool = False            # the frames are the whole photo (True) or the face crop (False)
+    watermark: str | None = None         # the payload every frame carries (None: not marked)
+    signed: bool = False                 # the file carries content credentials (C2PA)
 
     @property
     def frames_per_second(self) -> dict:
@@ -226,13 +228,15 @@ class Animator:
         """A :class:`~vasa_lab.pipeline.Avatar` (these models + ``image``'s appearance, encoded once) for streaming."""
         from .pipeline.avatar import Avatar
 
+        options.setdefault("model_id", self.profile)
         return Avatar(self.latent, self.motion, self.portrait(image), **options)
 
     # -- the whole job -----------------------------------------------------------------------------------------
     def animate(self, image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = 0.5,
                 steps: int = 10, seed: int = 0, progress: bool = True, sampler: str = "ddim",
                 gaze_scale: float = 1.0, size: int | None = None, sample_rate: int | None = None,
-                frame: str = "photo", max_side: int | None = None) -> AnimateResult:
+                frame: str = "photo", max_side: int | None = None, watermark: bool = True, sign: bool = True,
+                key=None) -> AnimateResult:
         """Portrait + speech -> an mp4 at 25 fps with the original audio, as long as the audio.
 
         ``image``: a path or an RGB array; ``audio``: a path (any format; muxed as it is) or a mono float array at
@@ -242,6 +246,11 @@ class Animator:
         resolution with the animated face pasted back (longest side capped at ``max_side``, default
         :data:`vasa_lab.photo.MAX_SIDE`); "crop" gives the model's square face crop, resized to ``size`` if given
         (a ``size`` implies "crop").
+
+        Provenance (chapter 11): ``watermark`` marks every frame with the invisible watermark naming the model;
+        ``sign`` signs the finished file with content credentials (C2PA) naming the model and these settings, with
+        ``key`` (a PEM file holding a private key and its certificate chain; None: a local TEST certificate).
+        Both are on by default; turn them off only for research on the frames themselves.
         """
         from .motion import MotionConditions
 
@@ -269,6 +278,10 @@ class Animator:
             raise ValueError(f"frame must be 'photo' (the whole photo) or 'crop' (the face square), not {frame!r}")
         if max_side is not None and not 64 <= int(max_side) <= 4096:
             raise ValueError(f"max_side must be between 64 and 4096 pixels, got {max_side}")
+        if sign:
+            from .provenance import check_signing_key
+
+            check_signing_key(key)                                                   # a bad key -> one line
         track = OriginalAudio(audio, sample_rate or SAMPLE_RATE)                    # unreadable audio -> MediaError
         if track.seconds is not None and track.seconds * FPS < 0.5:
             raise ValueError(f"the audio is {track.seconds * 1000:.0f} ms long, shorter than half a video frame "
@@ -309,7 +322,17 @@ class Animator:
             with warnings.catch_warnings(record=True) as caught:
                 # written under a temporary name and renamed when complete: a run killed midway (even by SIGKILL)
                 # never leaves a file under the asked name that looks like a finished video
-                sink = Mp4Sink(out, width, height, audio=track)
+                marker = None
+                if watermark:
+                    from .provenance import Watermarker
+
+                    marker = Watermarker.default(self.profile)
+                credentials = None
+                if sign:
+                    credentials = dict(mode="offline", model=self.profile, watermark=str(marker.payload) if marker
+                                       else None, steps=steps, sampler=sampler, seed=seed, audio_scale=audio_scale,
+                                       gaze_scale=gaze_scale, conditions=str(cond), frame=frame)
+                sink = Mp4Sink(out, width, height, audio=track, credentials=credentials, key=key)
                 warnings.simplefilter("always", SilentAudioWarning)
                 features = self._timed(self.feature_chunks(audio, sample_rate), timings, "features")
                 for motion in self.motion_chunks(features, cond, steps=steps, sampler=sampler,
@@ -317,6 +340,10 @@ class Animator:
                                                  timings=timings):
                     for frames in self._timed(self.render_batches(appearance, motion, size, **render_options),
                                               timings, "render"):
+                        if marker is not None:
+                            t0 = time.perf_counter()
+                            frames = marker.mark(frames)       # the invisible watermark (chapter 11)
+                            timings["mark"] = timings.get("mark", 0.0) + time.perf_counter() - t0
                         t0 = time.perf_counter()
                         sink.write(frames)
                         timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
@@ -343,7 +370,8 @@ class Animator:
         timings["total"] = time.perf_counter() - started
         return AnimateResult(path=out, n_frames=n_frames, seconds=n_frames / FPS, timings=timings,
                              portrait=portrait, silent=silent, frame_size=(height, width),
-                             whole_photo=compositor is not None)
+                             whole_photo=compositor is not None,
+                             watermark=str(marker.payload) if marker is not None else None, signed=sink.signed)
 
     @staticmethod
     def _timed(iterator: Iterable, timings: dict, name: str) -> Iterator:

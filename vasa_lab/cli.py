@@ -102,6 +102,14 @@ def _animate_summary(result, audio_note: str = "") -> None:
     if result.silent:
         print("  note: the audio is silent, so the face stays calm with its mouth closed")
     print(f"  video with sound: {result.path}")
+    print(_provenance_line(result.watermark, result.signed))
+
+
+def _provenance_line(payload: str | None, signed: bool) -> str:
+    """The one line that says a video is marked as generated (chapter 11)."""
+    marked = f"every frame carries an invisible watermark ('{payload}')" if payload else "NOT watermarked"
+    return (f"  provenance:       {marked}; {'signed with content credentials (C2PA)' if signed else 'NOT signed'}"
+            "; check with: vasa-lab detect VIDEO")
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
@@ -110,7 +118,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     gaze = parse_gaze(args.gaze) if args.gaze is not None else None
     result = animate(args.image, args.audio, args.out, gaze=gaze, distance=args.distance, emotion=args.emotion,
                      audio_scale=args.audio_scale, steps=args.steps, seed=args.seed, progress=not args.quiet,
-                     profile=args.profile, size=args.size, frame=args.frame, max_side=args.max_side)
+                     profile=args.profile, size=args.size, frame=args.frame, max_side=args.max_side,
+                     key=args.sign_key)
     _animate_summary(result)
     return 0
 
@@ -153,7 +162,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     # microphone's) starts at the first chunk the stream asks for, not while the models were loading
     chunks = file_chunks(args.audio, chunk_ms=args.chunk_ms, realtime=args.realtime)
     report = stream_to_mp4(avatar, chunks, out, sample_rate=rate, lookahead=lookahead, stride=args.stride,
-                           cond=cond, steps=args.steps, seed=args.seed, realtime=args.realtime)
+                           cond=cond, steps=args.steps, seed=args.seed, realtime=args.realtime, key=args.sign_key)
     print(f"streamed {report.frames} frames ({report.seconds:.1f} s) "
           f"{'at the audio' + chr(39) + 's own pace' if args.realtime else 'as fast as it goes'}, "
           f"lookahead {lookahead * 40} ms, {args.chunk_ms:g} ms chunks")
@@ -161,6 +170,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
           f"{report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms; {report.fps:.1f} frames/s; "
           f"{report.late} late, {report.dropped} dropped")
     print(f"  video with sound: {out}")
+    print(_provenance_line(str(avatar.watermark.payload), report.signed))
     if args.report:
         Path(args.report).write_text(json.dumps(report.as_dict(), indent=1))
         print(f"  latency report:   {args.report}")
@@ -181,7 +191,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         audio = audio[: int(args.seconds * 16_000)]
     write_wav(speech, audio, 16_000)
     result = animate(DEMO_PORTRAIT, speech, out, emotion=args.emotion, steps=args.steps, seed=args.seed,
-                     progress=not args.quiet, size=args.size, profile=args.profile or DEMO_PROFILE)
+                     progress=not args.quiet, size=args.size, profile=args.profile or DEMO_PROFILE,
+                     key=args.sign_key)
     _animate_summary(result)
     print(f"  the portrait:     {DEMO_PORTRAIT} (a synthetic person no model was trained on)")
     print(f"  the speech:       {speech} (espeak-ng, just now): {text!r}")
@@ -303,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "model's own)")
     p.add_argument("--profile", default=None, help="tiny, small or full (default: $VASA_LAB_PROFILE or tiny)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--sign-key", default=None, metavar="PEM",
+                   help="sign the video's content credentials with this private key + certificate chain (default: "
+                        "a local TEST certificate, labelled as such)")
     p.set_defaults(func=cmd_animate)
 
     p = sub.add_parser("stream", help="the streaming path: a speech file played as if from a microphone -> video")
@@ -324,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="crop: the face square (default, fastest); photo: the whole photo")
     p.add_argument("--report", default=None, help="also write the latency report here (.json)")
     p.add_argument("--profile", default=None, help="tiny, small or full (default: $VASA_LAB_PROFILE or tiny)")
+    p.add_argument("--sign-key", default=None, metavar="PEM",
+                   help="sign the video's content credentials with this private key + certificate chain (default: "
+                        "a local TEST certificate, labelled as such)")
     p.set_defaults(func=cmd_stream)
 
     p = sub.add_parser("demo", help="the main job on the bundled portrait and a synthesized sentence")
@@ -337,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None, help="tiny or small (default: small, whose weights ship)")
     p.add_argument("--seconds", type=float, default=None, help="cut the sentence to this many seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--sign-key", default=None, metavar="PEM",
+                   help="sign the video's content credentials with this private key + certificate chain (default: "
+                        "a local TEST certificate, labelled as such)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("synth-demo", help="one synthetic talking-head clip with its ground truth (chapter 01)")
@@ -368,9 +388,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings() -> None:
+    """A video that could not be signed is said in one line, not with a source line from the library."""
+    import warnings
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__name__ == "CredentialsWarning":          # by name: no import of the provenance package here
+            print(f"vasa-lab: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _one_line_warnings()
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -383,8 +419,10 @@ def main(argv: list[str] | None = None) -> int:
         from .media import MediaError
         from .tracking.tracker import NoFaceError
 
+        from .provenance import CredentialsError
+
         known = (CliError, ValueError, FileNotFoundError, MediaError, NoFaceError, ArtifactCorrupt, ArtifactMissing,
-                 ArtifactUnwritable, FloatingPointError, OSError)
+                 ArtifactUnwritable, FloatingPointError, OSError, CredentialsError)
         text = " ".join(str(err).split()) or type(err).__name__
         if not isinstance(err, known):
             text = f"unexpected {type(err).__name__}: {text} (set VASA_LAB_DEBUG=1 to see where)"

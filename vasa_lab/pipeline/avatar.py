@@ -44,11 +44,15 @@ class Avatar:
     :class:`~vasa_lab.tracking.align.Portrait` (aligned) or an image; ``frame``: "crop" (the model's square face,
     resized to ``size``) or "photo" (the whole photo at its resolution, longest side <= ``max_side``);
     ``render_batch``, ``precision``, ``compile``: the renderer's (see :class:`FrameRenderer`).
+    ``model_id``: the models' short name (a profile, or a checkpoint's hash) that the watermark carries;
+    ``watermark``: True (default) marks every frame the avatar makes with the invisible watermark of chapter 11
+    (:class:`~vasa_lab.provenance.Watermarker`), False leaves them unmarked (for research on the frames
+    themselves; never for videos you share).
     """
 
     def __init__(self, latent, motion, portrait, frame: str = "crop", size: int | None = None,
                  max_side: int | None = None, render_batch: int = 64, precision: str = "32", compile: bool = False,
-                 tracker=None):
+                 tracker=None, model_id: str = "custom", watermark: bool = True):
         from ..latent.api import encode_appearance
         from ..tracking.align import Portrait, align_portrait
 
@@ -65,6 +69,12 @@ class Avatar:
             compositor = PhotoCompositor.for_portrait(portrait.image, portrait.box, max_side or MAX_SIDE)
         self.renderer = FrameRenderer(latent, self.appearance, batch=render_batch, size=size, compositor=compositor,
                                       precision=precision, compile=compile)
+        self.model_id = str(model_id)
+        self.watermark = None
+        if watermark:
+            from ..provenance import Watermarker
+
+            self.watermark = Watermarker.default(self.model_id)
         self._motion_stream = None
         self.last_report: StreamReport | None = None
 
@@ -121,7 +131,7 @@ class Avatar:
                               gaze_scale=gaze_scale, seed=seed, lookahead=lookahead, stride=stride)
         self._motion_stream = motion
         budget = default_budget(lookahead, stride, self.motion.config.window) if budget is None else float(budget)
-        stages = dict(features=0.0, motion=0.0, render=0.0)
+        stages = dict(features=0.0, motion=0.0, render=0.0, mark=0.0)
         spf = features.spf
         arrivals: deque[tuple[float, float]] = deque()     # (end of the audio so far at 16 kHz, when it arrived)
         received, emitted = 0, 0
@@ -160,7 +170,11 @@ class Avatar:
                         keep = np.array([decided - h <= budget or emitted + i == 0 for i, h in enumerate(heard)])
                     t2 = time.perf_counter()
                     images = self.renderer.render(codes[keep]) if keep.any() else None
-                    stages["render"] += time.perf_counter() - t2
+                    t3 = time.perf_counter()
+                    stages["render"] += t3 - t2
+                    if images is not None and self.watermark is not None:
+                        images = self.watermark.mark(images)
+                        stages["mark"] += time.perf_counter() - t3
                     k = 0
                     for i, code in enumerate(codes):
                         image = None
@@ -183,16 +197,30 @@ class Avatar:
                 close()
 
 
-def stream_to_mp4(avatar: Avatar, chunks: Iterable, out, sample_rate: int = SAMPLE_RATE, **options) -> StreamReport:
+def stream_to_mp4(avatar: Avatar, chunks: Iterable, out, sample_rate: int = SAMPLE_RATE, sign: bool = True,
+                  key=None, **options) -> StreamReport:
     """Run :meth:`Avatar.stream` into an mp4 (the frames and the audio each one shows, 16 kHz) and return its
     report. A dropped frame (``realtime=True``, too late) is written as the frame before it, so the video keeps its
-    length and stays in sync with its audio."""
+    length and stays in sync with its audio. The frames carry the avatar's watermark; ``sign``: the finished file
+    also gets content credentials (C2PA) naming the model and the stream's settings, signed with ``key`` (a PEM
+    file; None: the local TEST certificate)."""
     from .sinks import Mp4Sink
 
     h, w = avatar.frame_size
     last = np.zeros((h, w, 3), np.uint8)
     written = 0.0
-    with Mp4Sink(out, w, h, audio_rate=avatar.motion.config.audio.sample_rate) as sink:
+    credentials = None
+    if sign:
+        from ..provenance import check_signing_key
+
+        check_signing_key(key)
+        credentials = dict(mode="stream", model=avatar.model_id,
+                           watermark=str(avatar.watermark.payload) if avatar.watermark is not None else None,
+                           **{k: v for k, v in options.items() if k != "cond"})
+        if options.get("cond") is not None:
+            credentials["conditions"] = str(options["cond"])
+    with Mp4Sink(out, w, h, audio_rate=avatar.motion.config.audio.sample_rate, credentials=credentials,
+                 key=key) as sink:
         for frame in avatar.stream(chunks, sample_rate, **options):
             last = frame.image if frame.image is not None else last
             t0 = time.perf_counter()
@@ -202,4 +230,5 @@ def stream_to_mp4(avatar: Avatar, chunks: Iterable, out, sample_rate: int = SAMP
             raise ValueError("the audio is shorter than half a video frame (20 ms): there is nothing to animate")
     report = avatar.last_report
     report.stages["sink"] = written
+    report.signed = sink.signed
     return report

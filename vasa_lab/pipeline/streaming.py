@@ -232,7 +232,8 @@ class StreamReport:
     fps: float                       # frames out per second of wall time, first to last
     seconds: float                   # the video's length
     wall_seconds: float
-    stages: dict = field(default_factory=dict)   # seconds spent per stage: features, motion, render, sink
+    stages: dict = field(default_factory=dict)   # seconds spent per stage: features, motion, render, mark, sink
+    signed: bool = False                         # written to a file that carries content credentials (C2PA)
 
     @classmethod
     def from_tally(cls, tally: "Tally", budget: float, stages: dict | None = None) -> "StreamReport":

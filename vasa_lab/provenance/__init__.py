@@ -20,11 +20,12 @@ or a checkpoint's hash; the watermark carries 16 bits of its SHA-256 and 8 bits 
 Modules: ``ecc`` (payload and Golay code), ``watermark`` (embed and detect on frames), ``attacks`` (what a video
 goes through), ``credentials`` (C2PA), ``detect`` (files), ``forgery`` (a passive real-vs-generated classifier).
 """
-from .credentials import Credentials, CredentialsError, attach_credentials, read_credentials
+from .credentials import (Credentials, CredentialsError, CredentialsWarning, attach_credentials, check_signing_key,
+                          read_credentials)
 from .detect import DetectionResult, detect_video, read_frames
 from .ecc import Payload, pack_payload
 from .watermark import P_THRESHOLD, Watermarker, bit_accuracy, detect_frames, embed, psnr_db
 
 __all__ = ["Watermarker", "attach_credentials", "detect_video", "DetectionResult", "Credentials",
-           "CredentialsError", "read_credentials", "read_frames", "Payload", "pack_payload", "embed",
-           "detect_frames", "bit_accuracy", "psnr_db", "P_THRESHOLD"]
+           "CredentialsError", "CredentialsWarning", "check_signing_key", "read_credentials", "read_frames",
+           "Payload", "pack_payload", "embed", "detect_frames", "bit_accuracy", "psnr_db", "P_THRESHOLD"]

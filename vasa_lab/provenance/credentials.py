@@ -36,6 +36,10 @@ class CredentialsError(Exception):
     """A manifest could not be made (bad key, unwritable file); one line for the user."""
 
 
+class CredentialsWarning(UserWarning):
+    """A video was written but could not be signed (it keeps its watermark)."""
+
+
 def _home() -> Path:
     return Path(os.environ.get("VASA_LAB_HOME", Path.home() / ".cache" / "vasa_lab")) / "credentials"
 
@@ -91,6 +95,11 @@ def make_test_certificate(folder: str | Path | None = None) -> Path:
     else:
         os.replace(tmp, path)
     return path
+
+
+def check_signing_key(key) -> None:
+    """Raise :class:`CredentialsError` (one line) if ``key`` cannot sign: called before any slow work."""
+    _load_key(key)
 
 
 def _load_key(key) -> tuple[bytes, bytes, str]:
