@@ -9,6 +9,7 @@
     vasa-lab synth-demo [--out FILE]       one synthetic talking-head clip with its ground truth (the world, ch. 01)
     vasa-lab prepare --input DIR --out DIR videos -> tracked, aligned 25 fps clips in tar shards (data_prep.prepare)
     vasa-lab evaluate --generated DIR --reference DIR [--json OUT]   the paper's metrics table (chapter 10)
+    vasa-lab serve [--port 8000] [--host 127.0.0.1] [--image P]   a live avatar in the browser (microphone or text)
     vasa-lab detect VIDEO [VIDEO...] [--json]   our watermark and content credentials in each file (chapter 11);
                                            exit 0: nothing found, 1: something found, 2: a file was unreadable
 
@@ -200,6 +201,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import ServeConfig, serve
+
+    if not 1 <= args.port <= 65535:
+        raise CliError(f"--port must be between 1 and 65535, got {args.port}")
+    if args.image is not None:
+        from .media import read_portrait
+
+        read_portrait(args.image)                           # unreadable: one line, before any model loads
+    config = ServeConfig(profile=args.profile, host=args.host, port=args.port, token=args.token, image=args.image,
+                         max_streams=args.max_streams)
+    serve(config)
+    return 0
+
+
 def cmd_synth_demo(args: argparse.Namespace) -> int:
     from .world.clip import make_clip, save_clip
 
@@ -379,6 +395,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="S_C, S_D, CAPP, dP, FVD_25 and identity of generated vs real videos")
     add_evaluate_arguments(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("serve", help="a live avatar in your browser: speak or type, the portrait talks back")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="127.0.0.1 (default: this computer only); another address needs a token (made if not given)")
+    p.add_argument("--token", default=None, help="a secret every request must carry (?token=...)")
+    p.add_argument("--image", default=None, help="a portrait to offer first (the page offers three more)")
+    p.add_argument("--profile", default=None, help="tiny, small or full (default: $VASA_LAB_PROFILE or tiny)")
+    p.add_argument("--max-streams", type=int, default=2,
+                   help="streams at once; one more is told 'busy' (2 keep real time on a 2-core CPU, tiny)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("detect", help="is a video ours? its watermark and content credentials (exit 0 none, 1 found, "
                                       "2 unreadable)")

@@ -317,11 +317,48 @@ def read_portrait(image) -> np.ndarray:
         else:                                              # IMREAD_COLOR applies the EXIF orientation
             raw = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
         return _to_rgb8(raw, str(path))
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return decode_image_bytes(bytes(image))
     if isinstance(image, np.ndarray):
         if image.ndim >= 2:
             _check_pixel_count(image.shape[1], image.shape[0], "portrait")
         return _to_rgb8(image, "portrait")
-    raise ValueError(f"the portrait must be an image file path or a numpy array, got {type(image).__name__}")
+    raise ValueError(f"the portrait must be an image file path, its bytes or a numpy array, got {type(image).__name__}")
+
+
+IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"RIFF": "webp", b"BM": "bmp"}
+
+
+def decode_image_bytes(data: bytes, name: str = "the uploaded image", max_pixels: int | None = None) -> np.ndarray:
+    """An image file's bytes (PNG, JPEG, WebP or BMP, recognised by their first bytes, not by a name or a declared
+    type) -> (H, W, 3) uint8 RGB, refusing an image over ``max_pixels`` (default :data:`MAX_PORTRAIT_PIXELS`) from
+    its header before decoding it. Nothing is written."""
+    import io
+
+    import cv2
+    from PIL import Image
+
+    kind = next((k for sig, k in IMAGE_SIGNATURES.items() if data.startswith(sig)), None)
+    if kind == "webp" and data[8:12] != b"WEBP":
+        kind = None
+    if kind is None:
+        raise ValueError(f"{name} is not a PNG, JPEG, WebP or BMP image")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            w, h = probe.size
+        if w * h > (max_pixels or MAX_PORTRAIT_PIXELS):
+            raise ValueError(f"{name} is {w}x{h} pixels ({w * h / 1e6:.1f} megapixels); the limit is "
+                             f"{(max_pixels or MAX_PORTRAIT_PIXELS) / 1e6:.0f} megapixels, so shrink it first")
+    except ValueError:
+        raise
+    except Image.DecompressionBombError:
+        raise ValueError(f"{name} is larger than {MAX_PORTRAIT_PIXELS / 1e6:.0f} megapixels; shrink it first") from None
+    except Exception:
+        raise ValueError(f"{name} is not a readable image (its header is damaged)") from None
+    raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if raw is None:
+        raise ValueError(f"{name} is not a readable image (it cannot be decoded)")
+    return _to_rgb8(raw[..., ::-1], name)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -41,11 +41,13 @@ class StreamError(AudioStreamError):
 @dataclass
 class AudioChunk:
     """A piece of audio: ``samples`` (n,) or (n, channels); ``rate`` in Hz (None: the stream's announced rate);
-    ``arrived``: when it arrived (perf_counter seconds; None: when the stream reads it)."""
+    ``arrived``: when it arrived (perf_counter seconds; None: when the stream reads it); ``tag``: anything the
+    producer wants to find again (a web page's own clock, say); the stream ignores it."""
 
     samples: np.ndarray
     rate: int | None = None
     arrived: float | None = None
+    tag: object = None
 
 
 @dataclass
@@ -151,8 +153,9 @@ class LiveAudio:
         self.dropped_seconds = 0.0
         self.closed = False
 
-    def put(self, samples) -> None:
-        """Add (n,) or (n, channels) samples at ``sample_rate`` (channels are averaged)."""
+    def put(self, samples, tag=None) -> None:
+        """Add (n,) or (n, channels) samples at ``sample_rate`` (channels are averaged), with an optional ``tag``
+        that the chunk carries (:attr:`AudioChunk.tag`)."""
         x = np.asarray(samples, np.float32)
         if x.ndim == 2:
             x = x.mean(axis=1)
@@ -164,7 +167,7 @@ class LiveAudio:
             if x.size > self.max_samples:                   # one piece longer than the queue: keep its newest part
                 self.dropped_seconds += (x.size - self.max_samples) / self.sample_rate
                 x = x[-self.max_samples:]
-            self._queue.put(AudioChunk(x, self.sample_rate, time.perf_counter()))
+            self._queue.put(AudioChunk(x, self.sample_rate, time.perf_counter(), tag))
             self._queued += x.size
             while self._queued > self.max_samples:          # bounded: the oldest audio goes first
                 old = self._queue.get_nowait()
