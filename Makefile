@@ -16,6 +16,7 @@ help:
 	@echo "make demo            run the main job on the embedded default -> outputs/demo.mp4"
 	@echo "make test            unit tests + every notebook under nbval (profile: $$VASA_LAB_PROFILE)"
 	@echo "make lab             JupyterLab on notebooks/"
+	@echo "make serve           the live avatar in your browser (microphone or typed sentences)"
 	@echo "make bench           benchmarks that print speed numbers"
 
 setup: $(STAMP)
@@ -74,7 +75,7 @@ clean:
 	rm -rf $(VENV) outputs .pytest_cache
 
 # --- the course as a product: workshop kit and rendered book -------------------------------------------------
-.PHONY: workshop book book-check
+.PHONY: workshop book book-check serve serve-check
 
 # Student copies (solutions stubbed, outputs cleared) + instructor copies + workshop/INSTRUCTOR.md. Seconds.
 workshop: setup
@@ -96,3 +97,13 @@ book: $(BOOK_STAMP)
 book-check: $(BOOK_STAMP)
 	$(PY) tools/book.py --stored
 	$(PY) tools/book_check.py
+
+# The live avatar in your browser (http://127.0.0.1:8000): speak into the microphone or type a sentence.
+serve: setup
+	$(VENV)/bin/vasa-lab serve
+
+# The live avatar checked in a real browser: the system's headless Chromium (apt-get install -y chromium) with a fake
+# microphone playing synthesized speech; frames/s, latency, the mouth against the speech, a typed sentence, a bad
+# upload. About a minute.
+serve-check: $(BOOK_STAMP)
+	$(PY) tools/serve_check.py --json build/serve_check.json

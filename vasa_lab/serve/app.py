@@ -20,6 +20,7 @@ import hmac
 import ipaddress
 import secrets
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import numpy as np
 from .protocol import ProtocolError, parse_text, unpack_audio
 
 MAX_UPLOADS = 16
+WAIT_FOR_SLOT = 2.0           # seconds a new stream waits for a running one to end before it is told "busy"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
@@ -41,7 +43,7 @@ class ServeConfig:
     port: int = 8000
     token: str | None = None             # required on every request when set (always set off loopback)
     image: str | None = None             # a portrait to offer first
-    max_streams: int = 2                 # streams at once; one more is told "busy" (measured: benchmarks/bench_serve.py)
+    max_streams: int = 1                 # streams at once; one more is told "busy" (2 cores keep 1: bench_serve.py)
     max_upload_bytes: int = 8 * 2 ** 20
     max_upload_pixels: int = 16_000_000
     max_side: int = 384                  # frames are the whole portrait, longest side at most this
@@ -132,16 +134,21 @@ class AvatarServer:
             raise ValueError(f"no portrait {portrait_id!r}; choose one from the list or upload one")
         if mode == "mic" and int(rate) not in RATES:
             raise ValueError(f"the audio rate must be one of {', '.join(map(str, RATES))} Hz, got {rate}")
-        with self.lock:
-            if len(self.sessions) >= self.config.max_streams:
-                raise Busy(f"{len(self.sessions)} streams are running, the most this server keeps in real time; "
-                           "try again when one ends")
-            placeholder = object()
-            self.sessions.add(placeholder)
+        placeholder, deadline = object(), time.monotonic() + WAIT_FOR_SLOT
+        while True:                          # a page that restarts its stream may arrive before its old one ended
+            with self.lock:
+                if len(self.sessions) < self.config.max_streams:
+                    self.sessions.add(placeholder)
+                    break
+                running = len(self.sessions)
+            if time.monotonic() > deadline:
+                raise Busy(f"{running} stream{'s are' if running > 1 else ' is'} running, the most this server "
+                           "keeps in real time; try again when one ends")
+            time.sleep(0.05)
         try:
             a = self.animator
             avatar = Avatar(a.latent, a.motion, entry["portrait"], frame="photo", max_side=self.config.max_side,
-                            model_id=a.profile)
+                            model_id=a.profile).warm_up()        # first-use costs paid before the page waits
 
             def ended(session):
                 with self.lock:
