@@ -93,29 +93,40 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     audio = speech_with_pauses(args.seconds + 4)
     port = free_port()
-    server = start_server(args.profile, port)
+    counts = [int(x) for x in args.streams.split(",")]
+    server = start_server(args.profile, port, "--max-streams", str(max(counts)))      # measure beyond the default
     results = dict(profile=args.profile, seconds=args.seconds, rows=[])
     try:
-        for n in [int(x) for x in args.streams.split(",")]:
+        for n in counts:
             import urllib.request
 
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health").read()
             outs = [dict() for _ in range(n)]
             threads = [threading.Thread(target=client, args=(port, audio, args.seconds, o)) for o in outs]
-            for t in threads:
+            samples, done = [], threading.Event()
+
+            def sample_memory():                              # the server's memory every 30 s while it streams
+                while not done.wait(30.0):
+                    samples.append(round(rss_mb(server.pid), 1))
+
+            sampler = threading.Thread(target=sample_memory, daemon=True)
+            for t in threads + [sampler]:
                 t.start()
             for t in threads:
                 t.join()
+            done.set()
             time.sleep(1.0)
             ok = [o for o in outs if "error" not in o]
             real_time = len(ok) == n and all(o["fps"] >= 24 and o["dropped"] <= 0.01 * o["frames"] for o in ok)
-            row = dict(streams=n, per_stream=outs, real_time=real_time, server_rss_mb=rss_mb(server.pid))
+            row = dict(streams=n, per_stream=outs, real_time=real_time, server_rss_mb=rss_mb(server.pid),
+                       server_rss_every_30s=samples)
             results["rows"].append(row)
             print(f"{n} stream(s): " + "; ".join(
                 (f"{o['fps']:.1f} frames/s, {o['dropped']} dropped of {o['frames']}, latency p50 "
                  f"{o['latency_p50_ms']:.0f} / p95 {o['latency_p95_ms']:.0f} ms") if "error" not in o
                 else f"refused: {o['error']}" for o in outs)
-                  + f" -> {'real time' if real_time else 'NOT real time'}; server {row['server_rss_mb']:.0f} MB",
+                  + f" -> {'real time' if real_time else 'NOT real time'}; server {row['server_rss_mb']:.0f} MB"
+                  + (f" (every 30 s: {samples[0]:.0f} ... {samples[-1]:.0f} MB)" if samples else ""),
                   flush=True)
     finally:
         server.terminate()

@@ -245,3 +245,12 @@ def test_a_microphone_that_stops_keeps_the_face_listening(client, server, speech
         assert len(frames) == 30                                            # silence filled in: frames go on
         assert frames[-1][0]["sent"] is None                                # ... and they say it was not the page's
     assert _wait_for_no_streams(server)
+
+
+def test_serve_command_refuses_bad_arguments_in_one_line(tmp_path, capsys):
+    from vasa_lab.cli import main
+
+    assert main(["serve", "--image", str(tmp_path / "nobody.png")]) == 2
+    assert main(["serve", "--port", "70000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "no such image file" in err[0] and "--port" in err[1], err

@@ -62,9 +62,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(profile: str, port: int) -> subprocess.Popen:
+def start_server(profile: str, port: int, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, VASA_LAB_PROFILE=profile)
-    proc = subprocess.Popen([sys.executable, "-m", "vasa_lab.cli", "serve", "--port", str(port), "--profile", profile],
+    proc = subprocess.Popen([sys.executable, "-m", "vasa_lab.cli", "serve", "--port", str(port), "--profile", profile,
+                             *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     t0 = time.time()
     while time.time() - t0 < 300:

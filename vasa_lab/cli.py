@@ -403,8 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default=None, help="a secret every request must carry (?token=...)")
     p.add_argument("--image", default=None, help="a portrait to offer first (the page offers three more)")
     p.add_argument("--profile", default=None, help="tiny, small or full (default: $VASA_LAB_PROFILE or tiny)")
-    p.add_argument("--max-streams", type=int, default=2,
-                   help="streams at once; one more is told 'busy' (2 keep real time on a 2-core CPU, tiny)")
+    p.add_argument("--max-streams", type=int, default=1,
+                   help="streams at once; one more is told busy (a 2-core CPU keeps 1 in real time: benchmarks/bench_serve.py)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("detect", help="is a video ours? its watermark and content credentials (exit 0 none, 1 found, "
