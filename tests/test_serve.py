@@ -254,3 +254,32 @@ def test_serve_command_refuses_bad_arguments_in_one_line(tmp_path, capsys):
     assert main(["serve", "--port", "70000"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "no such image file" in err[0] and "--port" in err[1], err
+
+
+def test_controls_sent_before_the_stream_starts_are_kept(server):
+    from vasa_lab.motion import MotionConditions
+    from vasa_lab.pipeline.avatar import Avatar
+    from vasa_lab.serve.session import LiveSession
+
+    a = server.animator
+    avatar = Avatar(a.latent, a.motion, server.portraits["demo"]["portrait"], model_id="tiny")
+    sent, applied = [], []
+    original = avatar.set_conditions
+
+    def recording(cond=None, **scales):
+        original(cond, **scales)                                            # raises while no stream runs
+        applied.append((cond, scales))
+
+    avatar.set_conditions = recording
+    session = LiveSession(avatar, sent.append, mode="mic")               # not started: no stream yet
+    session.set_controls(MotionConditions(emotion="happy"), audio=1.5)
+    with pytest.raises(ValueError):
+        session.set_controls(MotionConditions(), audio=50)
+    session.start()
+    session.push_audio(0.0, np.zeros(16_000, np.float32))
+    t0 = time.time()
+    while len(sent) < 5 and time.time() - t0 < 30:
+        time.sleep(0.05)
+    session.stop()
+    assert len(sent) >= 5 and session.error is None
+    assert applied == [(MotionConditions(emotion="happy"), {"audio": 1.5})]      # applied once the stream ran

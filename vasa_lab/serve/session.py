@@ -46,6 +46,7 @@ class LiveSession:
         self._clock: deque[tuple[int, float]] = deque()      # (samples into the stream at the chunk's end, page ms)
         self._clock_lock = threading.Lock()
         self._streamed = 0
+        self._pending = None                      # (cond, scales) that arrived before the stream started
         self._sentences: queue.Queue = queue.Queue(MAX_SENTENCES)
         self._stop = threading.Event()
         self.on_end = on_end
@@ -87,7 +88,18 @@ class LiveSession:
         return len(speech) / 16_000
 
     def set_controls(self, cond, **scales) -> None:
-        self.avatar.set_conditions(cond, **scales)
+        """New gaze / distance / emotion and guidance scales, from the next window (or the first, if the stream has
+        not drawn one yet). A bad value raises ValueError and changes nothing."""
+        from ..pipeline.streaming import StreamError
+
+        with self._clock_lock:
+            try:
+                self.avatar.set_conditions(cond, **scales)
+            except StreamError:                    # not running yet: the stream takes them when it starts
+                for name, value in scales.items():
+                    if name not in ("audio", "gaze", "distance", "emotion") or not 0 <= float(value) <= 10:
+                        raise ValueError(f"the {name} guidance scale must be between 0 and 10, got {value!r}") from None
+                self._pending = (cond, scales)
 
     def stop(self, wait: float = 5.0) -> None:
         """End the stream and free it (idempotent; returns once the threads ended, or after ``wait`` seconds)."""
@@ -126,6 +138,11 @@ class LiveSession:
         for chunk in self.audio:
             if self._stop.is_set():
                 return
+            with self._clock_lock:
+                if self._pending is not None:      # controls sent before the stream started
+                    cond, scales = self._pending
+                    self._pending = None
+                    self.avatar.set_conditions(cond, **scales)
             self._streamed += len(chunk.samples)
             if chunk.tag is not None:
                 with self._clock_lock:
