@@ -13,7 +13,7 @@ from vasa_lab.exercises import notebooks as nbx
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = nbx.chapter_notebooks(ROOT)
 # the chapters that must carry checked exercises (later chapters add theirs; see docs/EXERCISES.md)
-REQUIRED = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10")
+REQUIRED = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11")
 
 
 def _solutions() -> dict[str, tuple[str, str]]:

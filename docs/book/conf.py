@@ -39,3 +39,7 @@ mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [[
                                 "styles": {"@font-face": {"font-family": "MathJax_Blank",
                                                           "src": "local('MathJax_Blank')"}}},
                    "messageStyle": "none", "menuSettings": {"zoom": "None"}}
+
+# Chapter 09's live player is an ipywidgets view: it plays only with a live kernel, so the site loads no widget
+# manager (myst-nb would fetch require.js and the widget manager from CDNs, which an offline reader cannot reach).
+nb_ipywidgets_js = {}
