@@ -26,10 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..media import MediaError, load_audio, read_video
+from ..media import FPS, SAMPLE_RATE, MediaError, load_audio, read_video
 
-SAMPLE_RATE = 16_000
-FPS = 25.0
 HOPS_PER_FRAME = 4                      # log-mel rows per video frame (10 ms hops at 25 fps)
 N_MELS = 40
 MEL_DB_FLOOR = -80.0                    # dB below which everything is silence
