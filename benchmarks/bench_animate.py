@@ -40,7 +40,7 @@ def reset_peak() -> None:
 
 def speech_file(folder: Path, seconds: float) -> Path:
     """``seconds`` of synthesized English speech (sentences the world does not train on), as a 16 kHz wav."""
-    from vasa_lab.animate import DEMO_TEXT
+    from vasa_lab.pipeline.animate import DEMO_TEXT
     from vasa_lab.media import write_wav
     from vasa_lab.world.speech import synthesize
 
@@ -61,7 +61,7 @@ def speech_file(folder: Path, seconds: float) -> Path:
 def bench_animate(args) -> None:
     import torch
 
-    from vasa_lab.animate import DEMO_PORTRAIT, Animator
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT, Animator
 
     torch.set_num_threads(args.threads)
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, profile {args.profile}")

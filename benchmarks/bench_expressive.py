@@ -4,7 +4,7 @@
     python benchmarks/bench_expressive.py --profile tiny --clips 8    # the same protocol on tiny (64 px)
     python benchmarks/bench_expressive.py --profile small --speed-only
 
-For held-out people of the profile's world (``vasa_lab.motion.pixels``): (a) real motion re-rendered by the face
+For held-out people of the profile's world (``vasa_lab.metrics.pixel_motion``): (a) real motion re-rendered by the face
 latent model and (b) motion generated from the clip's audio, both drawn from the clip's first frame and read by the
 tracker at 256 px beside the clip's real frames. Prints every number with its target, met or NOT met; then the latent
 probes of chapter 04 (z_dyn -> jaw, blink, gaze, smile, brow; z_pose -> yaw, pitch, roll), the emotion control read
@@ -36,7 +36,8 @@ def main(argv=None) -> None:
 
     from vasa_lab.latent.api import encode_appearance, load_latent_model, render
     from vasa_lab.motion import generate_motion, load_motion_model
-    from vasa_lab.motion.data import dataset_folder, motion_clips
+    from vasa_lab.data.clips import dataset_folder
+    from vasa_lab.motion.data import motion_clips
     from vasa_lab.repro import quiet
 
     quiet()
@@ -48,7 +49,7 @@ def main(argv=None) -> None:
     print(f"profile {args.profile}: {size} px, z_dyn {latent.config.dyn_dim}-d, {args.threads} CPU thread(s)")
 
     if not args.speed_only:
-        from vasa_lab.motion.pixels import clip_frames, emotion_on_pixels, measure_on_pixels
+        from vasa_lab.metrics.pixel_motion import clip_frames, emotion_on_pixels, measure_on_pixels
 
         t0 = time.time()
         r = measure_on_pixels(latent, clips, folder, motion, n_clips=args.clips, steps=args.steps)
@@ -88,7 +89,7 @@ def main(argv=None) -> None:
               + ", ".join(f"{k}: smile {v['smile_change']:+.3f} brow {v['brow_change']:+.3f}" for k, v in emo.items()
                           if k != "neutral"))
 
-        from vasa_lab.latent.data import ClipFrames
+        from vasa_lab.data.clips import ClipFrames
         from vasa_lab.latent.probes import DYN_FACTORS, POSE_FACTORS, encode_clips, probe_r2
 
         train_codes = encode_clips(latent, ClipFrames(folder, "val"))
@@ -102,7 +103,7 @@ def main(argv=None) -> None:
     # speed: render batches of 25 frames and generate 10 s of motion, on this machine's CPU threads
     test = clips.indices("test")
     c = clips.clip(int(test[0]))
-    from vasa_lab.motion.pixels import clip_frames
+    from vasa_lab.metrics.pixel_motion import clip_frames
 
     app = encode_appearance(latent, clip_frames(folder, c["stem"])[0])
     x = torch.as_tensor(c["motion"][:100])

@@ -32,7 +32,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     from vasa_lab.provenance.attacks import h264, resize
-    from vasa_lab.provenance.clips import generated_clips, photo_animations, photo_clips, world_clips
+    from vasa_lab.metrics.provenance_clips import generated_clips, photo_animations, photo_clips, world_clips
     from vasa_lab.provenance.forgery import ForgeryDetector, auc, clip_features
 
     t0 = time.perf_counter()

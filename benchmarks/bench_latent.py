@@ -20,7 +20,7 @@ import torch
 
 def build(profile: str, **overrides):
     from vasa_lab.latent.config import LatentConfig
-    from vasa_lab.latent.identity import FaceIdentityNet, IdentityNetConfig
+    from vasa_lab.latent.id_net import FaceIdentityNet, IdentityNetConfig
     from vasa_lab.latent.model import FaceLatentModel
     from vasa_lab.latent.module import LatentModule
 

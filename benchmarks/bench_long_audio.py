@@ -63,7 +63,7 @@ def drift_and_joins(profile: str, minutes: float) -> dict:
     from vasa_lab.audio import audio_features, prepare_audio
     from vasa_lab.motion import generate_motion, load_motion_model
     from vasa_lab.motion.data import motion_clips
-    from vasa_lab.motion.evaluate import JawProbe, step_jumps, streamed_motion
+    from vasa_lab.metrics.motion_codes import JawProbe, step_jumps, streamed_motion
 
     model = load_motion_model(profile)
     probe = JawProbe.fit(motion_clips(model.config), "train", pose_dim=6)
@@ -91,7 +91,7 @@ def drift_and_joins(profile: str, minutes: float) -> dict:
 
 def hour(profile: str, minutes: float) -> dict:
     from bench_stream import long_speech
-    from vasa_lab.animate import DEMO_PORTRAIT, Animator
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT, Animator
     from vasa_lab.pipeline import AudioChunk
     from vasa_lab.pipeline.sinks import Mp4Sink
 

@@ -4,7 +4,7 @@
     python benchmarks/bench_motion.py --split val --clips 20 --steps 10 --sampler dpm++
     python benchmarks/bench_motion.py --sweep              # + audio guidance scale 0/0.5/1/2 and steps 5/10/25/50
 
-Every number comes from ``vasa_lab.motion.evaluate.evaluate_clips`` (see its docstring for the definitions):
+Every number comes from ``vasa_lab.metrics.motion_codes.evaluate_clips`` (see its docstring for the definitions):
 
 * lip sync: the jaw opening read from generated z_dyn by a ridge probe (fitted on training codes) against the
   world's true, phoneme-driven jaw opening; correlation (higher is better) and RMSE; against a frozen face and
@@ -46,7 +46,7 @@ def main(argv=None) -> None:
 
     from vasa_lab.motion import generate_motion, load_motion_model
     from vasa_lab.motion.data import motion_clips
-    from vasa_lab.motion.evaluate import JawProbe, evaluate_clips
+    from vasa_lab.metrics.motion_codes import JawProbe, evaluate_clips
     from vasa_lab.repro import quiet
 
     quiet()

@@ -28,10 +28,10 @@ def main() -> None:
     from PIL import Image
     from skimage import data as skimage_data
 
-    from vasa_lab.animate import Animator, demo_speech
+    from vasa_lab.pipeline.animate import Animator, demo_speech
     from vasa_lab.media import read_video
     from vasa_lab.metrics.expression import correlation, read_pixels
-    from vasa_lab.world.motion import frame_rms
+    from vasa_lab.world.behaviour import frame_rms
 
     torch.set_num_threads(2)
     speech = demo_speech()

@@ -43,7 +43,7 @@ def long_speech(seconds: float, seed: int = 0) -> np.ndarray:
 
 
 def paced(profile: str, minutes: float, lookahead: int, stride: int, chunk_ms: float) -> dict:
-    from vasa_lab.animate import DEMO_PORTRAIT, Animator
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT, Animator
     from vasa_lab.pipeline import array_chunks
     from vasa_lab.pipeline.avatar import stream_to_mp4
 
@@ -62,7 +62,7 @@ def paced(profile: str, minutes: float, lookahead: int, stride: int, chunk_ms: f
 def one_shot_first_frame(profile: str) -> float:
     """Milliseconds from the start of the audio to the first frame for the offline path (whole windows): it needs
     the first window's audio (W frames) to have arrived, then draws and renders it."""
-    from vasa_lab.animate import DEMO_PORTRAIT, Animator
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT, Animator
     from vasa_lab.pipeline import array_chunks
 
     avatar = Animator(profile, device="cpu").avatar(DEMO_PORTRAIT).warm_up()
@@ -75,8 +75,9 @@ def one_shot_first_frame(profile: str) -> float:
 
 def sweep(profile: str, clips_n: int, stride: int, pixels: bool, sync: bool) -> list[dict]:
     from vasa_lab.motion import load_motion_model
-    from vasa_lab.motion.data import dataset_folder, motion_clips
-    from vasa_lab.motion.evaluate import lookahead_sweep
+    from vasa_lab.data.clips import dataset_folder
+    from vasa_lab.motion.data import motion_clips
+    from vasa_lab.metrics.motion_codes import lookahead_sweep
 
     model = load_motion_model(profile)
     clips = motion_clips(model.config)

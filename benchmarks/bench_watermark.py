@@ -42,7 +42,7 @@ def pct(x: float) -> str:
 def robustness(args, out: dict) -> None:
     from vasa_lab.provenance import P_THRESHOLD, Watermarker, bit_accuracy, detect_frames, psnr_db
     from vasa_lab.provenance.attacks import ATTACKS
-    from vasa_lab.provenance.clips import generated_clips
+    from vasa_lab.metrics.provenance_clips import generated_clips
 
     wm = Watermarker.default("tiny")
     rows = {name: dict(acc=[], payload=[], found=[], p=[]) for name in ATTACKS}
@@ -103,7 +103,7 @@ def robustness(args, out: dict) -> None:
 def false_positives(args, out: dict) -> None:
     from vasa_lab.provenance import P_THRESHOLD, detect_frames
     from vasa_lab.provenance.attacks import h264
-    from vasa_lab.provenance.clips import photo_clips, world_clips
+    from vasa_lab.metrics.provenance_clips import photo_clips, world_clips
 
     t0 = time.perf_counter()
     n_world = args.clean // 2
@@ -160,7 +160,7 @@ def library(args, out: dict) -> None:
 
     from vasa_lab.provenance import Watermarker, bit_accuracy, detect_frames, psnr_db
     from vasa_lab.provenance.attacks import ATTACKS
-    from vasa_lab.provenance.clips import generated_clips
+    from vasa_lab.metrics.provenance_clips import generated_clips
 
     bits32 = np.random.default_rng(7).integers(0, 2, 32).tolist()
     WatermarkEncoder.loadModel()

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from vasa_lab.world.clip import make_clip
-from vasa_lab.world.motion import frame_rms, prosody
+from vasa_lab.world.behaviour import frame_rms, prosody
 from vasa_lab.world.visemes import bilabial_intervals
 
 

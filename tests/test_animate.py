@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from vasa_lab.animate import (DEMO_PORTRAIT, REFERENCE_FRAMING, Animator, Mp4Writer, NoFaceError, OriginalAudio,
-                              align_portrait, check_output_path, demo_portrait_image, parse_gaze,
-                              read_portrait, reference_framing)
+from vasa_lab.pipeline.animate import (DEMO_PORTRAIT, REFERENCE_FRAMING, Animator, Mp4Writer, NoFaceError,
+                                       OriginalAudio, align_portrait, check_output_path, demo_portrait_image,
+                                       parse_gaze, read_portrait, reference_framing)
 from vasa_lab.cli import main
 from vasa_lab.media import read_video, video_info
 
@@ -345,7 +345,7 @@ class LightAnimator(Animator):
     32-pixel frame from the motion: cheap enough for long audio, and every frame still comes out of the motion."""
 
     def portrait(self, image):
-        from vasa_lab.animate import Portrait
+        from vasa_lab.pipeline.animate import Portrait
 
         return Portrait(crop=np.zeros((16, 16, 3), np.uint8), box=np.zeros(4), landmarks=np.zeros((68, 2)),
                         image_size=(16, 16), backend="none", faces=1)
@@ -455,7 +455,7 @@ def test_audio_shorter_than_one_window(tmp_path, animator):
 
 def test_silent_audio_gives_a_calm_face_with_a_closed_mouth(animator, jaw_probe):
     """Silence against speech, same portrait, seed and length: the mouth stays shut, the head moves less."""
-    from vasa_lab.motion.evaluate import head_dp
+    from vasa_lab.metrics.motion_codes import head_dp
 
     def motion_for(audio):
         chunks = animator.feature_chunks(audio, SR)

@@ -20,7 +20,7 @@ from vasa_lab.cli import main
 def files(tmp_path_factory) -> dict[str, Path]:
     import cv2
 
-    from vasa_lab.animate import demo_portrait_image
+    from vasa_lab.pipeline.animate import demo_portrait_image
     from vasa_lab.media import write_mp4
 
     d = tmp_path_factory.mktemp("bad")
@@ -152,8 +152,21 @@ def test_bad_input_gets_one_clear_line(case, files, capsys):
     assert len(lines[0]) < 400
 
 
-def test_the_sweep_has_at_least_30_cases():
-    assert len(CASES) >= 30
+def test_the_readme_lists_exactly_these_cases():
+    """The README's reliability section shows the sweep as a table with its count: it must not drift from CASES."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    intro = re.search(r"tests/test_bad_input_sweep\.py`,\s*(\d+) cases:", readme)
+    assert intro, "the README no longer introduces the sweep as '`tests/test_bad_input_sweep.py`, N cases:'"
+    rows = []
+    for line in readme[intro.end():].lstrip("\n").splitlines():
+        if not line.startswith("|"):
+            break
+        rows.append(line[1:].split("|")[0].strip())
+    assert rows[:2] == ["case", "---"]
+    assert rows[2:] == list(CASES)
+    assert int(intro.group(1)) == len(CASES)
 
 
 def test_a_failed_animate_keeps_an_existing_video(files, capsys):

@@ -153,7 +153,7 @@ def test_an_interrupted_prepare_resumes(tmp_path, small_world):
 def test_animate_killed_midway_leaves_no_video_that_looks_finished(tmp_path):
     import soundfile as sf
 
-    from vasa_lab.animate import DEMO_PORTRAIT, demo_speech
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT, demo_speech
 
     wav = tmp_path / "long.wav"
     sf.write(wav, np.tile(demo_speech(), 8), 16000)          # ~50 s of speech
@@ -198,7 +198,7 @@ def test_nan_motion_stops_with_a_clear_error_and_no_video(tmp_path):
     """A damaged motion model (NaN in its weights) must not write a black or frozen video."""
     import torch
 
-    from vasa_lab.animate import DEMO_PORTRAIT, Animator, demo_speech
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT, Animator, demo_speech
     from vasa_lab.motion import load_motion_model
 
     broken = load_motion_model("tiny")

@@ -20,7 +20,7 @@ def small_model(**overrides) -> FaceLatentModel:
 # geometry
 # ---------------------------------------------------------------------------------------------------------------
 def test_rotation_matches_the_world_convention():
-    from vasa_lab.world.face import rotation_matrix as world_rotation
+    from vasa_lab.geometry import rotation_matrix as world_rotation
 
     angles = torch.tensor([[20.0, -10.0, 5.0], [-35.0, 25.0, -15.0], [0.0, 0.0, 0.0]])
     ours = rotation_matrix(angles[:, 0], angles[:, 1], angles[:, 2]).numpy()
@@ -133,7 +133,7 @@ def test_psnr_and_the_small_losses_have_known_values():
 def test_vgg19_and_arcface_load_from_local_files(tmp_path):
     from safetensors.torch import save_file
 
-    from vasa_lab.latent.identity import ArcFaceIdentity, IResNet
+    from vasa_lab.latent.id_net import ArcFaceIdentity, IResNet
     from vasa_lab.latent.losses import PerceptualLoss, VGG19Features
 
     # a VGG19-shaped state dict with torchvision's key names (random weights: the point is the loading)
@@ -188,7 +188,8 @@ def test_probes_have_known_answers():
 # data, API, training
 # ---------------------------------------------------------------------------------------------------------------
 def test_pairs_are_the_same_person_and_reproducible(tiny_world):
-    from vasa_lab.latent.data import ClipFrames, FramePairDataset
+    from vasa_lab.data.clips import ClipFrames
+    from vasa_lab.latent.data import FramePairDataset
 
     clips = ClipFrames(tiny_world, None)
     pairs = FramePairDataset(clips, 40, min_gap=10, other_clip_share=0.5, seed=1)
@@ -230,7 +231,7 @@ def test_a_few_training_steps_through_the_artifact_store(tiny_world, tmp_path):
     """Identity network + latent model train (a handful of steps), are cached, and load back identical."""
     from vasa_lab.artifacts import ArtifactStore
     from vasa_lab.latent.api import encode_motion, load_latent_model
-    from vasa_lab.latent.identity import IdentityNetConfig
+    from vasa_lab.latent.id_net import IdentityNetConfig
 
     store = ArtifactStore(tmp_path / "store", packaged=None)
     cfg = LatentConfig(data=str(tiny_world), steps=3, batch_size=4, aux_batch=2, min_pair_gap=5)
@@ -264,7 +265,7 @@ def test_shipped_tiny_weights_load_into_todays_code(tmp_path):
     from vasa_lab.artifacts import PACKAGED_WEIGHTS, ArtifactStore
     from vasa_lab.latent.api import encode_appearance, encode_motion, load_latent_model, render
     from vasa_lab.latent.config import LatentConfig
-    from vasa_lab.latent.identity import IdentityNetConfig
+    from vasa_lab.latent.id_net import IdentityNetConfig
     from vasa_lab.world.clip import make_clip
 
     store = ArtifactStore(tmp_path / "empty")
@@ -291,7 +292,7 @@ def test_shipped_small_weights_load_and_draw_a_moving_mouth(tmp_path):
     from vasa_lab.latent.api import encode_appearance, encode_motion, load_latent_model, render, to_uint8
     from vasa_lab.latent.config import LatentConfig
     from vasa_lab.metrics.expression import read_pixels
-    from vasa_lab.world.dataset import heldout_clips
+    from vasa_lab.data.clips import heldout_clips
 
     store = ArtifactStore(tmp_path / "empty")
     cfg = LatentConfig.for_profile("small")

@@ -13,13 +13,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vasa_lab.media import MediaError, write_mp4
+from vasa_lab.media import MediaError, to_fps, write_mp4
 from vasa_lab.metrics.capp import CAPP, CAPPConfig, CAPPScore, info_nce, window_starts
-from vasa_lab.metrics.evaluate import Evaluator, format_table, read_folder
 from vasa_lab.metrics.features import (EvalClip, fixed_mouth_crops, load_eval_clip, log_mel, mouth_boxes,
-                                       mouth_crops, shift_audio, to_25fps, world_clips)
+                                       mouth_crops, shift_audio, world_clips)
 from vasa_lab.metrics.fvd import FVD, VideoEncoderConfig, frechet_distance
-from vasa_lab.metrics.motion import PoseIntensity, pose_intensity
+from vasa_lab.metrics.paper_table import Evaluator, format_table, read_folder
+from vasa_lab.metrics.pose_intensity import PoseIntensity, pose_intensity
 from vasa_lab.metrics.syncnet import SyncNet, SyncNetConfig, contrastive_loss, offset_distances, sync_scores
 
 
@@ -105,11 +105,35 @@ def test_info_nce_known_case_and_symmetry():
 def test_capp_windows_and_short_clips():
     assert window_starts(100, 75) == [0, 25]
     assert window_starts(60, 75) == [0]
+    from vasa_lab.metrics.features import POSE_UNITS
+
+    class Known(torch.nn.Module):
+        """An encoder stand-in: a known unit vector per window; remembers its input."""
+
+        def __init__(self, vector):
+            super().__init__()
+            self.vector, self.seen = vector, []
+
+        def forward(self, x):
+            self.seen.append(x.clone())
+            return torch.stack([self.vector(w) for w in x])
+
+    # audio -> (c, sqrt(1 - c^2)) with c the window's mean log-mel value, pose -> (1, 0): each window's cosine is c
     net = CAPP(CAPPConfig()).eval()
+    net.audio = Known(lambda m: torch.stack([m.mean(), (1 - m.mean() ** 2).clamp_min(0).sqrt()]))
+    net.pose = Known(lambda p: torch.tensor([1.0, 0.0]))
     metric = CAPPScore(net)
-    pose = np.zeros((60, 6), np.float32)
-    metric.update(np.zeros((240, 40), np.float32), pose)            # shorter than 3 s: one padded window
-    assert -1 <= metric.compute()["CAPP"] <= 1
+    # shorter than 3 s: one window, padded with stillness and with silence (normalised log-mel -2): 60 frames at
+    # 0.5 and 15 at -2 average to 0 (zero padding would give 0.4, no padding 0.5)
+    pose = np.random.default_rng(0).normal(size=(60, 6)).astype(np.float32)
+    metric.update(np.full((240, 40), 0.5, np.float32), pose)
+    seen = net.pose.seen[-1]
+    assert seen.shape == (1, 75, 6) and torch.all(seen[0, 60:] == 0)
+    np.testing.assert_allclose(seen[0, :60].numpy(), (pose - pose.mean(axis=0)) / POSE_UNITS, rtol=1e-5, atol=1e-6)
+    # 4 s: windows at frames 0 and 25; mel 0.2 for 2 s then 0.8 -> window means 0.4 and 0.6 -> the clip 0.5
+    metric.update(np.repeat(np.float32([0.2, 0.8]), 200)[:, None].repeat(40, axis=1), np.zeros((100, 6), np.float32))
+    assert metric.per_clip == pytest.approx([0.0, 0.5], abs=1e-6)
+    assert metric.compute() == pytest.approx(dict(CAPP=0.25, n=2), abs=1e-6)      # the mean over clips
     with pytest.raises(ValueError, match="at least 25 frames"):
         metric.update(np.zeros((40, 40), np.float32), pose[:10])
     with pytest.raises(ValueError, match="NaN"):
@@ -246,7 +270,7 @@ def test_eval_clip_rejects_bad_input():
         EvalClip("x", frames[:3], np.zeros(100, np.float32))
     with pytest.raises(ValueError, match="no audio"):
         EvalClip("x", frames, np.zeros(0, np.float32))
-    assert len(to_25fps(frames, 50.0)) == 15 and len(to_25fps(frames, 25.0)) == 30
+    assert len(to_fps(frames, 50.0)) == 15 and len(to_fps(frames, 25.0)) == 30
 
 
 def test_load_eval_clip_reads_mp4_and_reports_bad_files(tmp_path, tiny_world):
@@ -331,7 +355,7 @@ def small_nets(tiny_world, tmp_path_factory):
     from vasa_lab.artifacts import ArtifactStore
     from vasa_lab.metrics.capp import load_capp
     from vasa_lab.metrics.fvd import load_video_encoder
-    from vasa_lab.metrics.identity import load_identity_metric_net
+    from vasa_lab.metrics.id_similarity import load_identity_metric_net
     from vasa_lab.metrics.syncnet import load_syncnet
 
     torch.manual_seed(0)
@@ -371,8 +395,8 @@ def test_end_to_end_ground_truth_beats_a_frozen_face(small_nets, tiny_world):
 
 def test_evaluate_command_end_to_end_skips_a_bad_file(small_nets, folders, capsys, monkeypatch, tmp_path,
                                                       tiny_world):
-    import vasa_lab.metrics.evaluate as evaluate_module
-    import vasa_lab.metrics.motion as motion_module
+    import vasa_lab.metrics.paper_table as evaluate_module
+    import vasa_lab.metrics.pose_intensity as motion_module
     from vasa_lab.cli import main
 
     class Injected(Evaluator):

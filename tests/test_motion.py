@@ -263,9 +263,9 @@ def test_bad_generate_input(cfg, model):
 # --- data and training on a small world ---------------------------------------------------------------------------
 def test_data_and_a_short_training_run(tiny_world, tmp_path):
     from vasa_lab.motion.data import MotionWindows, motion_clips
-    from vasa_lab.motion.evaluate import JawProbe, head_dp
+    from vasa_lab.metrics.motion_codes import JawProbe, head_dp
     from vasa_lab.motion.module import train_motion
-    from vasa_lab.world.motion import EMOTIONS
+    from vasa_lab.world.behaviour import EMOTIONS
 
     cfg = small_config(data=str(tiny_world))
     clips = motion_clips(cfg, store_root=tmp_path)

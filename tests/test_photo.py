@@ -1,4 +1,4 @@
-"""Your own photo at its own resolution (vasa_lab.photo): the animated face pasted back into the whole picture."""
+"""Your own photo at its own resolution (vasa_lab.pipeline.photo): the animated face pasted back into the whole picture."""
 from __future__ import annotations
 
 import zlib
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from vasa_lab.animate import Animator, align_portrait, read_portrait
+from vasa_lab.pipeline.animate import Animator, align_portrait, read_portrait
 from vasa_lab.media import read_video
-from vasa_lab.photo import PhotoCompositor, even_frame, feather_mask
+from vasa_lab.pipeline.photo import PhotoCompositor, even_frame, feather_mask
 
 
 def identity_flow(batch: int, size: int) -> torch.Tensor:
@@ -103,7 +103,7 @@ def hopper():
 
 @pytest.fixture(scope="module")
 def sentence():
-    from vasa_lab.animate import demo_speech
+    from vasa_lab.pipeline.animate import demo_speech
 
     return demo_speech()[: 16_000 * 2]
 

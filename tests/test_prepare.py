@@ -1,4 +1,4 @@
-"""Real-video preparation (data_prep.prepare): good clips kept, each kind of bad input reported and skipped, the
+"""Real-video preparation (vasa_lab.data.prepare): good clips kept, each kind of bad input reported and skipped, the
 output consistent after a re-run or a killed run, and the exit status saying whether anything was skipped.
 
 The good inputs are synthetic clips at 128 px (faces ~80 px, big enough for the face mesh); preparation runs once per
@@ -16,8 +16,9 @@ import tarfile
 import numpy as np
 import pytest
 
-from data_prep import prepare as P
-from data_prep.layouts import discover, make_key, speaker_identity
+from vasa_lab.data import prepare as P
+from vasa_lab.data.layouts import discover, make_key, speaker_identity
+from vasa_lab.media import read_video_segments, resample_indices
 
 SIZE = 64
 ARGS = ["--size", str(SIZE), "--workers", "1", "--quiet", "--min-face", "24", "--min-seconds", "1",
@@ -35,7 +36,7 @@ BAD = {  # key -> reason
 
 
 def run_main(argv):
-    """data_prep.prepare.main in this process -> (exit status, stdout, stderr)."""
+    """vasa_lab.data.prepare.main in this process -> (exit status, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = P.main(argv)
@@ -165,7 +166,7 @@ def test_other_frame_and_audio_rates_become_25_fps_and_16_khz(prepared):
         tracks = np.load(io.BytesIO(tar.extractfile(f"{GOOD[3]}.npz").read()))
         shown = tracks["source_frame"]
     assert rate == 16_000 and audio.shape == (34 * 640,)
-    assert np.array_equal(shown, P.resample_indices(np.arange(40) / 30, 25))
+    assert np.array_equal(shown, resample_indices(np.arange(40) / 30, 25))
 
 
 def test_a_rerun_skips_what_is_done(prepared):
@@ -252,14 +253,14 @@ def test_the_vasa_lab_command_has_the_same_contract(tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 def test_resampling_to_25_fps_picks_the_nearest_frame():
     # 25 -> 25: every frame once
-    assert P.resample_indices(np.arange(10) / 25, 25).tolist() == list(range(10))
+    assert resample_indices(np.arange(10) / 25, 25).tolist() == list(range(10))
     # 50 -> 25: every other frame
-    assert P.resample_indices(np.arange(20) / 50, 25).tolist() == list(range(0, 20, 2))
+    assert resample_indices(np.arange(20) / 50, 25).tolist() == list(range(0, 20, 2))
     # 30 -> 25: 1 s of 30 frames gives 25; one frame in six is dropped
-    idx = P.resample_indices(np.arange(30) / 30, 25)
+    idx = resample_indices(np.arange(30) / 30, 25)
     assert idx.size == 25 and np.all(np.diff(idx) >= 1) and len(set(range(30)) - set(idx.tolist())) == 5
     # 20 -> 25: 1 s gives 25 frames, five of them shown twice
-    idx = P.resample_indices(np.arange(20) / 20, 25)
+    idx = resample_indices(np.arange(20) / 20, 25)
     assert idx.size == 25 and sorted(set(idx.tolist())) == list(range(20))
 
 
@@ -269,13 +270,13 @@ def test_decoding_a_30_fps_video_streams_25_fps_segments(tmp_path):
     frames = np.repeat(np.arange(72, dtype=np.uint8)[:, None, None, None] * 3, 32, 1).repeat(32, 2).repeat(3, 3)
     # each frame's grey level is 3 x its number
     write_mp4(tmp_path / "v.mp4", frames, fps=30, crf=0)
-    segments = list(P.decode_segments(str(tmp_path / "v.mp4"), 25, segment_frames=25, min_frames=10))
+    segments = list(read_video_segments(str(tmp_path / "v.mp4"), 25, segment_frames=25, min_frames=10))
     lengths = [s[2].shape[0] for s in segments]
     # 2.4 s -> 60 frames at 25 fps; a segment is cut once 25 + 10 are buffered, so the tail (35) is never < 10
     assert lengths == [25, 35]
     assert all(s[4] for s in segments) and [s[1] for s in segments] == [0, 25]
     shown = np.concatenate([s[3] for s in segments])
-    assert np.array_equal(shown, P.resample_indices(np.arange(72) / 30, 25))
+    assert np.array_equal(shown, resample_indices(np.arange(72) / 30, 25))
     grey = np.concatenate([s[2][:, 16, 16, 1] for s in segments]).astype(int)
     assert np.abs(grey - shown * 3).max() <= 1                # the frames shown are those frames
 

@@ -3,9 +3,6 @@ code corrects what it promises to, credentials verify and report tampering, and 
 input in one line with exit status 2."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -61,7 +58,7 @@ def test_mark_is_deterministic_keeps_shape_and_quality(clip128, marked128):
 
 
 def test_clean_video_is_not_detected(clip128):
-    from vasa_lab.provenance.clips import photo_clips
+    from vasa_lab.metrics.provenance_clips import photo_clips
 
     det = detect_frames(clip128)
     assert det.p_value > P_THRESHOLD, det.p_value

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vasa_lab.animate import DEMO_PORTRAIT, Animator, demo_speech
+from vasa_lab.pipeline.animate import DEMO_PORTRAIT, Animator, demo_speech
 from vasa_lab.cli import main
 from vasa_lab.provenance import CredentialsError, CredentialsWarning, detect_frames, detect_video, pack_payload
 

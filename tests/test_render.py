@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from vasa_lab.world.face import (CAMERA, N_LANDMARKS, canonical_landmarks_3d, landmarks_2d, project,
-                                 rotation_matrix)
-from vasa_lab.world.identity import Identity, sample_identity
+from vasa_lab.geometry import CAMERA, N_LANDMARKS, canonical_landmarks_3d, project, rotation_matrix
+from vasa_lab.world.face import landmarks_2d, neutral_mean_landmarks_3d
+from vasa_lab.world.person import Identity, sample_identity
 from vasa_lab.world.render import iris_centres, render_frame, render_frames
 from vasa_lab.world.state import STATE_NAMES, FaceState
 
@@ -196,7 +196,8 @@ def test_sample_identity_is_deterministic_and_round_trips_through_json():
 
 def test_canonical_landmarks():
     lm = canonical_landmarks_3d()
-    assert lm.shape == (N_LANDMARKS, 3)
+    # the shared geometry's table is exactly what the world's face model computes for its mean person
+    np.testing.assert_array_equal(lm, neutral_mean_landmarks_3d())
     mirror = [16 - i for i in range(17)] + [26 - i for i in range(10)] + list(range(27, 31)) + \
         [35 - i for i in range(5)] + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40] + \
         [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
@@ -207,3 +208,24 @@ def test_canonical_landmarks():
     px = project(lm, FaceState(), 1000, CAMERA)
     assert 0.4 < (px[8, 1] - px[17:27, 1].min()) / 1000 < 0.6
     assert abs(px[:, 0].mean() - 499.5) < 1
+
+
+def test_render_faces_returns_each_frame_with_its_truth():
+    """The one helper every network that trains on world renders uses: each image with its own landmarks, irises
+    and state, the same as rendering the frames one by one; a length mismatch is one clear error."""
+    from vasa_lab.world.samples import random_state, render_faces, tagged_rng
+
+    rng = tagged_rng("test-render-faces")
+    people = [sample_identity(s) for s in (3, 4, 5)]
+    states = [random_state(rng) for _ in people]
+    faces = render_faces(people, states, 48)
+    assert faces["images"].shape == (3, 48, 48, 3) and faces["images"].dtype == np.uint8
+    for i, (person, state) in enumerate(zip(people, states)):
+        image, marks, extras = render_frame(person, state, 48, return_extras=True)
+        np.testing.assert_array_equal(faces["images"][i], image)
+        np.testing.assert_array_equal(faces["landmarks"][i], marks)
+        np.testing.assert_array_equal(faces["iris"][i], extras["iris_centres"])
+        np.testing.assert_array_equal(faces["states"][i], state.to_array())
+    assert not np.array_equal(faces["images"][0], faces["images"][1])
+    with pytest.raises(ValueError, match="one state per person"):
+        render_faces(people, states[:2], 48)

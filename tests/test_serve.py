@@ -26,7 +26,7 @@ WS = "ws://127.0.0.1/ws"
 def server():
     import torch
 
-    from vasa_lab.animate import Animator
+    from vasa_lab.pipeline.animate import Animator
 
     torch.set_num_threads(1)
     return AvatarServer(ServeConfig(profile="tiny", max_streams=2), Animator("tiny", device="cpu"))
@@ -40,7 +40,7 @@ def client(server):
 
 @pytest.fixture(scope="module")
 def speech():
-    from vasa_lab.animate import demo_speech
+    from vasa_lab.pipeline.animate import demo_speech
 
     return demo_speech()[: int(2.4 * SR)]
 
@@ -86,7 +86,7 @@ def test_other_host_names_are_refused_without_a_token(server):
 
 
 def test_uploads(client):
-    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT
 
     good = DEMO_PORTRAIT.read_bytes()
     r = client.post("/portraits", content=good)

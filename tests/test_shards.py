@@ -17,7 +17,7 @@ CONFIG = DataConfig(window_frames=10, window_stride=10, batch_size=2)
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A synthetic world (6 clips of 1.2 s at 128 px, 3 speakers) and its prepared twin."""
-    from data_prep.prepare import PrepareOptions, prepare
+    from vasa_lab.data.prepare import PrepareOptions, prepare
     from vasa_lab.world.dataset import WorldSpec, synthesize_dataset
 
     source = tmp_path_factory.mktemp("world")
@@ -105,7 +105,7 @@ def test_the_datamodule_serves_batches(world):
 
 def test_real_video_layout_has_no_truth_fields(world, tmp_path):
     """The same videos read as a plain folder (no index): tracks only, one speaker per file."""
-    from data_prep.prepare import PrepareOptions, prepare
+    from vasa_lab.data.prepare import PrepareOptions, prepare
 
     source, _ = world
     report = prepare(source, tmp_path / "plain", PrepareOptions(size=SIZE, min_face=24, layout="folder"),

@@ -28,14 +28,14 @@ SR = 16_000
 
 @pytest.fixture(scope="module")
 def speech():
-    from vasa_lab.animate import demo_speech
+    from vasa_lab.pipeline.animate import demo_speech
 
     return demo_speech()[: int(3.2 * SR)]
 
 
 @pytest.fixture(scope="module")
 def animator():
-    from vasa_lab.animate import Animator
+    from vasa_lab.pipeline.animate import Animator
 
     torch.set_num_threads(1)
     return Animator("tiny", device="cpu")
@@ -43,7 +43,7 @@ def animator():
 
 @pytest.fixture(scope="module")
 def avatar(animator):
-    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT
 
     return animator.avatar(DEMO_PORTRAIT)
 
@@ -189,7 +189,7 @@ def test_whole_window_stream_is_the_offline_video(animator, avatar, speech):
     prepared = prepare_audio(speech, SR, cfg)
     gain = _meter(speech, cfg).gain()                        # the offline path's own gain
     motion = generate_motion(animator.motion, audio_features(prepared, cfg), None, seed=2)
-    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT
 
     plain = animator.avatar(DEMO_PORTRAIT, watermark=False)   # the watermark (chapter 11) aside: frames compared
     offline = plain.renderer.render(motion)
@@ -297,7 +297,7 @@ def test_mp4_sink_is_complete_or_absent(tmp_path):
 
 
 def test_stream_command_writes_the_video_and_its_report(tmp_path, speech):
-    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT
     from vasa_lab.cli import main
 
     wav = tmp_path / "s.wav"
@@ -344,7 +344,7 @@ def test_live_player_shows_frames_and_hears_its_sliders(avatar, speech):
 
 
 def test_a_photo_streams_at_its_own_size(animator, speech):
-    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT
 
     avatar = animator.avatar(DEMO_PORTRAIT, frame="photo")
     frames = list(avatar.stream(array_chunks(speech[:SR // 2], SR, 40), SR, lookahead=1))
@@ -367,7 +367,7 @@ def test_windows_drawn_is_what_the_stream_draws(animator):
 def test_realtime_command_draws_real_frames(tmp_path, speech):
     """--realtime: the microphone's clock starts when the stream asks for audio, not while the models load, so the
     frames are drawn (not dropped into a black video)."""
-    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT
     from vasa_lab.cli import main
     from vasa_lab.media import read_video
 
@@ -383,7 +383,7 @@ def test_realtime_command_draws_real_frames(tmp_path, speech):
 
 
 def test_stream_command_checks_its_numbers_before_loading(tmp_path, capsys):
-    from vasa_lab.animate import DEMO_PORTRAIT
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT
     from vasa_lab.cli import main
 
     empty = tmp_path / "empty.wav"

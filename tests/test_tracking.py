@@ -1,6 +1,4 @@
 """Chapter 02, face tracking: known answers on the synthetic world and on a real photo moved by known amounts."""
-import os
-
 import numpy as np
 import pytest
 
@@ -8,11 +6,10 @@ from vasa_lab.tracking import (MEDIAPIPE_TO_IBUG68, Detection, FaceTrack, FaceTr
                                OneEuroFilter, crop_align, crop_boxes, crop_image, fit_head_pose, jitter_and_lag,
                                main_gaze, real_photo_video, real_photos, rotation_to_angles, smooth_signal)
 from vasa_lab.tracking.pose import RIGID
-from vasa_lab.world.face import landmarks_2d, rotation_matrix
-from vasa_lab.world.identity import Identity
+from vasa_lab.geometry import rotation_matrix
+from vasa_lab.world.face import landmarks_2d
+from vasa_lab.world.person import Identity
 from vasa_lab.world.state import FaceState
-
-SLOW = pytest.mark.skipif(not os.environ.get("VASA_LAB_SLOW"), reason="slow; set VASA_LAB_SLOW=1 to run")
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +61,25 @@ def test_pose_fit_bad_input():
 
 
 # --- backends on a real photo ---------------------------------------------------------------------------------
-def test_mapping_table_is_valid():
-    assert MEDIAPIPE_TO_IBUG68.shape == (68,)
-    assert MEDIAPIPE_TO_IBUG68.min() >= 0 and MEDIAPIPE_TO_IBUG68.max() < 468
-    assert len(set(MEDIAPIPE_TO_IBUG68.tolist())) == 68
+def test_mapping_table_puts_each_point_on_its_best_mesh_vertex():
+    """On 8 fresh renders with known landmarks, each iBUG point's mesh vertex is within 0.02 inter-ocular distances
+    (mean over the renders; 0.03 for the jaw) of the best vertex for that point (measured <= 0.01 and 0.017).
+    Swapping any two neighbouring entries costs >= 0.045, an index off by one ~1.4. The iris indices land on the
+    true iris centres, image-left eye first (measured <= 0.05)."""
+    from vasa_lab.tracking.backends import IRIS_CENTRES
+    from vasa_lab.tracking.calibration import render_set, run_mesh
+
+    data = render_set(8, 256, seed=5)
+    mesh = run_mesh(data["images"])[:, :, :2]
+    assert np.isfinite(mesh).all()
+    truth = data["landmarks"]
+    iod = np.linalg.norm(truth[:, 45] - truth[:, 36], axis=1)
+    mean = (np.linalg.norm(mesh[:, None, :468] - truth[:, :, None], axis=-1) / iod[:, None, None]).mean(axis=0)
+    excess = mean[np.arange(68), MEDIAPIPE_TO_IBUG68] - mean.min(axis=1)             # (68,) >= 0
+    assert excess[:17].max() < 0.03, (excess[:17].argmax(), excess[:17].max())
+    assert excess[17:].max() < 0.02, (17 + excess[17:].argmax(), excess[17:].max())
+    iris = np.linalg.norm(mesh[:, list(IRIS_CENTRES)] - data["iris"], axis=-1) / iod[:, None]
+    assert iris.max() < 0.08, iris
 
 
 def test_mediapipe_finds_grace_hopper(grace, tracker):
@@ -100,7 +112,24 @@ def test_roll_of_rotated_photo(grace, tracker):
 def test_blank_image_raises_no_face(tracker):
     with pytest.raises(NoFaceError, match="no face found"):
         tracker.track_image(np.full((200, 200, 3), 128, np.uint8))
-    assert issubclass(NoFaceError, ValueError)
+
+
+def test_the_net_backend_finds_faces_and_its_score_rejects_a_blank():
+    """The landmark network always answers; the tracker's ``min_score`` turns its low score on a non-face (about
+    0.23 on flat grey, 0.65-0.8 on a face) into "no face"."""
+    from vasa_lab.tracking.landmark_net import EVAL_TAG, render_examples
+
+    images, truth = render_examples(EVAL_TAG, 2, 64, frames_per_identity=1)
+    net = FaceTracker(backend="net", smoothing=None)
+    for image, t in zip(images, truth):
+        track = net.track_image(image)
+        assert track.backend == "net" and track.detected.all()
+        nme = np.linalg.norm(track.landmarks[0] - t[:68], axis=1).mean() / np.linalg.norm(t[45] - t[36])
+        assert nme < 0.06, nme
+    blank = np.full((64, 64, 3), 128, np.uint8)
+    with pytest.raises(NoFaceError, match="by the 'net' backend"):
+        net.track_image(blank)
+    assert FaceTracker(backend="net", smoothing=None, min_score=0.0).track_image(blank).detected.all()
 
 
 def test_bad_frames_are_clear_errors(tracker):
@@ -207,22 +236,43 @@ def test_main_gaze_finds_the_dwell_direction():
     np.testing.assert_allclose(main_gaze(track), [8, -3], atol=1.0)
 
 
-@SLOW
 def test_rederive_mapping_table():
-    """Re-deriving the 478 -> 68 table on fresh renders agrees with the shipped one for most points."""
+    """Re-deriving the 478 -> 68 table on 200 fresh renders (about 7 s) agrees with the shipped one for most points
+    (measured 63 of 68; the others pick a neighbouring vertex), and refine point 468 is the image-left iris."""
     from vasa_lab.tracking import derive_mediapipe_to_ibug68
 
-    table = derive_mediapipe_to_ibug68(n_faces=200, seed=11)
+    table, stats = derive_mediapipe_to_ibug68(n_faces=200, seed=11, return_stats=True)
     assert np.mean(table == MEDIAPIPE_TO_IBUG68) > 0.8
+    assert stats["found"] == {True: 100, False: 100} and stats["iris_468_is_image_left"] == 1.0
 
 
-@SLOW
 def test_recalibrate_mesh_pose_model(tmp_path):
-    """The mesh pose model and the gaze gain can be re-fitted from scratch (a small version of the shipped run)."""
-    from vasa_lab.tracking.calibration import calibrate_mediapipe
+    """The mesh pose model and the gaze gain re-fitted from scratch on 300 renders (about 10-20 s; the shipped run
+    used 3000) agree with the shipped ones and measure the pose of held-out faces as well."""
+    from vasa_lab.tracking.calibration import calibrate_mediapipe, render_set, run_mesh
+    from vasa_lab.tracking.gaze import GAZE_COEF
     from vasa_lab.tracking.pose import MeshPoseModel
 
     model, gaze_coef = calibrate_mediapipe(n_renders=300, path=tmp_path / "mp.safetensors", verbose=False)
     loaded = MeshPoseModel.load(tmp_path / "mp.safetensors")
     np.testing.assert_allclose(loaded.points3d, model.points3d, atol=1e-5)
-    assert loaded.corrected and gaze_coef[0, 0] > 50 and gaze_coef[1, 0] > 20
+    assert loaded.corrected
+    # the triangulated 3D mesh: measured median 0.005, max 0.03 head units from the shipped one (face radius ~0.6)
+    shipped = MeshPoseModel.load()
+    idx = shipped.fit_vertices
+    gap = np.linalg.norm(model.points3d[idx] - shipped.points3d[idx], axis=1)
+    assert np.median(gap) < 0.02 and gap.max() < 0.08, (np.median(gap), gap.max())
+    # the gaze gains (degrees per eye width): yaw measured within 1% of the shipped 167, pitch 48 vs 66
+    assert abs(gaze_coef[0, 0] / GAZE_COEF[0, 0] - 1) < 0.1, gaze_coef
+    assert 0.5 < gaze_coef[1, 0] / GAZE_COEF[1, 0] < 1.5, gaze_coef
+    # on 30 held-out renders: median |error| yaw 0.73, pitch 1.30, roll 0.35 degrees (the shipped model: 0.71, 1.36,
+    # 0.39); the shape correction cuts the yaw and pitch error of the plain fit (1.13, 2.12) by about a third
+    test = render_set(30, 256, seed=77)
+    meshes = run_mesh(test["images"])[:, :, :2]
+    assert np.isfinite(meshes).all()
+    fit = np.array([model.fit(m, (256, 256)) for m in meshes])
+    plain = np.array([model.fit_uncorrected(m, (256, 256)) for m in meshes])
+    err = np.median(np.abs(fit[:, :3] - test["states"][:, :3]), axis=0)
+    err_plain = np.median(np.abs(plain[:, :3] - test["states"][:, :3]), axis=0)
+    assert np.all(err < [1.2, 2.0, 0.8]), err
+    assert np.all(err[:2] < 0.85 * err_plain[:2]), (err, err_plain)

@@ -23,7 +23,10 @@ def closed(params):
 
 
 def test_table_is_consistent_with_face_state():
-    assert len(VISEMES) >= 12
+    # no dead entry: English speech (25 of the sentences) reaches every viseme of the table
+    step = max(1, len(SENTENCES["en"]) // 25)
+    used = {phoneme_to_viseme(p.symbol) for text in SENTENCES["en"][::step] for p in synthesize(text).phonemes}
+    assert used == set(range(len(VISEMES))), sorted(viseme_name(i) for i in set(range(len(VISEMES))) - used)
     assert [v.id for v in VISEMES] == list(range(len(VISEMES)))
     assert len({v.name for v in VISEMES}) == len(VISEMES)
     assert all(name in FaceState.names() for name in MOUTH_PARAMS)

@@ -1,13 +1,11 @@
 """The synthetic world end to end: clips, ground truth, determinism, datasets, the DataModule."""
-import json
-
 import numpy as np
 import pytest
 
+from vasa_lab.world.behaviour import EMOTIONS, ClipConditions, damped_response, ou_process
 from vasa_lab.world.clip import load_truth, make_clip, save_clip
 from vasa_lab.world.dataset import WorldSpec, read_index, synthesize_dataset
-from vasa_lab.world.motion import EMOTIONS, ClipConditions, damped_response, ou_process
-from vasa_lab.world.state import STATE_NAMES, FaceState
+from vasa_lab.world.state import STATE_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +105,19 @@ def test_motion_building_blocks():
     assert abs(x.std() - 2.0) < 0.3  # stationary standard deviation is sigma
     step = damped_response(np.ones(200, np.float32), freq_hz=2.0, damping=0.5)
     assert abs(step[-1] - 1.0) < 1e-3 and step.max() > 1.0  # unit gain, overshoots once
-    assert len(EMOTIONS) >= 4 and {"neutral", "happy", "angry", "surprised"} <= set(EMOTIONS)
+    # each emotion moves the face the way its offsets say, against the same clip told neutral (same seed, audio)
+    from vasa_lab.world.behaviour import EMOTION_OFFSETS, MotionStyle, motion_tracks
+
+    audio = (0.1 * np.sin(np.arange(32000) / 8) * (1 + np.sin(np.arange(32000) / 2000))).astype(np.float32)
+    tracks = {e: motion_tracks(np.random.default_rng(5), audio, 16000, 50, MotionStyle(), ClipConditions(emotion=e))
+              for e in EMOTIONS}
+    for emotion in EMOTIONS[1:]:
+        moved = {k for k in tracks["neutral"] if np.abs(tracks[emotion][k] - tracks["neutral"][k]).max() > 1e-6}
+        expected = set(EMOTION_OFFSETS[emotion]) & set(tracks["neutral"])           # jaw_open: the mouth's business
+        assert moved == expected and expected, (emotion, moved)
+        for name in expected:
+            shift = np.mean(tracks[emotion][name] - tracks["neutral"][name])
+            assert np.sign(shift) == np.sign(EMOTION_OFFSETS[emotion][name]), (emotion, name, shift)
 
 
 def test_dataset_folder_and_index(tiny_world):

@@ -124,6 +124,23 @@ def config_key(config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from a user's local weights file: ``.safetensors``, or a torch file (``.pt``/``.pth``/...) read
+    with ``weights_only=True``, so no pickled code runs. A checkpoint's ``state_dict`` entry is unwrapped. The one
+    loader for outside weights (VGG19, ArcFace, SyncNet ...); the store's own artifacts go through :meth:`verify`."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    if path.suffix == ".safetensors":
+        return load_file(str(path))
+    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} does not hold a state dict")
+    return state
+
+
 @dataclasses.dataclass
 class ArtifactInfo:
     name: str

@@ -7,7 +7,7 @@
     vasa-lab demo [--out FILE]             the main job on the bundled portrait and a synthesized sentence
                                            (what ``make demo`` runs)
     vasa-lab synth-demo [--out FILE]       one synthetic talking-head clip with its ground truth (the world, ch. 01)
-    vasa-lab prepare --input DIR --out DIR videos -> tracked, aligned 25 fps clips in tar shards (data_prep.prepare)
+    vasa-lab prepare --input DIR --out DIR videos -> tracked, aligned 25 fps clips in tar shards (vasa_lab.data.prepare)
     vasa-lab evaluate --generated DIR --reference DIR [--json OUT]   the paper's metrics table (chapter 10)
     vasa-lab serve [--port 8000] [--host 127.0.0.1] [--image P]   a live avatar in the browser (microphone or text)
     vasa-lab detect VIDEO [VIDEO...] [--json]   our watermark and content credentials in each file (chapter 11);
@@ -114,7 +114,7 @@ def _provenance_line(payload: str | None, signed: bool) -> str:
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from .animate import animate, parse_gaze
+    from .pipeline.animate import animate, parse_gaze
 
     gaze = parse_gaze(args.gaze) if args.gaze is not None else None
     result = animate(args.image, args.audio, args.out, gaze=gaze, distance=args.distance, emotion=args.emotion,
@@ -128,7 +128,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
 def cmd_stream(args: argparse.Namespace) -> int:
     import json
 
-    from .animate import Animator, parse_gaze
+    from .pipeline.animate import Animator, parse_gaze
     from .media import check_output_path
     from .motion import MotionConditions
     from .pipeline import file_chunks
@@ -179,7 +179,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .animate import DEMO_PORTRAIT, DEMO_PROFILE, DEMO_TEXT, animate, check_output_path, demo_speech
+    from .pipeline.animate import DEMO_PORTRAIT, DEMO_PROFILE, DEMO_TEXT, animate, check_output_path, demo_speech
     from .media import write_wav
 
     out = check_output_path(args.out)
@@ -245,7 +245,7 @@ def cmd_synth_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from data_prep.prepare import run_from_args
+    from vasa_lab.data.prepare import run_from_args
 
     try:
         return run_from_args(args)   # 0: every clip kept, 1: some skipped (the table says which and why)
@@ -254,7 +254,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .metrics.evaluate import run_from_args
+    from .metrics.paper_table import run_from_args
 
     try:
         return run_from_args(args)   # 0: every video measured, 1: some skipped (each reported on stderr)
@@ -384,13 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", default="en")
     p.set_defaults(func=cmd_synth_demo)
 
-    from data_prep.prepare import add_arguments
+    from vasa_lab.data.prepare import add_arguments
 
     p = sub.add_parser("prepare", help="prepare a folder of talking-head videos (or a synthetic world) for training")
     add_arguments(p)
     p.set_defaults(func=cmd_prepare)
 
-    from .metrics.evaluate import add_arguments as add_evaluate_arguments
+    from .metrics.paper_table import add_arguments as add_evaluate_arguments
 
     p = sub.add_parser("evaluate", help="S_C, S_D, CAPP, dP, FVD_25 and identity of generated vs real videos")
     add_evaluate_arguments(p)

@@ -163,18 +163,25 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float = 25.0, audio: np
     return path
 
 
-def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, float]:
-    """Decode a video's frames -> ((T, H, W, 3) uint8 RGB, fps)."""
+def read_video(path: str | Path | bytes, max_frames: int | None = None) -> tuple[np.ndarray, float]:
+    """Decode a video's frames -> ((T, H, W, 3) uint8 RGB, fps). ``path`` may also be the file's bytes (a clip
+    inside a shard)."""
+    import io
+
     import av
 
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(f"{path}: no such video file")
-    if path.stat().st_size == 0:
-        raise MediaError(f"{path}: the file is empty")
+    if isinstance(path, (bytes, bytearray)):
+        source, path = io.BytesIO(path), Path("a video in memory")
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise MediaError(f"{path}: no such video file")
+        if path.stat().st_size == 0:
+            raise MediaError(f"{path}: the file is empty")
+        source = str(path)
     frames = []
     try:
-        with av.open(str(path)) as container:
+        with av.open(source) as container:
             if not container.streams.video:
                 raise MediaError(f"{path}: the file has no video track")
             stream = container.streams.video[0]
@@ -190,6 +197,86 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     if not frames:
         raise MediaError(f"{path}: the video has no frames")
     return np.stack(frames), fps
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# any frame rate -> 25 fps: the one resampling rule (by timestamp, nearest frame)
+# ---------------------------------------------------------------------------------------------------------------
+def resample_indices(times: np.ndarray, fps: float, duration: float | None = None) -> np.ndarray:
+    """Which source frame each output frame shows: output frame n (time n / fps) takes the source frame with the
+    nearest timestamp. ``times`` (N,) seconds from the first frame; ``duration`` defaults to the last time plus one
+    median frame step. -> (round(duration * fps),) int64. (The reference for :func:`read_video_segments`.)"""
+    times = np.asarray(times, np.float64)
+    if duration is None:
+        step = float(np.median(np.diff(times))) if times.size > 1 else 1.0 / fps
+        duration = times[-1] + step
+    n_out = int(np.ceil(duration * fps - 1e-6))
+    midpoints = (times[1:] + times[:-1]) / 2          # frame k covers [mid_{k-1}, mid_k)
+    return np.searchsorted(midpoints, np.arange(n_out) / fps + 1e-9, side="left").astype(np.int64)
+
+
+def read_video_segments(path: str, fps: float, segment_frames: int, min_frames: int):
+    """Decode a video, resample it to ``fps`` by timestamp and yield it in segments, never holding more than one
+    segment (plus ``min_frames``) in memory.
+
+    Yields (segment index, first output frame, frames (T, H, W, 3) uint8, source frame index (T,), cut) where
+    ``cut`` says whether the video was cut into several segments. A segment is cut off once the buffer holds
+    ``segment_frames + min_frames`` frames, so the last segment is never shorter than ``min_frames`` (unless the
+    whole video is).
+    """
+    import av
+
+    segment_frames = segment_frames if segment_frames > 0 else 1 << 60
+    min_frames = max(1, min_frames)
+    with av.open(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: the file has no video track")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate
+        src_fps = float(rate) if rate else 0.0
+        buffer, sources = [], []
+        out_n, segment, emitted = 0, 0, 0
+        prev, prev_arr, prev_t, t0, last_step, n_in = None, None, 0.0, None, 1.0 / fps, 0
+
+        def push(until: float) -> None:
+            nonlocal out_n, prev_arr
+            while out_n / fps < until - 1e-9:
+                if prev_arr is None:
+                    prev_arr = prev.to_ndarray(format="rgb24")
+                buffer.append(prev_arr)
+                sources.append(n_in - 1)
+                out_n += 1
+
+        for frame in container.decode(stream):
+            t = frame.time if frame.time is not None else n_in / (src_fps or fps)
+            if t0 is None:
+                t0 = t
+            t = max(t - t0, prev_t)
+            if prev is not None:
+                if t > prev_t:
+                    last_step = t - prev_t
+                push((prev_t + t) / 2)
+            prev, prev_arr, prev_t = frame, None, t
+            n_in += 1
+            if len(buffer) >= segment_frames + min_frames:
+                yield segment, emitted, np.stack(buffer[:segment_frames]), np.array(sources[:segment_frames]), True
+                emitted += segment_frames
+                del buffer[:segment_frames], sources[:segment_frames]
+                segment += 1
+        if prev is None:
+            raise MediaError(f"{path}: the video has no frames")
+        push(prev_t + (1.0 / src_fps if src_fps else last_step))
+        if buffer:
+            yield segment, emitted, np.stack(buffer), np.array(sources), segment > 0
+
+
+def to_fps(frames: np.ndarray, fps: float, target: float = FPS) -> np.ndarray:
+    """Frames decoded at ``fps`` (constant rate) -> ``target`` fps by :func:`resample_indices` (no change when the
+    rates agree)."""
+    if abs(fps - target) < 0.01:
+        return frames
+    return frames[resample_indices(np.arange(len(frames)) / fps, target)]
 
 
 def video_info(path: str | Path) -> dict:

@@ -5,7 +5,7 @@ Call :func:`setup` at the top of a notebook or script::
     from vasa_lab.repro import setup
     setup(seed=0)          # seeds python/numpy/torch, deterministic algorithms, quiet logs
 
-and build Trainers with :func:`trainer_kwargs`, which turns the progress bar off under CI.
+Training builds its Trainers with :mod:`vasa_lab.training`, which keeps them quiet under CI.
 """
 from __future__ import annotations
 
@@ -24,11 +24,17 @@ def under_ci() -> bool:
 
 
 def seed_everything(seed: int = 0) -> int:
-    """Seed Python, NumPy and PyTorch (CPU and CUDA) from one integer."""
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) from one integer: the one seeding call of the course.
+
+    It also tells Lightning the seed (``PL_GLOBAL_SEED``, ``PL_SEED_WORKERS``), so data-loader workers are seeded
+    from it the way ``lightning.seed_everything(seed, workers=True)`` does; the generators' states are the same.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
+    os.environ["PL_GLOBAL_SEED"] = str(seed)
+    os.environ["PL_SEED_WORKERS"] = "1"
     return seed
 
 
@@ -59,18 +65,3 @@ def setup(seed: int = 0, deterministic: bool = True, threads: int | None = None)
     set_deterministic(deterministic)
     quiet()
     return seed
-
-
-def trainer_kwargs(**overrides) -> dict:
-    """Keyword arguments for ``lightning.Trainer`` that keep CI and notebooks quiet and reproducible."""
-    kwargs = dict(
-        enable_progress_bar=not under_ci(),
-        enable_model_summary=False,
-        logger=False,
-        enable_checkpointing=False,
-        deterministic="warn",
-        accelerator="auto",
-        devices=1,
-    )
-    kwargs.update(overrides)
-    return kwargs

@@ -1,4 +1,4 @@
-"""Serving prepared clips (``data_prep.prepare``) to training: windows from tar shards, split by speaker.
+"""Serving prepared clips (``vasa_lab.data.prepare``) to training: windows from tar shards, split by speaker.
 
 A prepared folder holds ``index.json`` and ``shards/shard-NNNNNN.tar``; each shard holds clips as WebDataset-style
 samples, files grouped by key: ``KEY.mp4`` (aligned face crops, 25 fps, with AAC audio), ``KEY.wav`` (16 kHz mono),
@@ -62,12 +62,40 @@ import torch
 from torch.utils.data import Dataset
 
 from ..config import DataConfig
-from ..media import MediaError
+from ..media import MediaError, read_video
 from .datamodule import SplitDataModule, split_entries
 
 INDEX_NAME = "index.json"
-FORMAT = "vasa_lab.prepared/1"
+FORMAT = "vasa_lab.prepared/1"          # written into index.json and every clip's meta by the writer, checked here
+CLIP_FILES = ("mp4", "wav", "npz", "json")   # a clip's members in a shard: KEY.mp4, KEY.wav, KEY.npz, KEY.json
 TRACK_FIELDS = ("pose", "gaze", "landmarks", "mouth_open", "eye_openness", "blink", "detected")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# writing (vasa_lab.data.prepare packs its staged clips with these)
+# ---------------------------------------------------------------------------------------------------------------
+def shard_name(number: int) -> str:
+    """The path of shard ``number`` inside a prepared folder."""
+    return f"shards/shard-{number:06d}.tar"
+
+
+def write_shard(path: str | Path, entries: list[dict], member_bytes) -> None:
+    """Write a tar shard of clips: for each index entry, its files ``KEY.ext`` for ext in :data:`CLIP_FILES`
+    (``member_bytes(key, ext)`` gives each one's bytes; the ``.json`` member is the entry itself). Members carry no
+    clock or owner, so the same clips give the same bytes each time."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for entry in entries:
+            for ext in CLIP_FILES:
+                data = (json.dumps(entry, ensure_ascii=False).encode() if ext == "json"
+                        else member_bytes(entry["key"], ext))
+                info = tarfile.TarInfo(f"{entry['key']}.{ext}")
+                info.size, info.mtime, info.mode = len(data), 0, 0o644
+                tar.addfile(info, io.BytesIO(data))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# reading
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def read_prepared_index(folder: str | Path) -> dict:
@@ -91,16 +119,10 @@ def shard_members(shard: str | Path) -> dict[str, tuple[int, int]]:
 
 def decode_mp4(data: bytes) -> np.ndarray:
     """mp4 bytes -> (T, H, W, 3) uint8 RGB frames."""
-    import av
-
     try:
-        with av.open(io.BytesIO(data)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(container.streams.video[0])]
-    except Exception as err:
-        raise MediaError(f"a prepared clip's video cannot be decoded ({type(err).__name__}: {err})") from None
-    if not frames:
-        raise MediaError("a prepared clip's video has no frames")
-    return np.stack(frames)
+        return read_video(data)[0]
+    except MediaError as err:
+        raise MediaError(f"a prepared clip's video cannot be decoded ({err})") from None
 
 
 def load_tracks(source: bytes | str | Path) -> dict:

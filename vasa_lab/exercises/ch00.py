@@ -27,7 +27,7 @@ def _mouth_cases():
     from vasa_lab.tracking.gaze import mouth_opening
     from vasa_lab.world.face import landmarks_2d
     from vasa_lab.world.state import FaceState
-    from vasa_lab.world.identity import sample_identity
+    from vasa_lab.world.person import sample_identity
 
     person = sample_identity(3)
     out = []

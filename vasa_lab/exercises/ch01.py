@@ -7,7 +7,7 @@ from .core import Case, Exercise, register
 
 
 def _rms_cases():
-    from vasa_lab.world.motion import frame_rms
+    from vasa_lab.world.behaviour import frame_rms
 
     rng = np.random.default_rng(1)
     out = []
@@ -29,7 +29,7 @@ def _wrong_rms(audio, n_frames, sample_rate=16000, fps=25.0):
 
 register(Exercise(
     key="01.1", title="loudness per video frame, by hand", answer="my_rms",
-    reference="vasa_lab.world.motion.frame_rms", cases=_rms_cases, wrong=_wrong_rms,
+    reference="vasa_lab.world.behaviour.frame_rms", cases=_rms_cases, wrong=_wrong_rms,
     hint="frame t covers samples int(round(t * hop)) to int(round((t + 1) * hop)) with hop = sample_rate / fps; "
          "a frame with no samples left has loudness 0", rtol=1e-5, atol=1e-7))
 

@@ -7,14 +7,14 @@ from .core import Case, Exercise, register
 
 
 def _rotation_cases():
-    from vasa_lab.world.face import rotation_matrix
+    from vasa_lab.geometry import rotation_matrix
 
     rows = [(30, 0, 0), (0, 20, 0), (0, 0, -15), (18, -7, 5), (-40, 25, 10)]
     return [Case(f"yaw={y}, pitch={p}, roll={r}", (y, p, r), rotation_matrix(y, p, r)) for y, p, r in rows]
 
 
 def _wrong_rotation(yaw, pitch, roll):
-    from vasa_lab.world.face import rotation_matrix
+    from vasa_lab.geometry import rotation_matrix
 
     # the same three rotations applied in the other order
     return rotation_matrix(yaw, 0, 0) @ rotation_matrix(0, pitch, 0) @ rotation_matrix(0, 0, roll)
@@ -22,7 +22,7 @@ def _wrong_rotation(yaw, pitch, roll):
 
 register(Exercise(
     key="03.1", title="the head rotation R = Rz(roll) Rx(pitch) Ry(yaw)", answer="my_rotation",
-    reference="vasa_lab.world.face.rotation_matrix", cases=_rotation_cases, wrong=_wrong_rotation,
+    reference="vasa_lab.geometry.rotation_matrix", cases=_rotation_cases, wrong=_wrong_rotation,
     hint="angles are in degrees; Ry = [[cos, 0, -sin], [0, 1, 0], [sin, 0, cos]], "
          "Rx = [[1, 0, 0], [0, cos, -sin], [0, sin, cos]], Rz = [[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]]; "
          "the order matters"))
@@ -44,7 +44,7 @@ def _inverse_cases():
 
 def _wrong_inverse(q, yaw, pitch, roll, tx, ty, s):
     from vasa_lab.latent.model import PIVOT_Y, TRANSLATION_GAIN
-    from vasa_lab.world.face import rotation_matrix
+    from vasa_lab.geometry import rotation_matrix
 
     o = np.array([0.0, PIVOT_Y, 0.0])
     r = rotation_matrix(yaw, pitch, roll)

@@ -9,7 +9,7 @@ agrees with the package, in the spirit of checking a gradient derived by hand ag
     Exercise 01.1 · loudness per video frame, by hand
       ✓ speech-like noise, 16 kHz at 25 fps   largest difference 0.0e+00
       ...
-      all 3 cases agree with vasa_lab.world.motion.frame_rms: correct
+      all 3 cases agree with vasa_lab.world.behaviour.frame_rms: correct
 
 It returns True (every case agrees), False (a case disagrees or the function raised) or None (not attempted:
 ``fn`` is None, returns None, or raises NotImplementedError, as the stubs of the workshop copies do), so a

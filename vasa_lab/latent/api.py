@@ -32,7 +32,7 @@ def load_latent_model(profile: str | None = None, config: LatentConfig | None = 
     Keyword arguments override config fields, e.g. ``load_latent_model("tiny", w_transfer=0, w_cross_id=0)``.
     ``identity_config`` picks the identity network used in training (default: the profile's, on the same data).
     """
-    from .identity import IdentityNetConfig, identity_network, load_identity_net
+    from .id_net import IdentityNetConfig, identity_network, load_identity_net
     from .module import train_latent
 
     cfg = config or LatentConfig.for_profile(profile, **overrides)

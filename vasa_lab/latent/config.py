@@ -21,16 +21,14 @@ from dataclasses import dataclass, field, replace
 
 from ..artifacts import ADDED_LATER
 from ..config import resolve_profile
-from ..world.face import CAMERA
+from ..geometry import CAMERA, POSE_NAMES
 
-# Pose conventions come from the synthetic world's camera (vasa_lab.world.face.Camera), which the tracker shares:
+# Pose conventions come from the shared camera (vasa_lab.geometry.Camera), which the world and the tracker use:
 # a head-frame point p_h at pose (R, tx, ty, s) lands at normalized image position f * (R p_h + (tx, ty - y_c)) /
 # (d0 / s). In grid_sample units ([-1, 1] across the image) that is  s * k * (R p_h + (tx, ty - y_c))  with
 # k = 2 f / d0: one head unit is k grid units at scale 1, and the rotation pivot sits k * y_c above the centre.
 TRANSLATION_GAIN = 2.0 * CAMERA.focal / CAMERA.base_distance   # k = 0.54: head units -> grid units
 PIVOT_Y = -TRANSLATION_GAIN * CAMERA.face_centre_y             # -0.27: the head's pivot, in grid units (y down)
-
-POSE_NAMES = ("yaw", "pitch", "roll", "tx", "ty", "scale")
 
 # What a tracker can read of a face's expression (and the synthetic world knows exactly): the weak supervision of
 # z_dyn (``w_expression``), and what chapter 04's probes read back. Gaze is in degrees / 10, the rest in [-1, 1].

@@ -4,9 +4,8 @@ The latent space learns by **self-reenactment**: take two frames of the same per
 first (the source) and the motion of the second (the driver), and draw the driver. Nothing but the motion code can
 tell the decoder how the driver differs from the source, so the motion code learns to carry exactly that.
 
-* :class:`ClipFrames` gives random access to the frames and head poses of one split of a dataset folder: the
-  synthetic world (``vasa_lab.world``; the pose is the ground truth) or a folder made by ``data_prep.prepare``
-  from real video (the pose is the tracker's). Frames are cached as memory-mapped ``.frames.npy`` files.
+* :class:`~vasa_lab.data.clips.ClipFrames` (in :mod:`vasa_lab.data.clips`) gives random access to the frames and
+  head poses of one split of a dataset folder.
 * :class:`FramePairDataset` draws (source, driver) pairs. Most come from one clip, at least ``min_gap`` frames
   apart, as in VASA-1. In the synthetic world every person speaks two clips with different gaze, emotion and
   head distance, and the looks are identical in both, so a share of pairs (``other_clip_share``) takes the driver
@@ -18,124 +17,18 @@ Items are drawn by a generator seeded with (seed, index): the same index always 
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..config import DataConfig
-
-
-def is_prepared(folder: str | Path) -> bool:
-    """True for a folder written by data_prep.prepare (shards), False for a synthetic world folder."""
-    return (Path(folder) / "shards").is_dir()
-
-
-class ClipFrames:
-    """Frames, poses and people of one split of a dataset folder (synthetic world or prepared real video)."""
-
-    def __init__(self, folder: str | Path, split: str | None = "train", data_config: DataConfig | None = None):
-        cfg = data_config or DataConfig(window_frames=1, window_stride=1)
-        self.folder = Path(folder)
-        self.prepared = is_prepared(folder)
-        if self.prepared:
-            from ..data.shards import PreparedClipDataset
-
-            self.source = PreparedClipDataset(folder, split, window_frames=1, window_stride=1, config=cfg)
-        else:
-            from ..data.datamodule import ClipWindowDataset
-
-            self.source = ClipWindowDataset(folder, split, window_frames=1, window_stride=1, config=cfg)
-        self.entries = self.source.entries
-        if not self.entries:
-            raise ValueError(f"{folder} has no clips in the {split!r} split")
-        self.identity = [int(e["identity"]) for e in self.entries]
-        self.n_frames = [int(e["n_frames"]) for e in self.entries]
-        self.clips_of: dict[int, list[int]] = defaultdict(list)
-        for c, person in enumerate(self.identity):
-            self.clips_of[person].append(c)
-        self.people = sorted(self.clips_of)
-        self._pose: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._frames: dict[int, np.ndarray] = {}
-        self._expression: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def frames(self, clip: int) -> np.ndarray:
-        """(T, H, W, 3) uint8, memory-mapped (opened once per clip)."""
-        if clip not in self._frames:
-            self._frames[clip] = self.source.frames_of(clip)
-        return self._frames[clip]
-
-    def image_size(self) -> int:
-        return int(self.frames(0).shape[1])
-
-    def states(self, clip: int) -> np.ndarray | None:
-        """(T, 17) ground truth FaceStates (synthetic world only; None for real video)."""
-        if self.prepared:
-            tracks = self.source.tracks_of(clip)
-            return tracks.get("states")
-        return self.source.truth_of(clip).states
-
-    def landmarks(self, clip: int) -> np.ndarray | None:
-        """(T, 68, 2) landmarks in pixels: the truth in the synthetic world, the tracker's for real video."""
-        if self.prepared:
-            return np.asarray(self.source.tracks_of(clip)["landmarks"], np.float32)
-        return self.source.truth_of(clip).landmarks
-
-    def expression(self, clip: int) -> tuple[np.ndarray, np.ndarray]:
-        """The given expression (T, len(EXPRESSION_NAMES)) in EXPRESSION_UNIT units, and where it is known (T, K)
-        bool: every value in the synthetic world (its truth); for real video what the tracker reads (mouth opening
-        in the jaw slot, eye closure in the blink slot, gaze), where the face was found."""
-        from .config import EXPRESSION_NAMES, EXPRESSION_UNIT
-
-        if clip not in self._expression:
-            unit = np.asarray(EXPRESSION_UNIT, np.float32)
-            k = len(EXPRESSION_NAMES)
-            if self.prepared:
-                tracks = self.source.tracks_of(clip)
-                t = len(tracks["pose"])
-                values, ok = np.zeros((t, k), np.float32), np.zeros((t, k), bool)
-                detected = np.asarray(tracks.get("detected", np.ones(t, bool)), bool)
-                for name, column in (("jaw_open", tracks.get("mouth_open")),
-                                     ("blink", None if "eye_openness" not in tracks else 1 - np.asarray(
-                                         tracks["eye_openness"], np.float32)),
-                                     ("gaze_yaw", None if "gaze" not in tracks else np.asarray(tracks["gaze"])[:, 0]),
-                                     ("gaze_pitch", None if "gaze" not in tracks else np.asarray(tracks["gaze"])[:, 1])):
-                    if column is not None:
-                        j = EXPRESSION_NAMES.index(name)
-                        column = np.asarray(column, np.float32)
-                        values[:, j] = np.nan_to_num(column) / unit[j]
-                        ok[:, j] = detected & np.isfinite(column)
-            else:
-                from ..world.state import STATE_NAMES
-
-                states = self.source.truth_of(clip).states
-                values = np.stack([states[:, STATE_NAMES.index(n)] for n in EXPRESSION_NAMES], 1) / unit
-                ok = np.ones(values.shape, bool)
-            self._expression[clip] = (values.astype(np.float32), ok)
-        return self._expression[clip]
-
-    def pose(self, clip: int) -> tuple[np.ndarray, np.ndarray]:
-        """The given head pose (T, 6) and where it can be trusted (T,) bool: truth, or the tracker's pose."""
-        if clip not in self._pose:
-            if self.prepared:
-                tracks = self.source.tracks_of(clip)
-                pose = np.asarray(tracks["pose"], np.float32)
-                ok = np.asarray(tracks.get("detected", np.ones(len(pose), bool)), bool) & np.isfinite(pose).all(1)
-                pose = np.nan_to_num(pose, nan=0.0)
-            else:
-                pose = np.asarray(self.source.truth_of(clip).states[:, :6], np.float32)
-                ok = np.ones(len(pose), bool)
-            self._pose[clip] = (pose, ok)
-        return self._pose[clip]
+from ..data.clips import ClipFrames
+from ..geometry import INNER_LIPS, LEFT_BROW, LEFT_EYE, OUTER_LIPS, RIGHT_BROW, RIGHT_EYE
+from .config import EXPRESSION_NAMES, EXPRESSION_UNIT
 
 
 # iBUG-68 groups whose boxes make the face-parts mask: (eye + brow) on each side, and the mouth
-FACE_PARTS = (list(range(17, 22)) + list(range(36, 42)), list(range(22, 27)) + list(range(42, 48)), list(range(48, 68)))
+FACE_PARTS = (RIGHT_BROW + RIGHT_EYE, LEFT_BROW + LEFT_EYE, OUTER_LIPS + INNER_LIPS)
 
 
 def face_parts_mask(landmarks: np.ndarray | None, size: int, eye_weight: float = 1.0) -> torch.Tensor:
@@ -214,7 +107,8 @@ class FramePairDataset(Dataset):
         driver = to_tensor(self.clips.frames(c2)[d])
         landmarks = self.clips.landmarks(c2)
         driver_landmarks = None if landmarks is None else landmarks[d]
-        (expr_s, eok_s), (expr_d, eok_d) = self.clips.expression(c), self.clips.expression(c2)
+        (expr_s, eok_s), (expr_d, eok_d) = (self.clips.expression(c, EXPRESSION_NAMES, EXPRESSION_UNIT),
+                                            self.clips.expression(c2, EXPRESSION_NAMES, EXPRESSION_UNIT))
         return dict(
             source=to_tensor(self.clips.frames(c)[s]), driver=driver,
             driver_parts=face_parts_mask(driver_landmarks, driver.shape[-1], self.eye_weight),

@@ -7,7 +7,7 @@ Reconstruction (source -> driver of the same person):
   tests: ``L_ssim = 1 - MS-SSIM(x̂, x)``;
 * a perceptual loss ``Σ_l w_l mean |φ_l(x̂) - φ_l(x)|`` through a pluggable feature network φ: VGG19 when the user
   has its weights on disk (:class:`VGG19Features`), otherwise our identity network trained on the synthetic people
-  (:mod:`vasa_lab.latent.identity`), the way MegaPortraits adds VGGFace to VGG19;
+  (:mod:`vasa_lab.latent.id_net`), the way MegaPortraits adds VGGFace to VGG19;
 * optionally a patch GAN with the hinge loss and feature matching (:class:`PatchDiscriminator`).
 
 Motion:
@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..artifacts import load_state_dict
 from .model import POSE_UNIT
 
 # MS-SSIM's scale weights (Wang et al. 2003) for five scales; at 64 px only three fit an 11-tap window, so the
@@ -172,23 +173,6 @@ class VGG19Features(nn.Module):
             if i >= VGG19_TAPS[-1]:
                 break
         return taps
-
-
-def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from a local ``.safetensors`` or ``.pt``/``.pth`` file (``weights_only=True``: no pickle code)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{path} does not hold a state dict")
-    return state
 
 
 class PerceptualLoss(nn.Module):

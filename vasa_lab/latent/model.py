@@ -101,7 +101,7 @@ class UpBlock2d(nn.Sequential):
 def rotation_matrix(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
     """R = Rz(roll) Rx(pitch) Ry(yaw) for angles in degrees, batched: (B,) x 3 -> (B, 3, 3).
 
-    The synthetic world's convention (:func:`vasa_lab.world.face.rotation_matrix`), written for tensors so that
+    The synthetic world's convention (:func:`vasa_lab.geometry.rotation_matrix`), written for tensors so that
     gradients flow into the pose encoder.
     """
     y, p, r = (torch.deg2rad(a) for a in (yaw, pitch, roll))

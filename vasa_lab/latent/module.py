@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Subset
 
-from ..repro import trainer_kwargs
+from ..training import make_trainer, one_cycle, resume_from, seed_everything
 from .config import EXPRESSION_NAMES, LatentConfig
 from .losses import (PatchDiscriminator, PerceptualLoss, VGG19Features, cycle_loss, feature_matching_loss,
                      hinge_d_loss, hinge_g_loss, identity_loss, l1, ms_ssim, pose_loss)
@@ -190,18 +190,11 @@ class LatentModule(L.LightningModule):
         if self.expression_head is not None:
             params += list(self.expression_head.parameters())
         opt_g = torch.optim.Adam(params, lr=self.cfg.lr, betas=(0.5, 0.999))
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt_g, max_lr=self.cfg.lr, total_steps=self.cfg.steps,
-                                                    pct_start=0.1)
+        sched = one_cycle(opt_g, self.cfg.lr, self.cfg.steps, pct_start=0.1)
         if self.disc is None:
-            return [opt_g], [dict(scheduler=sched, interval="step")]
+            return [opt_g], [sched]
         opt_d = torch.optim.Adam(self.disc.parameters(), lr=self.cfg.lr, betas=(0.5, 0.999))
-        return [opt_g, opt_d], [dict(scheduler=sched, interval="step")]
-
-
-def checkpoint_step(path) -> int:
-    """The global step stored in a Lightning checkpoint (read safely: tensors and plain containers only)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return int(state["global_step"])
+        return [opt_g, opt_d], [sched]
 
 
 def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, folder=None,
@@ -214,16 +207,12 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     ``checkpoint_dir``: a folder for ``last.ckpt``, written every ``checkpoint_every`` steps; a run that finds one
     there resumes from it (weights, optimiser, schedule and step) and continues with the pairs it had not drawn.
     """
-    from pathlib import Path
-
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    from .data import ClipFrames, FramePairDataset
-    from .identity import dataset_folder
+    from ..data.clips import ClipFrames, dataset_folder
+    from .data import FramePairDataset
 
     cfg = model.config
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    folder = folder or dataset_folder(cfg.data, cfg.profile)
+    seed_everything(cfg.seed)
+    folder = folder or dataset_folder(cfg)
     clips = ClipFrames(folder, "train")
     if clips.image_size() != cfg.image_size:
         raise ValueError(f"the data in {folder} is {clips.image_size()} px but the model is for "
@@ -231,23 +220,12 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share, cfg.seed,
                              cfg.eye_weight)
     module = LatentModule(model, identity_net)
-    kwargs = trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0)
-    resume, start = None, 0
+    kwargs, resume, start = {}, None, 0
     if checkpoint_dir is not None:
-        checkpoint_dir = Path(checkpoint_dir)
-        last = checkpoint_dir / "last.ckpt"
-        if last.is_file():
-            try:
-                start = checkpoint_step(last)
-                resume = str(last)
-            except Exception as err:   # a checkpoint cut short by a kill: say so and start again
-                print(f"note: {last} is unreadable ({type(err).__name__}); training from the start")
-        kwargs.update(enable_checkpointing=True, callbacks=[ModelCheckpoint(
-            dirpath=checkpoint_dir, filename="step-{step}", every_n_train_steps=checkpoint_every, save_last=True,
-            save_top_k=0)])
+        kwargs, resume, start = resume_from(checkpoint_dir, checkpoint_every)
     kwargs.update(trainer_overrides or {})
     started = time.perf_counter()
-    trainer = L.Trainer(**kwargs)
+    trainer = make_trainer(cfg.steps, **kwargs)
     if resume:
         print(f"resuming from {resume} at step {start} of {cfg.steps}")
     rest = Subset(pairs, range(start * cfg.batch_size, len(pairs)))     # the pairs a resumed run has not drawn

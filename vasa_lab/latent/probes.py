@@ -26,11 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..geometry import ANGLE_NAMES
 from .api import as_frames, encode_motion, render
-from .data import ClipFrames
+from ..data.clips import ClipFrames
 from .model import FaceLatentModel
 
-POSE_FACTORS = ("yaw", "pitch", "roll")
+POSE_FACTORS = ANGLE_NAMES
 DYN_FACTORS = ("jaw_open", "blink", "gaze_yaw", "gaze_pitch", "smile", "brow_raise")
 
 

@@ -8,7 +8,7 @@
         --precision bf16-mixed [--vgg19 vgg19.safetensors] [--arcface arcface_r100.pth]
 
 ``--data`` is a synthetic world folder (``vasa-lab synth``) or a folder made from real video by
-``python -m data_prep.prepare``; without it the profile's synthetic world is used (made on first use). The
+``python -m vasa_lab.data.prepare``; without it the profile's synthetic world is used (made on first use). The
 identity network (ours, unless ``--arcface`` points at ArcFace weights) is trained first if the store lacks it.
 Afterwards ``vasa_lab.latent.api.load_latent_model(profile, data=DIR, ...)`` with the same settings finds the result.
 An interrupted run (Ctrl-C, a kill, a reboot) resumes from its last checkpoint (every 250 steps, in
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     setup(seed=cfg.seed)
-    from .identity import IdentityNetConfig, identity_network, load_identity_net
+    from .id_net import IdentityNetConfig, identity_network, load_identity_net
     from .model import FaceLatentModel, count_parameters
     from .module import train_latent
 

@@ -4,20 +4,22 @@ VASA-1 reports five numbers; each needs a network trained to look at faces or sp
 trained here on the synthetic world's training people (the test people are never seen), through the artifact
 store, and kept as a ``torchmetrics.Metric`` that accumulates over clips:
 
-============  =======================================  =================================================
+============  =======================================  =======================================================
 metric        what it measures                          module
-============  =======================================  =================================================
+============  =======================================  =======================================================
 S_C, S_D      lip sync: SyncNet confidence, distance    :mod:`.syncnet` (:class:`LipSync`)
 CAPP          head motion fits the speech (CLIP-style)  :mod:`.capp` (:class:`CAPPScore`)
-dP            how much the head moves (deg / frame)     :mod:`.motion` (:class:`PoseIntensity`)
+dP            how much the head moves (deg / frame)     :mod:`.pose_intensity` (:class:`PoseIntensity`)
 FVD_25        video realism, as distributions           :mod:`.fvd` (:class:`FVD`)
-identity      the face stays the portrait's person      :mod:`.identity` (:class:`IdentitySimilarity`)
-============  =======================================  =================================================
+identity      the face stays the portrait's person      :mod:`.id_similarity` (:class:`IdentitySimilarity`)
+============  =======================================  =======================================================
 
 :mod:`.features` turns clips into what the networks read (log-mel rows, mouth crops, pose windows);
-:mod:`.evaluate` measures sets of clips and prints the paper's table (``vasa-lab evaluate``); :mod:`.baselines`
+:mod:`.paper_table` measures sets of clips and prints the paper's table (``vasa-lab evaluate``); :mod:`.baselines`
 makes the table's comparison rows (static image, random motion, re-rendered motion, our generator); ``python -m
-vasa_lab.metrics.train`` trains the networks ahead of time.
+vasa_lab.metrics.train`` trains the networks ahead of time. Measuring generated motion against the synthetic
+world's truth: :mod:`.motion_codes` (lip sync through a jaw probe on the codes, dP, audio-pose correlation) and
+:mod:`.pixel_motion` (the same read off the rendered pixels by the tracker); :mod:`.expression` is that reader.
 
 Every number is in the units of *our* networks, trained on *our* data: the orderings (real video beats a
 frozen face, synced beats shifted audio) carry over to the paper; the absolute values do not.
@@ -27,13 +29,13 @@ import importlib
 # name -> submodule; imported on first use, so `vasa-lab <anything>` does not pay for torch and Lightning
 _WHERE = {
     "CAPP": "capp", "CAPPConfig": "capp", "CAPPScore": "capp", "info_nce": "capp", "load_capp": "capp",
-    "PAPER_TABLE": "evaluate", "Evaluator": "evaluate", "format_table": "evaluate",
+    "PAPER_TABLE": "paper_table", "Evaluator": "paper_table", "format_table": "paper_table",
     "EvalClip": "features", "load_eval_clip": "features", "log_mel": "features", "mouth_crops": "features",
     "shift_audio": "features", "world_clips": "features",
     "FVD": "fvd", "VideoEncoder": "fvd", "VideoEncoderConfig": "fvd", "frechet_distance": "fvd",
     "load_video_encoder": "fvd",
-    "IdentitySimilarity": "identity",
-    "PoseIntensity": "motion", "measure_face": "motion", "pose_intensity": "motion",
+    "IdentitySimilarity": "id_similarity",
+    "PoseIntensity": "pose_intensity", "measure_face": "pose_intensity", "pose_intensity": "pose_intensity",
     "LipSync": "syncnet", "SyncNet": "syncnet", "SyncNetConfig": "syncnet", "load_syncnet": "syncnet",
     "offset_distances": "syncnet", "sync_scores": "syncnet",
 }

@@ -6,7 +6,7 @@
   first frame by the face latent model: what the *renderer* costs, with perfect motion.
 * :func:`random_motion_clip` - the portrait driven by the motion of another person's clip: realistic motion
   that has nothing to do with this audio (lip sync and CAPP should drop to chance, dP and FVD stay plausible).
-* :func:`generator_clip` - our VASA-1 reproduction (``vasa_lab.animate``): portrait + audio -> video, with the
+* :func:`generator_clip` - our VASA-1 reproduction (``vasa_lab.pipeline.animate``): portrait + audio -> video, with the
   default conditions and sampler; :func:`generator_status` says whether its trained weights are at hand.
 
 Each returns an :class:`~.features.EvalClip` whose ``portrait`` is the clip's first frame, so identity similarity
@@ -73,12 +73,12 @@ def pick_donors(clips: list[EvalClip], seed: int) -> list[EvalClip]:
 
 
 def generator_status(profile: str | None = None) -> str | None:
-    """None when our generator (vasa_lab.animate + a trained motion model for ``profile``) is ready, else why not.
+    """None when our generator (vasa_lab.pipeline.animate + a trained motion model for ``profile``) is ready, else why not.
 
     A missing motion model is reported, not trained: training it is chapter 06's job (minutes even in tiny).
     """
     try:
-        from ..animate import Animator  # noqa: F401
+        from ..pipeline.animate import Animator  # noqa: F401
         from ..motion import MotionConfig
     except ImportError as err:
         return f"the generator is not available yet ({err})"
@@ -92,7 +92,7 @@ def generator_status(profile: str | None = None) -> str | None:
 
 
 def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10) -> EvalClip:
-    """Our generator on (first frame, audio): ``animator`` is a :class:`vasa_lab.animate.Animator`. Default
+    """Our generator on (first frame, audio): ``animator`` is a :class:`vasa_lab.pipeline.animate.Animator`. Default
     conditions (no gaze, distance or emotion given), DDIM with ``steps`` steps, audio guidance 0.5."""
     from ..motion import MotionConditions
 

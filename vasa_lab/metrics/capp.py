@@ -15,7 +15,7 @@ Our choices (the paper gives only the outline above):
 
 * pose = (yaw, pitch, roll, tx, ty, scale) per frame, minus its mean over the window (where the head rests is not
   the audio's business; how it moves is), divided by fixed units (:data:`~.features.POSE_UNITS`), plus its
-  frame-to-frame change; ground truth in training, the pose read off the pixels (:func:`~.motion.measure_face`,
+  frame-to-frame change; ground truth in training, the pose read off the pixels (:func:`~.pose_intensity.measure_face`,
   the default) or the generator's z_pose at evaluation;
 * audio = the log-mel rows of each frame (4 x 40 = 160 numbers) -> a small 1-D convolutional encoder;
 * the pose encoder is a convolutional stem (a nod lasts a few frames) + a transformer encoder (1 layer in tiny,
@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn as nn
@@ -41,6 +40,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchmetrics import Metric
 
+from ..training import OneLossModule, fit_for_steps, seed_everything
 from ..config import resolve_profile
 from .features import HOPS_PER_FRAME, MEL_DB_CENTRE, MEL_DB_FLOOR, MEL_DB_SCALE, N_MELS, log_mel, normalise_pose
 
@@ -262,39 +262,26 @@ class PoseAudioWindows(Dataset):
                     pose=torch.from_numpy(pose + cfg.pose_noise * noise))
 
 
-class CAPPModule(L.LightningModule):
-    def __init__(self, net: CAPP, cfg: CAPPConfig):
-        super().__init__()
-        self.net, self.cfg = net, cfg
-        self.last_loss = float("nan")
-
-    def training_step(self, batch, batch_idx):
+class CAPPModule(OneLossModule):
+    def loss(self, batch):
         a, p = self.net.audio(batch["mel"]), self.net.pose(batch["pose"])
-        loss = info_nce(a, p, self.net.log_scale.clamp(max=math.log(100)).exp())
-        self.last_loss = float(loss.detach())
-        return loss
-
-    def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.cfg.lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg.lr, total_steps=self.cfg.steps,
-                                                    pct_start=0.15)
-        return [opt], [dict(scheduler=sched, interval="step")]
+        return info_nce(a, p, self.net.log_scale.clamp(max=math.log(100)).exp())
 
 
 def train_capp(net: CAPP, cfg: CAPPConfig | None = None) -> dict:
     """Train ``net`` in place on the training split's ground-truth poses; returns metrics (incl. val scores)."""
-    from .syncnet import fit_for_steps, load_training_clips
+    from .syncnet import load_training_clips
 
     cfg = cfg or net.config
     if cfg.batch_size % cfg.windows_per_clip:
         raise ValueError(f"batch_size ({cfg.batch_size}) must be a multiple of windows_per_clip ({cfg.windows_per_clip})")
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    seed_everything(cfg.seed)
     clips = load_training_clips(cfg, "train")
     poses = [clips.pose(c)[0] for c in range(len(clips))]
     mels = [log_mel(clips.source.audio_of(c), len(poses[c]), n_mels=cfg.n_mels) for c in range(len(clips))]
     data = PoseAudioWindows(mels, poses, cfg.steps * cfg.batch_size, cfg)
     module = CAPPModule(net, cfg)
-    metrics = fit_for_steps(module, data, cfg)
+    metrics = fit_for_steps(module, data, cfg.steps, cfg.batch_size)
     metrics["train_clips"] = len(clips)
     try:
         val = load_training_clips(cfg, "val")

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..media import FPS, SAMPLE_RATE, MediaError, load_audio, read_video
+from ..media import FPS, SAMPLE_RATE, MediaError, load_audio, read_video, to_fps
 
 HOPS_PER_FRAME = 4                      # log-mel rows per video frame (10 ms hops at 25 fps)
 N_MELS = 40
@@ -208,15 +208,6 @@ class EvalClip:
         return self.portrait if self.portrait is not None else self.frames[0]
 
 
-def to_25fps(frames: np.ndarray, fps: float) -> np.ndarray:
-    """Frames at any rate -> 25 fps by taking the nearest frame in time (no change when fps is 25)."""
-    if abs(fps - FPS) < 0.01:
-        return frames
-    n = max(1, int(round(len(frames) * FPS / fps)))
-    idx = np.minimum(np.round(np.arange(n) * fps / FPS).astype(int), len(frames) - 1)
-    return frames[idx]
-
-
 def load_eval_clip(path: str | Path) -> EvalClip:
     """An mp4 (or any video PyAV reads) and its sound -> EvalClip at 25 fps; MediaError with one sentence if not.
 
@@ -233,7 +224,7 @@ def load_eval_clip(path: str | Path) -> EvalClip:
         raise MediaError(f"{path}: no audio to measure lip sync against: the video has no readable audio track and "
                          f"there is no {wav.name} beside it ({err})") from None
     try:
-        return EvalClip(path.stem, to_25fps(frames, fps), audio, meta=dict(path=str(path), source_fps=fps))
+        return EvalClip(path.stem, to_fps(frames, fps), audio, meta=dict(path=str(path), source_fps=fps))
     except ValueError as err:
         raise MediaError(str(err)) from None
 
@@ -241,7 +232,7 @@ def load_eval_clip(path: str | Path) -> EvalClip:
 def world_clips(folder: str | Path, split: str | None = "test", limit: int | None = None) -> list[EvalClip]:
     """The clips of one split of a dataset folder with their ground truth pose and landmarks (synthetic world or
     prepared real video: for real video the "truth" is the preparation's tracker)."""
-    from ..latent.data import ClipFrames
+    from ..data.clips import ClipFrames
 
     clips = ClipFrames(folder, split)
     out = []

@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
-import lightning as L
 import numpy as np
 import torch
 import torch.nn as nn
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchmetrics import Metric
 
+from ..training import OneLossModule, fit_for_steps, seed_everything
 from ..config import resolve_profile
 
 CLIP_FRAMES = 25      # FVD_25: 25-frame clips (1 s at 25 fps)
@@ -266,24 +266,11 @@ class StateFrames(Dataset):
         return dict(image=image, state=torch.from_numpy(((self.states[c][t] - self.mean) / self.std).astype(np.float32)))
 
 
-class VideoEncoderModule(L.LightningModule):
+class VideoEncoderModule(OneLossModule):
     """loss = MSE between the state head's output and the standardised FaceState of each frame."""
 
-    def __init__(self, net: VideoEncoder, cfg: VideoEncoderConfig):
-        super().__init__()
-        self.net, self.cfg = net, cfg
-        self.last_loss = float("nan")
-
-    def training_step(self, batch, batch_idx):
-        loss = F.mse_loss(self.net.state_head(self.net.frame_features(batch["image"])), batch["state"])
-        self.last_loss = float(loss.detach())
-        return loss
-
-    def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.cfg.lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg.lr, total_steps=self.cfg.steps,
-                                                    pct_start=0.15)
-        return [opt], [dict(scheduler=sched, interval="step")]
+    def loss(self, batch):
+        return F.mse_loss(self.net.state_head(self.net.frame_features(batch["image"])), batch["state"])
 
 
 def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
@@ -307,15 +294,15 @@ def _states_of(clips, c: int) -> np.ndarray:
 def train_video_encoder(net: VideoEncoder, cfg: VideoEncoderConfig | None = None) -> dict:
     """Train ``net``'s frame encoder in place on the training split's frames; returns metrics (incl. the val
     error of the state head as a fraction of each state's variance, averaged)."""
-    from .syncnet import fit_for_steps, load_training_clips
+    from .syncnet import load_training_clips
 
     cfg = cfg or net.config
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    seed_everything(cfg.seed)
     clips = load_training_clips(cfg, "train")
     frames = [resize_frames(clips.frames(c), cfg.input_size) for c in range(len(clips))]
     data = StateFrames(frames, [_states_of(clips, c) for c in range(len(clips))], cfg.steps * cfg.batch_size, cfg.seed)
     module = VideoEncoderModule(net, cfg)
-    metrics = fit_for_steps(module, data, cfg)
+    metrics = fit_for_steps(module, data, cfg.steps, cfg.batch_size)
     with torch.no_grad():                     # the spread of each clip feature over (up to) 200 training clips
         net.feature_scale.fill_(1.0)
         windows = [to_clip_tensor(video_windows(f, CLIP_FRAMES)) for f in frames[:200] if len(f) >= CLIP_FRAMES]

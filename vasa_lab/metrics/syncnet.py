@@ -33,20 +33,17 @@ implemented here; a file with its layer names is refused with a message saying s
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchmetrics import Metric
 
 from ..config import resolve_profile
-from ..repro import trainer_kwargs
+from ..training import OneLossModule, fit_for_steps, seed_everything
 from .features import HOPS_PER_FRAME, N_MELS, log_mel, mouth_crops
 
 WINDOW = 5            # video frames per SyncNet window (0.2 s at 25 fps)
@@ -259,23 +256,9 @@ def contrastive_loss(d: torch.Tensor, y: torch.Tensor, margin: float) -> torch.T
     return 0.5 * (y * d.pow(2) + (1 - y) * F.relu(margin - d).pow(2)).mean()
 
 
-class SyncNetModule(L.LightningModule):
-    def __init__(self, net: SyncNet, cfg: SyncNetConfig):
-        super().__init__()
-        self.net, self.cfg = net, cfg
-        self.last_loss = float("nan")
-
-    def training_step(self, batch, batch_idx):
-        d = self.net(batch["crops"], batch["mel"])
-        loss = contrastive_loss(d, batch["label"], self.cfg.margin)
-        self.last_loss = float(loss.detach())
-        return loss
-
-    def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.cfg.lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg.lr, total_steps=self.cfg.steps,
-                                                    pct_start=0.15)
-        return [opt], [dict(scheduler=sched, interval="step")]
+class SyncNetModule(OneLossModule):
+    def loss(self, batch):
+        return contrastive_loss(self.net(batch["crops"], batch["mel"]), batch["label"], self.cfg.margin)
 
 
 def clip_inputs(frames: np.ndarray, landmarks: np.ndarray, audio: np.ndarray, cfg: SyncNetConfig):
@@ -285,27 +268,15 @@ def clip_inputs(frames: np.ndarray, landmarks: np.ndarray, audio: np.ndarray, cf
 
 def load_training_clips(cfg, split: str = "train"):
     """The split's clips as ClipFrames (frames, truth, audio) of the config's dataset folder."""
-    from ..latent.data import ClipFrames
-    from ..latent.identity import dataset_folder
+    from ..data.clips import ClipFrames, dataset_folder
 
-    return ClipFrames(dataset_folder(cfg.data, cfg.profile), split)
-
-
-def fit_for_steps(module: L.LightningModule, data: Dataset, cfg) -> dict:
-    """Train a metric network's module for ``cfg.steps`` batches of ``cfg.batch_size`` (``data`` already holds
-    ``steps * batch_size`` items, in order), then put the network in eval mode. Returns the seconds taken and the
-    last loss: the common part of training SyncNet, CAPP and the video encoder."""
-    started = time.perf_counter()
-    trainer = L.Trainer(**trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0))
-    trainer.fit(module, DataLoader(data, batch_size=cfg.batch_size, shuffle=False))
-    module.net.eval()
-    return dict(train_seconds=round(time.perf_counter() - started, 1), final_loss=round(module.last_loss, 4))
+    return ClipFrames(dataset_folder(cfg), split)
 
 
 def train_syncnet(net: SyncNet, cfg: SyncNetConfig | None = None) -> dict:
     """Train ``net`` in place on the training split; returns metrics (incl. held-out sync on the val split)."""
     cfg = cfg or net.config
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    seed_everything(cfg.seed)
     clips = load_training_clips(cfg, "train")
     crops, mels = [], []
     for c in range(len(clips)):
@@ -315,7 +286,7 @@ def train_syncnet(net: SyncNet, cfg: SyncNetConfig | None = None) -> dict:
         mels.append(m)
     data = SyncPairs(crops, mels, cfg.steps * cfg.batch_size, cfg)
     module = SyncNetModule(net, cfg)
-    metrics = fit_for_steps(module, data, cfg)
+    metrics = fit_for_steps(module, data, cfg.steps, cfg.batch_size)
     metrics["train_clips"] = len(clips)
     try:
         val = load_training_clips(cfg, "val")
@@ -328,31 +299,14 @@ def train_syncnet(net: SyncNet, cfg: SyncNetConfig | None = None) -> dict:
     return metrics
 
 
-def load_state_dict_file(path: str | Path) -> dict:
-    """A state dict from safetensors, or from a torch file read with weights_only=True (no code runs)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{path} does not hold a state dict")
-    return state
-
-
 def load_syncnet(profile: str | None = None, config: SyncNetConfig | None = None, store=None) -> SyncNet:
     """Our SyncNet for a profile: pretrained weights from ``config.weights_path``, else the artifact store, else
     trained now (about a minute in tiny; an error under CI for the larger profiles)."""
-    from ..artifacts import ArtifactStore
+    from ..artifacts import ArtifactStore, load_state_dict
 
     cfg = config or SyncNetConfig.for_profile(profile)
     if cfg.weights_path:
-        state = load_state_dict_file(cfg.weights_path)
+        state = load_state_dict(cfg.weights_path)
         if any(k.startswith(("netcnnaud", "netcnnlip")) for k in state):
             raise ValueError(f"{cfg.weights_path} holds the public syncnet_python weights (netcnnaud/netcnnlip), a "
                              "different architecture that vasa_lab does not implement; give weights of "

@@ -5,7 +5,7 @@
     python -m vasa_lab.metrics.train --profile tiny              # about 2-3 minutes on 2 CPU cores
     python -m vasa_lab.metrics.train --profile full --data PREPARED_DIR
 
-``--data`` is a synthetic world folder or a folder made from real video by ``python -m data_prep.prepare``;
+``--data`` is a synthetic world folder or a folder made from real video by ``python -m vasa_lab.data.prepare``;
 without it the profile's synthetic world is used. ``--store DIR`` writes into another store, e.g. the package's
 ``vasa_lab/weights`` to ship the tiny networks with the code. The identity network comes from chapter 03/04
 (``python -m vasa_lab.latent.train``).

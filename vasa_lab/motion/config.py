@@ -93,7 +93,7 @@ class MotionConfig:
 
     @property
     def n_emotions(self) -> int:
-        from ..world.motion import EMOTIONS
+        from ..world.behaviour import EMOTIONS
 
         return len(EMOTIONS)
 

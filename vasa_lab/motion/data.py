@@ -30,8 +30,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ..artifacts import default_home
+from ..data.clips import dataset_folder
 from ..data.datamodule import split_entries
-from ..world.motion import EMOTIONS
+from ..world.behaviour import EMOTIONS
 from ..world.state import STATE_NAMES
 from .config import MotionConfig
 
@@ -143,7 +144,7 @@ def cache_path(config: MotionConfig, folder: Path, store_root: Path | None = Non
 def build_motion_clips(folder: str | Path, config: MotionConfig, latent_model=None,
                        progress: bool = False) -> MotionClips:
     """Encode every clip of ``folder`` (all splits) into a :class:`MotionClips` (see the module docstring)."""
-    from ..latent.data import ClipFrames
+    from ..data.clips import ClipFrames
 
     folder = Path(folder)
     clips = ClipFrames(folder, split=None)
@@ -215,15 +216,6 @@ def build_motion_clips(folder: str | Path, config: MotionConfig, latent_model=No
         split=np.array(labels["split"]), stem=np.array(labels["stem"]))
 
 
-def dataset_folder(config: MotionConfig) -> Path:
-    """The dataset the config trains on: ``config.data``, or the profile's synthetic world (made on first use)."""
-    if config.data:
-        return Path(config.data).expanduser()
-    from ..world.dataset import default_world
-
-    return default_world(config.profile)
-
-
 def motion_clips(config: MotionConfig, folder: str | Path | None = None, store_root: Path | None = None,
                  progress: bool = False, latent_model=None) -> MotionClips:
     """The encoded clips of ``folder`` (default: the config's dataset), from the cache or built and cached now.
@@ -231,7 +223,7 @@ def motion_clips(config: MotionConfig, folder: str | Path | None = None, store_r
     With ``codes="latent"`` the face latent model comes from ``vasa_lab.latent.api.load_latent_model`` (the
     profile's; shipped weights in tiny) unless ``latent_model`` is given.
     """
-    folder = Path(folder) if folder is not None else dataset_folder(config)
+    folder = Path(folder) if folder is not None else dataset_folder(config, progress=True)
     path = cache_path(config, folder, store_root)
     if path.is_file():
         return MotionClips.load(path)

@@ -40,7 +40,7 @@ class MotionConditions:
     * ``gaze``: the main eye-gaze direction (yaw, pitch) in degrees, relative to the head, the world's signs
       (positive yaw looks to the image right, positive pitch looks down); (0, 0) looks into the camera.
     * ``distance``: head-to-camera proximity, 1.0 = the average distance, 1.2 = 20 % closer (a larger face).
-    * ``emotion``: a name from ``vasa_lab.world.motion.EMOTIONS``, or a mapping name -> weight for a blend.
+    * ``emotion``: a name from ``vasa_lab.world.behaviour.EMOTIONS``, or a mapping name -> weight for a blend.
     """
 
     gaze: tuple[float, float] | None = None
@@ -62,7 +62,7 @@ class MotionConditions:
 
     def emotion_scores(self) -> np.ndarray | None:
         """(E,) float32 scores over EMOTIONS (one-hot for a name), or None; unknown names raise ValueError."""
-        from ..world.motion import EMOTIONS
+        from ..world.behaviour import EMOTIONS
 
         if self.emotion is None:
             return None

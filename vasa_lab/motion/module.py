@@ -16,7 +16,6 @@ generated head jittered (dP 0.68 deg/frame against 0.50 for real clips) and lip 
 """
 from __future__ import annotations
 
-import math
 import time
 import warnings
 
@@ -24,7 +23,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from ..repro import trainer_kwargs
+from ..training import make_trainer, seed_everything, warmup_cosine
 from .diffusion import drop_conditions, make_scheduler
 from .model import Conditioning, MotionDiT
 
@@ -89,15 +88,7 @@ class MotionDiffusionModule(L.LightningModule):
     def configure_optimizers(self):
         cfg = self.config
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-        def schedule(step: int) -> float:   # linear warm-up, then a cosine decay to 5 %
-            if step < cfg.warmup_steps:
-                return (step + 1) / cfg.warmup_steps
-            p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        return [opt], [dict(scheduler=sched, interval="step")]
+        return [opt], [warmup_cosine(opt, cfg.warmup_steps, cfg.steps, floor=0.05)]   # warm-up, cosine to 5 %
 
 
 def train_motion(model: MotionDiT, clips=None, store=None, steps: int | None = None, progress: bool | None = None,
@@ -108,7 +99,6 @@ def train_motion(model: MotionDiT, clips=None, store=None, steps: int | None = N
     the config, encoded once and cached). ``steps`` overrides ``config.steps`` (e.g. a short demo run);
     ``history``: a list that receives every step's training loss (for a plot).
     """
-    from ..repro import seed_everything
     from .data import MotionWindows, motion_clips
 
     cfg = model.config
@@ -133,12 +123,12 @@ def train_motion(model: MotionDiT, clips=None, store=None, steps: int | None = N
         module.history = history
     # max_epochs=-1: the run ends at max_steps; under DDP each process sees 1/N of the windows per epoch and
     # simply goes round again (items are a pure function of their index)
-    kwargs = trainer_kwargs(max_steps=steps, max_epochs=-1, limit_val_batches=val_batches if has_val else 0,
-                            num_sanity_val_steps=0, val_check_interval=None, check_val_every_n_epoch=1)
+    kwargs = dict(max_epochs=-1, limit_val_batches=val_batches if has_val else 0, num_sanity_val_steps=0,
+                  val_check_interval=None, check_val_every_n_epoch=1)
     if progress is not None:
         kwargs["enable_progress_bar"] = progress
     kwargs.update(trainer_overrides or {})
-    trainer = L.Trainer(**kwargs)
+    trainer = make_trainer(steps, **kwargs)
     start = time.time()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*validation_step.*val_dataloader.*")  # val_batches=0: on purpose

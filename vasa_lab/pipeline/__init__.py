@@ -12,7 +12,7 @@
   :class:`StreamReport` (latency, frames/s, late and dropped frames);
 * ``player``    - :class:`LivePlayer`: the avatar talking inside a JupyterLab cell, with sliders (ipywidgets).
 
-Offline, ``vasa-lab animate`` is :class:`vasa_lab.animate.Animator`: the same MotionStream with whole windows, the
+Offline, ``vasa-lab animate`` is :class:`vasa_lab.pipeline.animate.Animator`: the same MotionStream with whole windows, the
 same FrameRenderer and an Mp4Sink, with the user's original audio muxed in.
 """
 from .avatar import Avatar, default_budget, stream_to_mp4

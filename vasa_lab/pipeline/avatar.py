@@ -14,7 +14,7 @@ The stream joins three stateful stages, each taking what the last one has ready:
 
     audio chunks --StreamingFeatures--> feature rows --MotionStream--> motion codes --FrameRenderer--> frames
 
-and nothing else: the offline ``vasa-lab animate`` (:class:`vasa_lab.animate.Animator`) runs the same
+and nothing else: the offline ``vasa-lab animate`` (:class:`vasa_lab.pipeline.animate.Animator`) runs the same
 :class:`~vasa_lab.motion.stream.MotionStream` with whole windows, so offline and streamed motion differ only by
 what the stream did not know yet (the lookahead, chapter 08).
 """
@@ -64,7 +64,7 @@ class Avatar:
         self.appearance = encode_appearance(latent, portrait.crop)
         compositor = None
         if frame == "photo" and size is None and portrait.image is not None:
-            from ..photo import MAX_SIDE, PhotoCompositor
+            from .photo import MAX_SIDE, PhotoCompositor
 
             compositor = PhotoCompositor.for_portrait(portrait.image, portrait.box, max_side or MAX_SIDE)
         self.renderer = FrameRenderer(latent, self.appearance, batch=render_batch, size=size, compositor=compositor,
@@ -81,7 +81,7 @@ class Avatar:
     @classmethod
     def from_image(cls, image, profile: str | None = None, device: str | None = None, **options) -> "Avatar":
         """Load a profile's models (shipped weights) and encode ``image``'s face once."""
-        from ..animate import Animator
+        from .animate import Animator
 
         return Animator(profile, device=device).avatar(image, **options)
 

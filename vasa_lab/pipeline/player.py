@@ -31,7 +31,7 @@ class LivePlayer:
     def __init__(self, avatar, display_size: int = 256):
         import ipywidgets as w
 
-        from ..world.motion import EMOTIONS
+        from ..world.behaviour import EMOTIONS
 
         self.avatar = avatar
         self.display_size = int(display_size)

@@ -8,7 +8,7 @@ decoder's weights are read once per batch). Device and numeric precision are cho
 ``compile=True`` hands the decoder to ``torch.compile``.
 
 Two kinds of frame: the model's square face crop (resized to ``size`` if asked), or with a
-:class:`vasa_lab.photo.PhotoCompositor` the whole photo at its own resolution with the animated face pasted in.
+:class:`vasa_lab.pipeline.photo.PhotoCompositor` the whole photo at its own resolution with the animated face pasted in.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ writes: killed midway (even by SIGKILL) it leaves no file under the asked name t
 only a hidden ``.NAME.partial.mp4`` that the next run replaces.
 
 Every video we make says so (chapter 11): its frames arrive marked with the invisible watermark (by the
-:class:`~vasa_lab.pipeline.Avatar` or the offline :class:`~vasa_lab.animate.Animator`), and the sink signs the
+:class:`~vasa_lab.pipeline.Avatar` or the offline :class:`~vasa_lab.pipeline.animate.Animator`), and the sink signs the
 finished file with content credentials (C2PA) before it gets its name, so a file under the asked name is always
 complete and signed.
 """

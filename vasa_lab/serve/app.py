@@ -75,7 +75,7 @@ class AvatarServer:
     """What the routes share: the models (loaded once), the portraits and the running streams."""
 
     def __init__(self, config: ServeConfig, animator=None):
-        from ..animate import Animator
+        from ..pipeline.animate import Animator
 
         self.config = config
         self.animator = animator or Animator(config.profile)
@@ -87,7 +87,7 @@ class AvatarServer:
             self._add(pid, name, image, bundled=True)
 
     def _bundled(self):
-        from ..animate import DEMO_PERSON, DEMO_PORTRAIT
+        from ..pipeline.animate import DEMO_PERSON, DEMO_PORTRAIT
         from ..media import read_portrait
         from ..world.clip import person
         from ..world.render import render_frame

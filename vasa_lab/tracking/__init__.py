@@ -19,7 +19,7 @@ Everything returns a :class:`FaceTrack` (``types``), in the units and sign conve
 """
 from .align import crop_align, crop_boxes, crop_image, crop_matrix, transform_points
 from .backends import MEDIAPIPE_TO_IBUG68, HaarBackend, MediaPipeBackend, derive_mediapipe_to_ibug68, make_backend
-from .evaluate import (evaluate_on_synthetic, evaluate_real_video, real_photo_video, real_photos,
+from .accuracy import (evaluate_on_synthetic, evaluate_real_video, real_photo_video, real_photos,
                        tracking_errors)
 from .gaze import detect_blinks, eye_openness, gaze_from_iris, mouth_opening
 from .pose import MeshPoseModel, fit_head_pose, rotation_to_angles

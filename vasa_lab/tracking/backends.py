@@ -271,7 +271,7 @@ def make_backend(name, **kwargs):
         return HaarBackend()
     if name == "net":
         if not net_available():
-            raise ValueError("the 'net' backend needs vasa_lab/tracking/landmark_net.py, which is not installed")
+            raise ValueError("the 'net' backend needs vasa_lab/tracking/landmark_net/, which is not installed")
         from .landmark_net import NetBackend
         return NetBackend()
     raise ValueError(f"unknown tracking backend {name!r}; choose 'auto', 'mediapipe', 'haar', 'net' or pass an "
@@ -285,12 +285,12 @@ def _calibration_renders(n_faces: int, size: int, seed: int, frontal: bool):
     """Synthetic renders for calibration: (images list, landmarks (N, 68, 2), states (N, 17), irises (N, 2, 2)).
 
     Identities come from ``sample_identity`` with seeds drawn from ``seed`` (never the evaluation world's)."""
-    from vasa_lab.world.identity import sample_identity
-    from vasa_lab.world.render import render_frame
+    from vasa_lab.world.person import sample_identity
+    from vasa_lab.world.samples import render_faces
     from vasa_lab.world.state import FaceState
 
     rng = np.random.default_rng([seed, 68, int(frontal)])
-    images, marks, states, irises = [], [], [], []
+    people, states = [], []
     for _ in range(n_faces):
         idn = sample_identity(int(rng.integers(2 ** 31)))
         lim = (5.0, 5.0, 5.0) if frontal else (30.0, 20.0, 15.0)
@@ -301,12 +301,10 @@ def _calibration_renders(n_faces: int, size: int, seed: int, frontal: bool):
                        blink=rng.uniform(0, 1) * (rng.random() < 0.15), gaze_yaw=rng.uniform(-20, 20),
                        gaze_pitch=rng.uniform(-12, 12), brow_raise=rng.uniform(-0.5, 0.8),
                        eye_wide=rng.uniform(-0.3, 0.6))
-        img, lm, extra = render_frame(idn, st, size, return_extras=True)
-        images.append(img)
-        marks.append(lm)
-        states.append(st.to_array())
-        irises.append(extra["iris_centres"])
-    return images, np.array(marks), np.array(states), np.array(irises)
+        people.append(idn)
+        states.append(st)
+    faces = render_faces(people, states, size)
+    return list(faces["images"]), faces["landmarks"], faces["states"], faces["iris"]
 
 
 def derive_mediapipe_to_ibug68(n_faces: int = 400, size: int = 256, seed: int = 7, return_stats: bool = False):

@@ -2,7 +2,7 @@
 
 A landmark detector trained on real faces (mediapipe's face mesh) puts its points where *it* thinks they belong
 on our cartoon faces. Three things are fitted here, all on **training identities** (seeds never used for
-evaluation), and evaluated on held-out ones in :mod:`vasa_lab.tracking.evaluate`:
+evaluation), and evaluated on held-out ones in :mod:`vasa_lab.tracking.accuracy`:
 
 1. **A 3D model of the mesh in our head frame** (:func:`triangulate`). For every render we know the pose (R, C) and
    see where mesh vertex v landed, u_v. The vertex's head-frame position X_v satisfies, for every view,
@@ -44,7 +44,7 @@ def sample_states(rng: np.random.Generator, n: int, frontal: bool = False) -> np
     """Face states for calibration, (n, 17) in STATE_NAMES order: poses a little wider than the world's clips
     (yaw ~ N(0, 12), pitch ~ N(0, 8), roll ~ N(0, 5)), random mouths, blinks, gaze, brows and emotions.
     ``frontal`` keeps |yaw|, |pitch|, |roll| <= 5 degrees."""
-    from vasa_lab.world.motion import EMOTION_OFFSETS, EMOTIONS
+    from vasa_lab.world.behaviour import EMOTION_OFFSETS, EMOTIONS
 
     out = np.zeros((n, len(STATE_NAMES)), np.float32)
     col = {name: i for i, name in enumerate(STATE_NAMES)}
@@ -76,18 +76,14 @@ def sample_states(rng: np.random.Generator, n: int, frontal: bool = False) -> np
 def render_set(n: int, size: int, seed: int = CALIBRATION_SEED, frontal: bool = False) -> dict:
     """n renders of random identities (seeded by ``seed``): dict of images (n, size, size, 3) uint8, landmarks
     (n, 68, 2), states (n, 17), iris (n, 2, 2) pixels, identity_seeds (n,)."""
-    from vasa_lab.world.identity import sample_identity
-    from vasa_lab.world.render import render_frame
+    from vasa_lab.world.person import sample_identity
+    from vasa_lab.world.samples import render_faces
 
     rng = np.random.default_rng([seed, size, int(frontal)])
     states = sample_states(rng, n, frontal)
     seeds = rng.integers(2 ** 31, size=n)
-    images = np.zeros((n, size, size, 3), np.uint8)
-    marks, irises = np.zeros((n, 68, 2), np.float32), np.zeros((n, 2, 2), np.float32)
-    for i in range(n):
-        images[i], marks[i], extra = render_frame(sample_identity(int(seeds[i])), states[i], size, return_extras=True)
-        irises[i] = extra["iris_centres"]
-    return dict(images=images, landmarks=marks, states=states, iris=irises, identity_seeds=seeds)
+    faces = render_faces([sample_identity(int(s)) for s in seeds], states, size)
+    return dict(faces, states=states, identity_seeds=seeds)
 
 
 def run_mesh(images: np.ndarray) -> np.ndarray:

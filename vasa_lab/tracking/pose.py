@@ -1,12 +1,12 @@
 """Head pose from 2D landmarks: fit a rigid 3D face to what the camera saw.
 
-The synthetic world makes an image with a pinhole camera (:class:`vasa_lab.world.face.Camera`):
+The synthetic world makes an image with a pinhole camera (:class:`vasa_lab.geometry.Camera`):
 
     p_cam = R p + C,    R = Rz(roll) Rx(pitch) Ry(yaw),    C = (tx, ty - face_centre_y, base_distance / scale)
     u = f_px X / Z + c_x,    v = f_px Y / Z + c_y
 
 Head pose estimation runs this backwards. Given 2D landmarks u_k and a 3D model of the same points p_k (the mean
-face's landmarks, :func:`vasa_lab.world.face.canonical_landmarks_3d`), find the R and C that minimise the
+face's landmarks, :func:`vasa_lab.geometry.canonical_landmarks_3d`), find the R and C that minimise the
 reprojection error
 
     E(R, C) = sum_k | project(R p_k + C) - u_k |^2.
@@ -23,7 +23,7 @@ and the translation in head units: tx = C_x, ty = C_y + face_centre_y, scale = b
 
 Which landmarks to fit. Only points that move with the skull tell the pose: the mouth opens, the lids blink and
 the brows rise with expression, and the jaw line of the synthetic world (like an annotator's) slides to the
-silhouette when the head turns. Measured with :func:`vasa_lab.tracking.evaluate.pose_subset_study` on 16 clips of
+silhouette when the head turns. Measured with :func:`vasa_lab.tracking.accuracy.pose_subset_study` on 16 clips of
 training identities at 256 px (median / 95th percentile |pitch error| in degrees; pitch is the hard angle):
 
     landmarks fitted                  true landmarks     mediapipe's, mapped
@@ -55,7 +55,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vasa_lab.world.face import CAMERA, Camera, canonical_landmarks_3d, rotation_matrix
+from vasa_lab.geometry import CAMERA, Camera, canonical_landmarks_3d, rotation_matrix
 
 # Outer/inner eye corners and the nose (bridge, tip, base): the points that never move with expression.
 RIGID = (36, 39, 42, 45, 27, 28, 29, 30, 31, 32, 33, 34, 35)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-POSE_NAMES = ("yaw", "pitch", "roll", "tx", "ty", "scale")
+from ..geometry import POSE_NAMES  # noqa: F401  (the column order of FaceTrack.pose)
 
 
 @dataclass

@@ -5,6 +5,8 @@ ground truth (pose, mouth, gaze, blink, emotion, landmarks, phonemes), so every 
 
 Modules, in the order a clip is made:
 ``sentences`` (what is said) -> ``speech`` (audio + phoneme timings) -> ``visemes`` (mouth shapes) ->
-``motion`` (head, eyes, brows, emotion) -> ``identity``/``face``/``render`` (pixels) -> ``clip`` (one clip on disk)
--> ``dataset`` (a folder of clips with an index).
+``behaviour`` (head, eyes, brows, emotion) -> ``person``/``face``/``render`` (pixels) -> ``clip`` (one clip on
+disk) -> ``dataset`` (a folder of clips with an index). ``samples`` renders random people in random states with
+their truth, for the networks that train on world renders. Camera and rotation conventions are
+:mod:`vasa_lab.geometry`'s.
 """

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..media import write_mp4, write_wav
-from .identity import Identity, sample_identity
-from .motion import EMOTIONS, ClipConditions, MotionStyle, motion_tracks
+from .person import Identity, sample_identity
+from .behaviour import EMOTIONS, ClipConditions, MotionStyle, motion_tracks
 from .render import render_frames
 from .sentences import SENTENCES
 from .speech import LANGUAGES, VOICE_VARIANTS, Phoneme, synthesize

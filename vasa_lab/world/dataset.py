@@ -179,28 +179,3 @@ def default_world(profile: str | None = None, workers: int | None = None, progre
             return folder
     synthesize_dataset(folder, spec, workers=workers, progress=progress)
     return folder
-
-
-def heldout_clip_indices(profile: str | None = None, split: str = "test") -> list[int]:
-    """Which clips of the profile's world belong to ``split`` (by identity, as every DataModule splits them),
-    computed without the world's folder: a chapter can make a few held-out clips on the spot instead of
-    building the whole world."""
-    from ..config import DataConfig
-    from ..data.datamodule import split_entries
-
-    spec = spec_for_profile(profile)
-    data = DataConfig.for_profile(profile)
-    entries = [dict(index=i, identity=i // spec.clips_per_identity) for i in range(spec.clips)]
-    chosen = split_entries(entries, split, data.val_fraction, data.test_fraction, data.split_seed)
-    return [e["index"] for e in chosen]
-
-
-def heldout_clips(profile: str | None = None, split: str = "test", n: int = 4):
-    """The first ``n`` clips of ``split`` in the profile's world, made now (the same bytes as in the world's folder;
-    ~0.5 s each at 128 px)."""
-    from .clip import make_clip
-
-    spec = spec_for_profile(profile)
-    return [make_clip(spec.seed, i, seconds=spec.seconds, size=spec.size, language=spec.language, fps=spec.fps,
-                      sample_rate=spec.sample_rate, clips_per_identity=spec.clips_per_identity)
-            for i in heldout_clip_indices(profile, split)[:n]]

@@ -6,7 +6,7 @@ Everything here lives in the **head frame**: x to the image right, y down, z awa
 centre of the head ellipsoid (on the eye line, halfway between the ears), 1 unit = half the width of the mean head.
 A point ``p`` of the head frame goes to the camera frame by
 
-    p_cam = R @ p + C,        R = Rz(roll) @ Rx(pitch) @ Ry(yaw)        (:func:`rotation_matrix`)
+    p_cam = R @ p + C,        R = Rz(roll) @ Rx(pitch) @ Ry(yaw)        (:func:`vasa_lab.geometry.rotation_matrix`)
 
 and to pixels by a pinhole camera (:class:`Camera`, :func:`project`):
 
@@ -61,87 +61,16 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .identity import Identity
+from ..geometry import CAMERA, N_LANDMARKS, Camera, project, rotation_matrix
+from .person import Identity
 from .state import FaceState
-
-N_LANDMARKS = 68
-JAW = list(range(0, 17))
-RIGHT_BROW = list(range(17, 22))
-LEFT_BROW = list(range(22, 27))
-NOSE_BRIDGE = list(range(27, 31))
-NOSE_BASE = list(range(31, 36))
-RIGHT_EYE = list(range(36, 42))
-LEFT_EYE = list(range(42, 48))
-OUTER_LIPS = list(range(48, 60))
-INNER_LIPS = list(range(60, 68))
 
 JAW_DROP = 0.34          # head units the chin moves down at jaw_open = 1
 Q0 = 0.15                # height below which the jaw taper starts
 N_CURVE = 25             # samples per feature curve (landmarks sit on samples 0, 4, 6, 8, 12, ...)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# rotation and camera
-# ---------------------------------------------------------------------------------------------------------------
-def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """R = Rz(roll) @ Rx(pitch) @ Ry(yaw) for angles in degrees; (3, 3).
-
-    With x right, y down, z away from the camera, and the nose pointing at the camera (-z):
-
-        Ry(yaw)   = [[cos, 0, -sin], [0, 1, 0], [sin, 0, cos]]     nose (0,0,-1) -> (sin yaw, 0, -cos yaw): right
-        Rx(pitch) = [[1, 0, 0], [0, cos, -sin], [0, sin, cos]]     nose (0,0,-1) -> (0, sin pitch, ...): down
-        Rz(roll)  = [[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]]     x axis (1,0,0) -> (cos, sin): clockwise on screen
-    """
-    y, p, r = np.radians([yaw, pitch, roll])
-    cy, sy, cp, sp, cr, sr = np.cos(y), np.sin(y), np.cos(p), np.sin(p), np.cos(r), np.sin(r)
-    ry = np.array([[cy, 0.0, -sy], [0.0, 1.0, 0.0], [sy, 0.0, cy]])
-    rx = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
-    rz = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
-    return rz @ rx @ ry
-
-
-@dataclass(frozen=True)
-class Camera:
-    """A pinhole camera looking down +z.
-
-    ``focal`` is the focal length in units of the image size (f_px = focal * size), ``base_distance`` the distance
-    of the head centre at scale 1 (head units), ``face_centre_y`` the head-frame height put on the optical axis
-    (a little above the middle of the face, so the hair fits too). With the defaults the mean face (brow top to
-    chin) is about 48% of the image height at scale 1 (15 degrees vertical field of view), which leaves room for
-    the 68 landmarks to stay in the frame at scale 1.25 with |tx|, |ty| <= 0.3, or at |yaw| <= 35, |pitch| <= 25,
-    |roll| <= 25 all at once.
-    """
-
-    focal: float = 2.7
-    base_distance: float = 10.0
-    face_centre_y: float = 0.5
-
-    def head_centre(self, state: FaceState) -> np.ndarray:
-        """C: the head-frame origin in camera coordinates, (3,)."""
-        return np.array([state.tx, state.ty - self.face_centre_y, self.base_distance / max(state.scale, 1e-3)])
-
-    def to_camera(self, points: np.ndarray, state: FaceState) -> np.ndarray:
-        """p_cam = R p + C for head-frame points (N, 3)."""
-        r = rotation_matrix(state.yaw, state.pitch, state.roll)
-        return points @ r.T + self.head_centre(state)
-
-    def normalized(self, points_cam: np.ndarray) -> np.ndarray:
-        """Image coordinates in units of the image size, centred: (N, 3) camera frame -> (N, 2)."""
-        z = np.maximum(points_cam[:, 2:3], 1e-6)
-        return self.focal * points_cam[:, :2] / z
-
-    def to_pixels(self, norm: np.ndarray, size: int) -> np.ndarray:
-        """Centred normalized coordinates -> pixel coordinates (pixel centres at integers)."""
-        return norm * size + (size - 1) / 2.0
-
-
-CAMERA = Camera()
-
-
-def project(points3d: np.ndarray, state: FaceState, size: int, camera: Camera = CAMERA) -> np.ndarray:
-    """Head-frame points (N, 3) -> pixel coordinates (N, 2) for a square image of ``size`` pixels."""
-    cam = camera.to_camera(np.asarray(points3d, dtype=float).reshape(-1, 3), state)
-    return camera.to_pixels(camera.normalized(cam), size)
+# (rotation, camera and landmark groups live in vasa_lab.geometry: the tracker and the latent model share them)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -612,15 +541,10 @@ def landmarks_2d(idn: Identity, st: FaceState, size: int, camera: Camera = CAMER
     return project(landmarks_3d(idn, st, camera), st, size, camera)
 
 
-@lru_cache(maxsize=1)
-def _canonical() -> np.ndarray:
-    return landmarks_3d(Identity(), FaceState(), marching=False)
-
-
-def canonical_landmarks_3d() -> np.ndarray:
+def neutral_mean_landmarks_3d() -> np.ndarray:
     """The 68 landmarks of the mean identity with a neutral face, head frame, jaw points fixed; (68, 3).
 
-    This is the 3D model a tracker fits (e.g. with cv2.solvePnP) to recover head pose; its rotation is the head
-    rotation R of :func:`rotation_matrix`, in the convention of :mod:`vasa_lab.world.state`.
+    Computed from the face model; :func:`vasa_lab.geometry.canonical_landmarks_3d` holds the same numbers as a
+    table (what the tracker fits), and a test checks that the two agree.
     """
-    return _canonical().copy()
+    return landmarks_3d(Identity(), FaceState(), marching=False)

@@ -35,9 +35,10 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .face import (CAMERA, JAW_DROP, face_parts, head_shape, implicit, jaw_line, jaw_offset, landmarks_from_parts,
-                   rotation_matrix, silhouette, surface_normals)
-from .identity import Identity
+from ..geometry import CAMERA, rotation_matrix
+from .face import (JAW_DROP, face_parts, head_shape, implicit, jaw_line, jaw_offset, landmarks_from_parts, silhouette,
+                   surface_normals)
+from .person import Identity
 from .state import STATE_NAMES, FaceState
 
 LIGHT = np.array([-0.35, -0.65, -0.68]) / np.linalg.norm([-0.35, -0.65, -0.68])   # towards the light, camera frame

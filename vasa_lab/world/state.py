@@ -2,7 +2,7 @@
 
 Everything the renderer draws is decided by two objects:
 
-* an :class:`~vasa_lab.world.identity.Identity` (fixed for a clip: face shape, colours, hair, background), and
+* an :class:`~vasa_lab.world.person.Identity` (fixed for a clip: face shape, colours, hair, background), and
 * a :class:`FaceState` per frame (what moves: head pose, mouth, eyes, brows).
 
 Units and sign conventions (these are the ground truth that later chapters measure against):

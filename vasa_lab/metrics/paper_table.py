@@ -4,10 +4,10 @@
 measures a list of :class:`~.features.EvalClip`:
 
 * per clip, chapter 02's tracker finds the landmarks (mouth crops for SyncNet) and the head pose (CAPP, dP)
-  (:func:`~.motion.measure_face`); ``crop_source="given"`` / ``pose_source="given"`` use the clip's own
+  (:func:`~.pose_intensity.measure_face`); ``crop_source="given"`` / ``pose_source="given"`` use the clip's own
   ``landmarks`` / ``pose`` instead (ground truth, or a generator's z_pose), ``crop_source="fixed"`` a fixed box;
-* S_C, S_D (:mod:`.syncnet`), CAPP (:mod:`.capp`), dP (:mod:`.motion`) and identity (:mod:`.identity`) are
-  averaged over clips; FVD_25 (:mod:`.fvd`) compares the whole set with a reference set.
+* S_C, S_D (:mod:`.syncnet`), CAPP (:mod:`.capp`), dP (:mod:`.pose_intensity`) and identity
+  (:mod:`.id_similarity`) are averaged over clips; FVD_25 (:mod:`.fvd`) compares the whole set with a reference set.
 
 ``vasa-lab evaluate --generated DIR --reference DIR [--json OUT]`` does this for two folders of videos (each mp4
 with its audio track or a ``.wav`` of the same name beside it) and prints the paper's layout: one row for the
@@ -105,7 +105,7 @@ class Evaluator:
     @property
     def identity_net(self):
         if "identity" not in self._nets:
-            from .identity import load_identity_metric_net
+            from .id_similarity import load_identity_metric_net
 
             self._nets["identity"] = load_identity_metric_net(self.profile, self.arcface_path, store=self.store)
         return self._nets["identity"]
@@ -140,7 +140,7 @@ class Evaluator:
     # -- per clip ------------------------------------------------------------------------------------------------
     def face(self, clip: EvalClip) -> dict:
         """The tracker's landmarks and pose of a clip (cached by the frames' content)."""
-        from .motion import make_tracker, measure_face
+        from .pose_intensity import make_tracker, measure_face
 
         key = _digest(clip.frames)
         if key not in self._faces:
@@ -172,8 +172,8 @@ class Evaluator:
         """Every metric over ``clips`` (FVD_25 against ``reference`` when given and ``fvd``)."""
         from .capp import CAPPScore
         from .fvd import FVD
-        from .identity import IdentitySimilarity
-        from .motion import PoseIntensity
+        from .id_similarity import IdentitySimilarity
+        from .pose_intensity import PoseIntensity
         from .syncnet import LipSync
 
         identity_net, identity_name = self.identity_net

@@ -3,7 +3,7 @@
     ID = 1 / T sum_t cos( psi(portrait), psi(frame_t) )
 
 with psi an identity network: a pretrained ArcFace from a local file (``arcface_path``; see
-:mod:`vasa_lab.latent.identity`) or, by default, our own :class:`~vasa_lab.latent.identity.FaceIdentityNet` trained
+:mod:`vasa_lab.latent.id_net`) or, by default, our own :class:`~vasa_lab.latent.id_net.FaceIdentityNet` trained
 on the synthetic world's training people with ArcFace's loss. It reads a fixed face crop, so it suits aligned
 talking-head frames like ours. The numbers compare within one network only; ``IdentitySimilarity.network`` says
 which was used.
@@ -61,6 +61,6 @@ class IdentitySimilarity(Metric):
 
 def load_identity_metric_net(profile: str | None = None, arcface_path: str = "", store=None):
     """(network, its name): ArcFace from ``arcface_path`` if given, else ours for the profile (store / trained now)."""
-    from ..latent.identity import identity_network
+    from ..latent.id_net import identity_network
 
     return identity_network(arcface_path, profile=profile, store=store)

@@ -30,7 +30,7 @@ def generated_clips(n: int, seconds: float = 2.0, size: int | None = None, seed:
     """(T, S, S, 3) uint8 clips from the generator: person i's first frame animated by person i's speech."""
     import torch
 
-    from ..animate import Animator
+    from ..pipeline.animate import Animator
     from ..latent.api import encode_appearance
     from ..motion import MotionConditions
     from ..world.clip import make_clip
@@ -66,7 +66,7 @@ def photo_clips(n: int, seconds: float = 1.0, size: int = 128, seed: int = 0, cr
                 ) -> Iterator[np.ndarray]:
     """Real photographs as clips: a random square window (40-100 % of the short side) drifting and zooming
     slowly, resized to ``size``, then encoded with H.264 at ``crf`` and decoded."""
-    from .attacks import h264
+    from ..provenance.attacks import h264
 
     rng = np.random.default_rng(seed)
     photos = [_photo(p) for p in PHOTOS]
@@ -96,7 +96,7 @@ def photo_animations(n: int, seconds: float = 1.0, seed: int = WORLD_SEED, start
     synthetic speaker's speech: the generator far from the people it was trained on."""
     import torch
 
-    from ..animate import Animator
+    from ..pipeline.animate import Animator
     from ..latent.api import encode_appearance
     from ..motion import MotionConditions
     from ..world.clip import make_clip

@@ -58,7 +58,7 @@ def even_frame(image: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray,
 class PhotoCompositor:
     """Paste rendered faces back into one photo at its resolution (see the module docstring).
 
-    Build it with :meth:`for_portrait` from the photo and the crop box that :func:`vasa_lab.animate.align_portrait`
+    Build it with :meth:`for_portrait` from the photo and the crop box that :func:`vasa_lab.pipeline.animate.align_portrait`
     chose; then :meth:`compose` turns each batch of renders into full frames.
     """
 
@@ -80,7 +80,7 @@ class PhotoCompositor:
     def for_portrait(cls, image: np.ndarray, box: np.ndarray, max_side: int = MAX_SIDE,
                      max_crop: int = MAX_CROP, min_crop: int = 64) -> "PhotoCompositor":
         """``image``: the whole photo (H, W, 3) uint8 RGB; ``box``: the square crop (x0, y0, x1, y1) in its pixels."""
-        from .tracking.align import crop_matrix
+        from ..tracking.align import crop_matrix
 
         frame, factor = even_frame(image, max_side)
         box = np.asarray(box, np.float64) * factor

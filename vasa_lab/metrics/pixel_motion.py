@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics.expression import compare, correlation, read_pixels, summarise
+from .expression import compare, correlation, read_pixels, summarise
 from ..world.state import STATE_NAMES
-from .data import JAW, MotionClips
+from ..motion.data import JAW, MotionClips
 
 TRUTH_FIELDS = ("jaw_open", "blink", "gaze_yaw", "gaze_pitch", "smile", "brow_raise")
 
@@ -47,8 +47,8 @@ def render_codes(latent_model, portrait: np.ndarray, motion: np.ndarray) -> np.n
 
 def conditions_of(clip: dict):
     """A clip's own labels as the generator's conditions (gaze, distance, emotion)."""
-    from ..world.motion import EMOTIONS
-    from .generate import MotionConditions
+    from ..world.behaviour import EMOTIONS
+    from ..motion.generate import MotionConditions
 
     emotion = EMOTIONS[int(np.argmax(clip["emotion"]))] if np.isfinite(clip["emotion"]).all() else None
     return MotionConditions(gaze=tuple(float(g) for g in clip["gaze"]), distance=float(clip["distance"]),
@@ -65,8 +65,8 @@ def measure_on_pixels(latent_model, clips: MotionClips, folder: str | Path, moti
     brows hardly change within a clip, so those two correlations say little; :func:`emotion_on_pixels` measures
     the emotion control.)
     """
-    from .evaluate import JawProbe
-    from .generate import generate_motion
+    from .motion_codes import JawProbe
+    from ..motion.generate import generate_motion
 
     index = clips.indices(split)[:n_clips]
     if index.size == 0:
@@ -113,7 +113,7 @@ def emotion_on_pixels(latent_model, motion_model, portrait: np.ndarray, audio: n
                       seed: int = 0, emotions=("neutral", "happy", "sad", "angry", "surprised")) -> dict[str, dict]:
     """One portrait and one audio, generated with each asked emotion: the mean smile and brow read from pixels,
     and their change from neutral. (Smile: mouth corners above the lips' middle; brow: brows above the eyes.)"""
-    from .generate import MotionConditions, generate_motion
+    from ..motion.generate import MotionConditions, generate_motion
 
     out = {}
     for emotion in emotions:

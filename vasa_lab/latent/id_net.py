@@ -16,18 +16,15 @@ uses a pretrained ArcFace. This project ships none, so:
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import lightning as L
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
 from ..config import resolve_profile
-from ..repro import trainer_kwargs
+from ..training import OneLossModule, fit_for_steps, seed_everything
 
 FACE_CROP = (0.22, 0.14, 0.78, 0.86)   # x0, y0, x1, y1 as fractions of the frame: the face, little background
 
@@ -134,53 +131,30 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(blur[:, None, None, None], soft, x)
 
 
-class IdentityModule(L.LightningModule):
+class IdentityModule(OneLossModule):
     def __init__(self, net: FaceIdentityNet, n_classes: int, cfg: IdentityNetConfig):
-        super().__init__()
-        self.net, self.cfg = net, cfg
+        super().__init__(net, cfg)
         self.head = ArcMarginHead(cfg.embed_dim, n_classes, cfg.margin, cfg.scale)
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        self.last_loss = float("nan")
 
-    def training_step(self, batch, batch_idx):
+    def loss(self, batch):
         x = augment(batch["image"], self.generator)
-        loss = F.cross_entropy(self.head(self.net(x), batch["label"]), batch["label"])
-        self.last_loss = float(loss.detach())
-        return loss
-
-    def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.cfg.lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg.lr, total_steps=self.cfg.steps,
-                                                    pct_start=0.15)
-        return [opt], [dict(scheduler=sched, interval="step")]
-
-
-def dataset_folder(data: str, profile: str) -> Path:
-    """The dataset a config trains on: its ``data`` folder, or the profile's synthetic world (made on first use)."""
-    if data:
-        return Path(data).expanduser()
-    from ..world.dataset import default_world
-
-    return default_world(profile, progress=False)
+        return F.cross_entropy(self.head(self.net(x), batch["label"]), batch["label"])
 
 
 def train_identity_net(net: FaceIdentityNet, cfg: IdentityNetConfig | None = None) -> dict:
     """Train ``net`` in place on the training split's people; returns metrics (incl. held-out identification)."""
-    from .data import ClipFrames, IdentityFrameDataset
+    from ..data.clips import ClipFrames, dataset_folder
+    from .data import IdentityFrameDataset
 
     cfg = cfg or net.config
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    folder = dataset_folder(cfg.data, cfg.profile)
+    seed_everything(cfg.seed)
+    folder = dataset_folder(cfg)
     clips = ClipFrames(folder, "train")
     data = IdentityFrameDataset(clips, cfg.steps * cfg.batch_size, seed=cfg.seed)
     module = IdentityModule(net, len(clips.people), cfg)
-    started = time.perf_counter()
-    trainer = L.Trainer(**trainer_kwargs(max_steps=cfg.steps, max_epochs=1, limit_val_batches=0))
-    trainer.fit(module, DataLoader(data, batch_size=cfg.batch_size, shuffle=False))
-    seconds = time.perf_counter() - started
-    net.eval()
-    metrics = dict(train_seconds=round(seconds, 1), final_loss=round(module.last_loss, 4),
-                   train_people=len(clips.people))
+    metrics = fit_for_steps(module, data, cfg.steps, cfg.batch_size)
+    metrics["train_people"] = len(clips.people)
     try:
         metrics.update(held_out_identification(net, ClipFrames(folder, "val")))
     except ValueError:
@@ -290,7 +264,7 @@ class ArcFaceIdentity(nn.Module):
 
     def __init__(self, path: str | Path):
         super().__init__()
-        from .losses import load_state_dict
+        from ..artifacts import load_state_dict
 
         state = load_state_dict(path)
         layers = tuple(len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5))

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..latent.probes import ridge_fit
-from .data import JAW, MotionClips
+from ..motion.data import JAW, MotionClips
 
 ANGLES = slice(0, 3)   # yaw, pitch, roll in z_pose
 
@@ -98,7 +98,7 @@ def evaluate_clips(model, clips: MotionClips, split: str = "test", n_clips: int 
         audio_pose, audio_pose_real   audio-pose correlation
         join_ratio                    step at window joins / step inside windows (1 = seamless)
     """
-    from .generate import MotionConditions, generate_motion, join_jumps
+    from ..motion.generate import MotionConditions, generate_motion, join_jumps
 
     probe = probe or JawProbe.fit(clips, "train", pose_dim=model.config.pose_dim)
     index = clips.indices(split)[: n_clips or None]
@@ -109,7 +109,7 @@ def evaluate_clips(model, clips: MotionClips, split: str = "test", n_clips: int 
         c = clips.clip(int(i))
         emo = None
         if np.isfinite(c["emotion"]).all():
-            from ..world.motion import EMOTIONS
+            from ..world.behaviour import EMOTIONS
 
             emo = EMOTIONS[int(np.argmax(c["emotion"]))]
         cond = MotionConditions(gaze=tuple(c["gaze"]), distance=c["distance"], emotion=emo)
@@ -149,7 +149,7 @@ def streamed_motion(model, features: np.ndarray, cond=None, lookahead: int | Non
                     steps: int = 10, seed: int = 0, **guidance) -> tuple[np.ndarray, np.ndarray]:
     """Motion for ``features`` as a live stream makes it: rows pushed one frame (40 ms) at a time into a
     :class:`~vasa_lab.motion.stream.MotionStream`. Returns (motion (T, M), the first frame each window kept)."""
-    from .stream import MotionStream
+    from ..motion.stream import MotionStream
 
     stream = MotionStream(model, cond, steps=steps, seed=seed, lookahead=lookahead, stride=stride, **guidance)
     out = [stream.push(features[t:t + 1]) for t in range(len(features))] + [stream.finish()]
@@ -178,8 +178,8 @@ def lookahead_sweep(model, clips: MotionClips, lookaheads=(0, 1, 2, 4, 8, None),
     02's tracker from the rendered frames against the true jaw (``pixel_jaw``), and with ``sync=True`` too,
     chapter 10's SyncNet confidence and distance on those frames and the clip's own sound (``S_C``, ``S_D``). Same
     features, conditions and seed for every lookahead: only what the stream knew when it drew each frame differs."""
-    from .pixels import clip_frames, conditions_of, render_codes
-    from ..metrics.expression import correlation as corr, read_pixels
+    from .pixel_motion import clip_frames, conditions_of, render_codes
+    from .expression import correlation as corr, read_pixels
 
     probe = probe or JawProbe.fit(clips, "train", pose_dim=model.config.pose_dim)
     std = model.motion_std.detach().cpu().numpy()
@@ -187,7 +187,7 @@ def lookahead_sweep(model, clips: MotionClips, lookaheads=(0, 1, 2, 4, 8, None),
     rows = []
     evaluator = None
     if sync and pixels is not None:
-        from ..metrics.evaluate import Evaluator
+        from .paper_table import Evaluator
 
         evaluator = Evaluator(model.config.profile)
     for look in lookaheads:
@@ -209,7 +209,7 @@ def lookahead_sweep(model, clips: MotionClips, lookaheads=(0, 1, 2, 4, 8, None),
                 if evaluator is not None:
                     import soundfile as sf
 
-                    from ..metrics.features import EvalClip
+                    from .features import EvalClip
 
                     audio, _ = sf.read(str(Path(folder) / f"{c['stem']}.wav"), dtype="float32")
                     shown_clips.append(EvalClip(c["stem"], drawn, audio[: t * 640]))

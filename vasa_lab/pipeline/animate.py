@@ -42,11 +42,11 @@ from typing import Iterable, Iterator
 import numpy as np
 
 # What used to live here and moved to the stage it belongs to (names kept importable from here):
-from .media import (AAC_RATES, FPS, SAMPLE_RATE, MAX_PORTRAIT_PIXELS, MediaError, Mp4Writer,  # noqa: F401
+from ..media import (AAC_RATES, FPS, SAMPLE_RATE, MAX_PORTRAIT_PIXELS, MediaError, Mp4Writer,  # noqa: F401
                     OriginalAudio, check_output_path, read_portrait)
-from .tracking.align import (REFERENCE_FRAMING, Portrait, align_portrait, crop_square, framing_box,  # noqa: F401
+from ..tracking.align import (REFERENCE_FRAMING, Portrait, align_portrait, crop_square, framing_box,  # noqa: F401
                              reference_framing)
-from .tracking.tracker import NoFaceError
+from ..tracking.tracker import NoFaceError
 
 __all__ = ["AnimateResult", "Animator", "Mp4Writer", "NoFaceError", "OriginalAudio", "align_portrait", "animate",
            "check_output_path", "read_portrait", "reference_framing"]
@@ -102,7 +102,7 @@ def _say_if_training(name: str, config, command: str) -> None:
     a model's settings, or for the small and full profiles (where the artifact store refuses under CI)."""
     import sys
 
-    from .artifacts import ArtifactStore
+    from ..artifacts import ArtifactStore
 
     if ArtifactStore().find(name, config) is None:
         print(f"vasa_lab: no trained {config.profile} {name} model for these settings yet; training it now (once, "
@@ -121,7 +121,7 @@ class Animator:
                  chunk_seconds: float = 30.0, render_batch: int = 64):
         import torch
 
-        from .config import resolve_profile
+        from ..config import resolve_profile
 
         self.profile = resolve_profile(profile)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -134,8 +134,8 @@ class Animator:
     @property
     def latent(self):
         if self._latent is None:
-            from .latent.api import load_latent_model
-            from .latent.config import LatentConfig
+            from ..latent.api import load_latent_model
+            from ..latent.config import LatentConfig
 
             _say_if_training("latent", LatentConfig.for_profile(self.profile), "python -m vasa_lab.latent.train")
             self._latent = load_latent_model(self.profile)
@@ -144,7 +144,7 @@ class Animator:
     @property
     def motion(self):
         if self._motion is None:
-            from .motion import MotionConfig, load_motion_model
+            from ..motion import MotionConfig, load_motion_model
 
             _say_if_training("motion", MotionConfig.for_profile(self.profile), "python -m vasa_lab.motion.train")
             self._motion = load_motion_model(self.profile)
@@ -154,14 +154,14 @@ class Animator:
     def image_size(self) -> int:
         if self._latent is not None:
             return int(self._latent.config.image_size)
-        from .latent.config import LatentConfig
+        from ..latent.config import LatentConfig
 
         return int(LatentConfig.for_profile(self.profile).image_size)
 
     @property
     def tracker(self):
         if self._tracker is None:
-            from .tracking import FaceTracker
+            from ..tracking import FaceTracker
 
             self._tracker = FaceTracker("auto", smoothing=None)
         return self._tracker
@@ -173,13 +173,13 @@ class Animator:
 
     def appearance(self, portrait: Portrait):
         """Encode the portrait ONCE: its canonical appearance volume V_app and identity code z_id."""
-        from .latent.api import encode_appearance
+        from ..latent.api import encode_appearance
 
         return encode_appearance(self.latent, portrait.crop)
 
     def feature_chunks(self, audio, sample_rate: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start_frame, features (t, D)) chunks of the audio (a path, or an array at ``sample_rate``)."""
-        from .audio import iter_audio_features
+        from ..audio import iter_audio_features
 
         cfg = self.motion.config.audio
         if isinstance(audio, (str, Path)):
@@ -193,7 +193,7 @@ class Animator:
         """Motion (t, 6 + dyn_dim) for each feature chunk: ONE :class:`~vasa_lab.motion.stream.MotionStream` with
         whole windows is fed chunk after chunk, so the sliding windows run on across chunk joins as if the audio had
         come in one piece (how it is cut changes nothing), and every frame is drawn once its window is complete."""
-        from .motion.stream import MotionStream
+        from ..motion.stream import MotionStream
 
         stream = MotionStream(self.motion, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
                               gaze_scale=gaze_scale, seed=seed, lookahead=None)
@@ -213,20 +213,20 @@ class Animator:
 
     def renderer(self, appearance, size: int | None = None, compositor=None):
         """The :class:`~vasa_lab.pipeline.FrameRenderer` for one portrait's appearance."""
-        from .pipeline.renderer import FrameRenderer
+        from .renderer import FrameRenderer
 
         return FrameRenderer(self.latent, appearance, batch=self.render_batch, size=size, compositor=compositor)
 
     def render_batches(self, appearance, motion: np.ndarray, size: int | None = None,
                        compositor=None) -> Iterator[np.ndarray]:
         """Decode motion (t, 6 + dyn_dim) into (n, H, W, 3) uint8 frames, ``render_batch`` at a time: the model's
-        square crop (resized to ``size``), or with a :class:`vasa_lab.photo.PhotoCompositor` the whole photo at its
+        square crop (resized to ``size``), or with a :class:`vasa_lab.pipeline.photo.PhotoCompositor` the whole photo at its
         own resolution with the animated face pasted in."""
         return self.renderer(appearance, size, compositor).batches(motion)
 
     def avatar(self, image, **options):
         """A :class:`~vasa_lab.pipeline.Avatar` (these models + ``image``'s appearance, encoded once) for streaming."""
-        from .pipeline.avatar import Avatar
+        from .avatar import Avatar
 
         options.setdefault("model_id", self.profile)
         return Avatar(self.latent, self.motion, self.portrait(image), **options)
@@ -244,7 +244,7 @@ class Animator:
         ``emotion`` a name (neutral, happy, angry, surprised, sad); ``audio_scale`` the audio guidance l_audio;
         ``steps`` sampler steps per window. ``frame``: "photo" (default) draws the whole photo at its own
         resolution with the animated face pasted back (longest side capped at ``max_side``, default
-        :data:`vasa_lab.photo.MAX_SIDE`); "crop" gives the model's square face crop, resized to ``size`` if given
+        :data:`vasa_lab.pipeline.photo.MAX_SIDE`); "crop" gives the model's square face crop, resized to ``size`` if given
         (a ``size`` implies "crop").
 
         Provenance (chapter 11): ``watermark`` marks every frame with the invisible watermark naming the model;
@@ -252,7 +252,7 @@ class Animator:
         ``key`` (a PEM file holding a private key and its certificate chain; None: a local TEST certificate).
         Both are on by default; turn them off only for research on the frames themselves.
         """
-        from .motion import MotionConditions
+        from ..motion import MotionConditions
 
         timings: dict[str, float] = {}
         started = clock = time.perf_counter()
@@ -279,7 +279,7 @@ class Animator:
         if max_side is not None and not 64 <= int(max_side) <= 4096:
             raise ValueError(f"max_side must be between 64 and 4096 pixels, got {max_side}")
         if sign:
-            from .provenance import check_signing_key
+            from ..provenance import check_signing_key
 
             check_signing_key(key)                                                   # a bad key -> one line
         track = OriginalAudio(audio, sample_rate or SAMPLE_RATE)                    # unreadable audio -> MediaError
@@ -316,15 +316,15 @@ class Animator:
         try:
             import warnings
 
-            from .audio import SilentAudioWarning
-            from .pipeline.sinks import Mp4Sink
+            from ..audio import SilentAudioWarning
+            from .sinks import Mp4Sink
 
             with warnings.catch_warnings(record=True) as caught:
                 # written under a temporary name and renamed when complete: a run killed midway (even by SIGKILL)
                 # never leaves a file under the asked name that looks like a finished video
                 marker = None
                 if watermark:
-                    from .provenance import Watermarker
+                    from ..provenance import Watermarker
 
                     marker = Watermarker.default(self.profile)
                 credentials = None
@@ -394,7 +394,7 @@ def animate(image, audio, out, gaze=None, distance=None, emotion=None, audio_sca
 
     ::
 
-        from vasa_lab.animate import animate
+        from vasa_lab.pipeline.animate import animate
         result = animate("me.jpg", "hello.wav", "outputs/me.mp4", emotion="happy")
         print(result.path, result.n_frames, result.timings)
     """
@@ -408,7 +408,7 @@ def animate(image, audio, out, gaze=None, distance=None, emotion=None, audio_sca
 # ---------------------------------------------------------------------------------------------------------------
 # the demo (``make demo``)
 # ---------------------------------------------------------------------------------------------------------------
-DEMO_PORTRAIT = Path(__file__).parent / "assets" / "portrait.png"
+DEMO_PORTRAIT = Path(__file__).parent.parent / "assets" / "portrait.png"
 DEMO_PROFILE = "small"         # the best profile that stays quick on a CPU (its weights ship with the package)
 DEMO_PERSON = (0, 1001)        # (world seed, identity index): a person no profile trains on (they use 0 .. ~5000)
 DEMO_TEXT = {                  # sentences that are not in the world's training sentences
@@ -421,9 +421,9 @@ DEMO_TEXT = {                  # sentences that are not in the world's training 
 def demo_portrait_image(size: int = 256) -> np.ndarray:
     """The bundled portrait, made again from the synthetic world: person ``DEMO_PERSON`` at the neutral pose,
     (size, size, 3) uint8 RGB. ``vasa_lab/assets/portrait.png`` is this at 256 px (a test checks they agree)."""
-    from .world.clip import person
-    from .world.render import render_frame
-    from .world.state import FaceState
+    from ..world.clip import person
+    from ..world.render import render_frame
+    from ..world.state import FaceState
 
     image, _ = render_frame(person(*DEMO_PERSON).identity, FaceState(), size)
     return image
@@ -431,7 +431,7 @@ def demo_portrait_image(size: int = 256) -> np.ndarray:
 
 def demo_speech(language: str = "en", text: str | None = None) -> np.ndarray:
     """The demo's sentence, spoken now by espeak-ng (offline, ~50 ms): (N,) float32 at 16 kHz."""
-    from .world.speech import synthesize
+    from ..world.speech import synthesize
 
     if language not in DEMO_TEXT:
         raise ValueError(f"unknown language {language!r}; choose one of {', '.join(DEMO_TEXT)}")
