@@ -94,10 +94,10 @@ class ClipFrames:
         """The face parameters ``names`` (world state names) of a clip, divided by ``units``: (T, K), and where each
         is known (T, K) bool. Every value in the synthetic world (its truth); for real video what the tracker reads
         (mouth opening in the jaw_open slot, eye closure in the blink slot, gaze), where the face was found."""
-        EXPRESSION_NAMES = tuple(names)
-        if (clip, EXPRESSION_NAMES) not in self._expression:
+        names = tuple(names)
+        if (clip, names) not in self._expression:
             unit = np.asarray(units, np.float32)
-            k = len(EXPRESSION_NAMES)
+            k = len(names)
             if self.prepared:
                 tracks = self.source.tracks_of(clip)
                 t = len(tracks["pose"])
@@ -109,16 +109,16 @@ class ClipFrames:
                                      ("gaze_yaw", None if "gaze" not in tracks else np.asarray(tracks["gaze"])[:, 0]),
                                      ("gaze_pitch", None if "gaze" not in tracks else np.asarray(tracks["gaze"])[:, 1])):
                     if column is not None:
-                        j = EXPRESSION_NAMES.index(name)
+                        j = names.index(name)
                         column = np.asarray(column, np.float32)
                         values[:, j] = np.nan_to_num(column) / unit[j]
                         ok[:, j] = detected & np.isfinite(column)
             else:
                 states = self.source.truth_of(clip).states
-                values = np.stack([states[:, STATE_NAMES.index(n)] for n in EXPRESSION_NAMES], 1) / unit
+                values = np.stack([states[:, STATE_NAMES.index(n)] for n in names], 1) / unit
                 ok = np.ones(values.shape, bool)
-            self._expression[clip, EXPRESSION_NAMES] = (values.astype(np.float32), ok)
-        return self._expression[clip, EXPRESSION_NAMES]
+            self._expression[clip, names] = (values.astype(np.float32), ok)
+        return self._expression[clip, names]
 
     def pose(self, clip: int) -> tuple[np.ndarray, np.ndarray]:
         """The given head pose (T, 6) and where it can be trusted (T,) bool: truth, or the tracker's pose."""
