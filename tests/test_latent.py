@@ -1,5 +1,7 @@
 """The face latent space (vasa_lab.latent): geometry with known answers, losses against references, the API's
 errors, and a few training steps end to end through the artifact store."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -206,6 +208,31 @@ def test_pairs_are_the_same_person_and_reproducible(tiny_world):
     assert torch.equal(a["driver_pose"], torch.from_numpy(clips.pose(pairs.pair(3)[2])[0][pairs.pair(3)[3]]))
 
 
+def test_blink_share_draws_closed_eyes_and_leaves_the_other_pairs_alone(tiny_world):
+    """A focus phase draws a share of its drivers mid-blink (blinks are ~3 % of frames, so uniform pairs almost never
+    show closed eyes); with no share the pairs are exactly the first phase's."""
+    from vasa_lab.data.clips import ClipFrames
+    from vasa_lab.latent.config import EXPRESSION_NAMES, EXPRESSION_UNIT
+    from vasa_lab.latent.data import FramePairDataset
+
+    clips = ClipFrames(tiny_world, None)
+    k = EXPRESSION_NAMES.index("blink")
+
+    def closed_share(pairs):
+        drivers = [pairs.pair(i)[2:] for i in range(200)]
+        return np.mean([clips.expression(c, EXPRESSION_NAMES, EXPRESSION_UNIT)[0][d, k] > 0.5 for c, d in drivers])
+
+    plain = FramePairDataset(clips, 200, seed=1)
+    focused = FramePairDataset(clips, 200, seed=1, blink_share=0.4)
+    assert focused.closed_eyes, "the tiny world has blinks"
+    assert closed_share(plain) < 0.1 and closed_share(focused) > 0.3
+    assert [plain.pair(i) for i in range(50)] == [FramePairDataset(clips, 200, seed=1, blink_share=0.0).pair(i)
+                                                  for i in range(50)]
+    for i in range(50):   # still one person per pair
+        c, _, c2, _ = focused.pair(i)
+        assert clips.identity[c] == clips.identity[c2]
+
+
 def test_api_errors_are_one_clear_sentence():
     from vasa_lab.latent.api import as_frames, encode_appearance, render
 
@@ -246,6 +273,51 @@ def test_a_few_training_steps_through_the_artifact_store(tiny_world, tmp_path):
         torch.testing.assert_close(a, b)
 
 
+def test_a_focus_phase_continues_the_first_phase_model(tiny_world, tmp_path):
+    """focus_steps > 0: the first phase (the same config without the focus settings) is found or trained first, the
+    focus phase starts from its weights, and both land in the store under their own keys."""
+    from vasa_lab.artifacts import ArtifactStore, config_key
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.latent.id_net import IdentityNetConfig
+    from vasa_lab.latent.model import FaceLatentModel
+    from vasa_lab.latent.module import train_latent
+
+    store = ArtifactStore(tmp_path / "store", packaged=None)
+    first = LatentConfig(data=str(tiny_world), steps=2, batch_size=4, aux_batch=2, min_pair_gap=5, w_cross_id=0,
+                         w_perceptual=0)
+    cfg = replace(first, focus_steps=3, blink_share=0.5, focus_eye_weight=4.0)
+    assert cfg.first_phase() == first and config_key(cfg) != config_key(first)
+    model = load_latent_model(config=cfg, store=store, identity_config=IdentityNetConfig(data=str(tiny_world)))
+    assert store.has("latent", first) and store.has("latent", cfg)
+    assert store.meta("latent", cfg)["metrics"]["steps"] == 3
+    start = load_latent_model(config=first, store=store)
+    assert any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), start.state_dict().values()))
+    with pytest.raises(ValueError, match="first_phase"):
+        train_latent(FaceLatentModel(cfg))
+
+
+def test_expression_spread_has_a_known_answer():
+    """Each expression's spread over the known frames of all clips (what focus_scaled_expression divides by)."""
+    from vasa_lab.latent.config import EXPRESSION_NAMES
+    from vasa_lab.latent.module import expression_spread
+
+    class TwoClips:
+        def __len__(self):
+            return 2
+
+        def expression(self, clip, names, units):
+            values = np.zeros((4, len(names)), np.float32)
+            values[:, 0] = [0, 2, 0, 2] if clip == 0 else [1, 1, 5, 5]   # 5 is unknown below: left out
+            known = np.ones(values.shape, bool)
+            known[2:, 0] = clip == 0
+            return values, known
+
+    spread = expression_spread(TwoClips())
+    assert spread.shape == (len(EXPRESSION_NAMES),)
+    assert spread[0].item() == pytest.approx(np.std([0, 2, 0, 2, 1, 1]))
+    assert torch.all(spread[1:] == 1e-3)   # constant: the floor, never a division by zero
+
+
 def test_training_cli_options(tmp_path):
     from vasa_lab.latent.train import config_from_args, main, parse_args
 
@@ -254,6 +326,9 @@ def test_training_cli_options(tmp_path):
     cfg = config_from_args(parse_args(["--profile", "full", "--vgg19", "v.safetensors"]))
     assert cfg.perceptual_net == "vgg19" and cfg.image_size == 512
     assert main(["--profile", "tiny", "--batch-size", "1", "--store", str(tmp_path)]) == 2
+    small = config_from_args(parse_args(["--profile", "small", "--focus-steps", "0"]))
+    assert small == LatentConfig.for_profile("small").first_phase() and not small.has_focus_phase
+    assert main(["--profile", "small", "--blink-share", "1.5", "--store", str(tmp_path)]) == 2
 
 
 def test_shipped_tiny_weights_load_into_todays_code(tmp_path):
@@ -294,9 +369,14 @@ def test_shipped_small_weights_load_and_draw_a_moving_mouth(tmp_path):
     from vasa_lab.metrics.expression import read_pixels
     from vasa_lab.data.clips import heldout_clips
 
+    from vasa_lab.latent.id_net import IdentityNetConfig
+
     store = ArtifactStore(tmp_path / "empty")
     cfg = LatentConfig.for_profile("small")
-    assert store.find("latent", cfg).parent.parent == PACKAGED_WEIGHTS, "the small latent weights are not shipped"
+    # the model, the first phase it continues and the identity network its losses use: retraining starts from these
+    for name, c in (("latent", cfg), ("latent", cfg.first_phase()),
+                    ("latent-identity", IdentityNetConfig.for_profile("small"))):
+        assert store.find(name, c).parent.parent == PACKAGED_WEIGHTS, f"the small {name} weights are not shipped"
     model = load_latent_model(config=cfg, store=store)
     clip = heldout_clips("small", "test", n=1)[0]
     z_pose, z_dyn = encode_motion(model, clip.frames)

@@ -48,7 +48,9 @@ def load_latent_model(profile: str | None = None, config: LatentConfig | None = 
                 id_cfg = identity_config or IdentityNetConfig.for_profile(cfg.profile, data=cfg.data)
                 identity_net = load_identity_net(config=id_cfg, store=store)
                 which = "ours (FaceIdentityNet)"
-        metrics = train_latent(model, identity_net)
+        first_phase = (load_latent_model(config=cfg.first_phase(), store=store, identity_config=identity_config)
+                       if cfg.has_focus_phase else None)
+        metrics = train_latent(model, identity_net, first_phase=first_phase)
         metrics["identity_net"] = which
         return metrics
 

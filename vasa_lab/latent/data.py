@@ -76,12 +76,26 @@ class FramePairDataset(Dataset):
     ``driver_parts`` (1, H, W) the driver's eyes/brows/mouth boxes (:func:`face_parts_mask`); ``driver_mouth``
     (1, H, W) the box of the driver's mouth inside (:func:`mouth_inside_mask`); ``source_expression``,
     ``driver_expression`` (K,) and ``expression_ok`` (2, K) from :meth:`ClipFrames.expression`.
+    ``blink_share`` of the pairs take their driver from the frames where the person's eyes are closed.
     """
 
     def __init__(self, clips: ClipFrames, length: int, min_gap: int = 10, other_clip_share: float = 0.5,
-                 seed: int = 0, eye_weight: float = 1.0):
+                 seed: int = 0, eye_weight: float = 1.0, blink_share: float = 0.0):
         self.clips, self.length, self.min_gap, self.eye_weight = clips, length, min_gap, eye_weight
-        self.other_clip_share, self.seed = other_clip_share, seed
+        self.other_clip_share, self.seed, self.blink_share = other_clip_share, seed, blink_share
+        self.closed_eyes = self.closed_eye_frames() if blink_share > 0 else {}
+
+    def closed_eye_frames(self, threshold: float = 0.5) -> dict[int, np.ndarray]:
+        """Clip -> the frames where the eyes are closed (blink > ``threshold``: the world's truth, or what the
+        tracker read on real video), for the clips that have any."""
+        k = EXPRESSION_NAMES.index("blink")
+        closed = {}
+        for c in range(len(self.clips)):
+            values, ok = self.clips.expression(c, EXPRESSION_NAMES, EXPRESSION_UNIT)
+            frames = np.flatnonzero(ok[:, k] & (values[:, k] > threshold))
+            if frames.size:
+                closed[c] = frames
+        return closed
 
     def __len__(self) -> int:
         return self.length
@@ -93,6 +107,10 @@ class FramePairDataset(Dataset):
         t = self.clips.n_frames[c]
         s = int(rng.integers(t))
         others = [o for o in self.clips.clips_of[self.clips.identity[c]] if o != c]
+        blinking = [o for o in (c, *others) if o in self.closed_eyes]
+        if blinking and rng.random() < self.blink_share:   # a driver mid-blink, any clip of the person
+            c2 = int(blinking[rng.integers(len(blinking))])
+            return c, s, c2, int(rng.choice(self.closed_eyes[c2]))
         if others and rng.random() < self.other_clip_share:
             c2 = int(others[rng.integers(len(others))])
             return c, s, c2, int(rng.integers(self.clips.n_frames[c2]))

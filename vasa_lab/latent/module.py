@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 import lightning as L
 import torch
 import torch.nn as nn
@@ -58,7 +60,8 @@ class _Features(nn.Module):
 class LatentModule(L.LightningModule):
     """Trains a FaceLatentModel by self-reenactment with the losses of MegaPortraits and VASA-1."""
 
-    def __init__(self, model: FaceLatentModel, identity_net: nn.Module | None = None):
+    def __init__(self, model: FaceLatentModel, identity_net: nn.Module | None = None,
+                 expression_scale: torch.Tensor | None = None):
         super().__init__()
         self.model = model
         self.cfg = cfg = model.config
@@ -71,6 +74,11 @@ class LatentModule(L.LightningModule):
             raise ValueError("the cross-identity loss (w_cross_id > 0) needs an identity network")
         # z_dyn -> the tracked expression: a linear read-out trained with the model (w_expression), not part of it
         self.expression_head = nn.Linear(cfg.dyn_dim, len(EXPRESSION_NAMES)) if cfg.w_expression > 0 else None
+        # the unit each expression's error is measured in (focus_scaled_expression: its spread in the data)
+        self.register_buffer("expression_scale", torch.ones(len(EXPRESSION_NAMES)) if expression_scale is None
+                             else expression_scale.float(), persistent=False)
+        # the focus phase (config.focus_steps) continues a finished model: its own length and learning rate
+        self.steps, self.lr = (cfg.focus_steps, cfg.focus_lr) if cfg.has_focus_phase else (cfg.steps, cfg.lr)
         self.history: list[dict[str, float]] = []
         self.generator = torch.Generator().manual_seed(cfg.seed + 1)
 
@@ -124,7 +132,7 @@ class LatentModule(L.LightningModule):
             ok = batch["expression_ok"].float()                                    # (B, 2, K)
             pred = torch.stack([self.expression_head(dyn_s), self.expression_head(dyn_d)], 1)
             target = torch.stack([batch["source_expression"], batch["driver_expression"]], 1)
-            logs["expression"] = (ok * (pred - target) ** 2).sum() / ok.sum().clamp(min=1)
+            logs["expression"] = (ok * ((pred - target) / self.expression_scale) ** 2).sum() / ok.sum().clamp(min=1)
             total = total + cfg.w_expression * logs["expression"]
         if self.perceptual is not None:
             logs["perceptual"] = self.perceptual(xd_hat, xd)
@@ -189,18 +197,33 @@ class LatentModule(L.LightningModule):
         params = list(self.model.parameters())
         if self.expression_head is not None:
             params += list(self.expression_head.parameters())
-        opt_g = torch.optim.Adam(params, lr=self.cfg.lr, betas=(0.5, 0.999))
-        sched = one_cycle(opt_g, self.cfg.lr, self.cfg.steps, pct_start=0.1)
+        opt_g = torch.optim.Adam(params, lr=self.lr, betas=(0.5, 0.999))
+        sched = one_cycle(opt_g, self.lr, self.steps, pct_start=0.1)
         if self.disc is None:
             return [opt_g], [sched]
-        opt_d = torch.optim.Adam(self.disc.parameters(), lr=self.cfg.lr, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(self.disc.parameters(), lr=self.lr, betas=(0.5, 0.999))
         return [opt_g, opt_d], [sched]
+
+
+def expression_spread(clips) -> torch.Tensor:
+    """(K,) the standard deviation of each of EXPRESSION_NAMES over the known values of all frames of ``clips``
+    (at least 1e-3, so a constant never divides by zero)."""
+    from .config import EXPRESSION_UNIT
+
+    values, known = zip(*(clips.expression(c, EXPRESSION_NAMES, EXPRESSION_UNIT) for c in range(len(clips))))
+    values, known = np.concatenate(values), np.concatenate(known)
+    spread = [values[known[:, k], k].std() if known[:, k].sum() > 1 else 1.0 for k in range(values.shape[1])]
+    return torch.tensor(np.maximum(spread, 1e-3), dtype=torch.float32)
 
 
 def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, folder=None,
                  trainer_overrides: dict | None = None, num_workers: int = 0, checkpoint_dir=None,
-                 checkpoint_every: int = 250) -> dict:
+                 checkpoint_every: int = 250, first_phase: FaceLatentModel | None = None) -> dict:
     """Train ``model`` in place on its config's data; returns metrics (losses at the end, time, speed).
+
+    A config with a focus phase (``focus_steps`` > 0) continues ``first_phase``, the finished model of
+    ``config.first_phase()``: its weights are copied into ``model``, then ``focus_steps`` steps run with drivers drawn
+    mid-blink (``blink_share``) and the eyes weighted ``focus_eye_weight``.
 
     ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
     ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).
@@ -217,17 +240,25 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     if clips.image_size() != cfg.image_size:
         raise ValueError(f"the data in {folder} is {clips.image_size()} px but the model is for "
                          f"{cfg.image_size} px (profile {cfg.profile!r})")
-    pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share, cfg.seed,
-                             cfg.eye_weight)
-    module = LatentModule(model, identity_net)
+    if cfg.has_focus_phase:
+        if first_phase is None or first_phase.config != cfg.first_phase():
+            raise ValueError("the focus phase continues the model of config.first_phase(): pass it as first_phase")
+        model.load_state_dict(first_phase.state_dict())
+        pairs = FramePairDataset(clips, cfg.focus_steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
+                                 cfg.seed + 1, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
+    else:
+        pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
+                                 cfg.seed, cfg.eye_weight)
+    scale = expression_spread(clips) if cfg.has_focus_phase and cfg.focus_scaled_expression else None
+    module = LatentModule(model, identity_net, scale)
     kwargs, resume, start = {}, None, 0
     if checkpoint_dir is not None:
         kwargs, resume, start = resume_from(checkpoint_dir, checkpoint_every)
     kwargs.update(trainer_overrides or {})
     started = time.perf_counter()
-    trainer = make_trainer(cfg.steps, **kwargs)
+    trainer = make_trainer(module.steps, **kwargs)
     if resume:
-        print(f"resuming from {resume} at step {start} of {cfg.steps}")
+        print(f"resuming from {resume} at step {start} of {module.steps}")
     rest = Subset(pairs, range(start * cfg.batch_size, len(pairs)))     # the pairs a resumed run has not drawn
     trainer.fit(module, DataLoader(rest, batch_size=cfg.batch_size,
                                    shuffle=False, num_workers=num_workers, drop_last=True,
@@ -239,4 +270,4 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     return dict(train_seconds=round(seconds, 1), steps=start + len(module.history), resumed_at=start,
                 steps_per_second=round(len(module.history) / max(seconds, 1e-9), 2),
                 perceptual_net=module.perceptual_name, final=final,
-                history=[{k: round(v, 4) for k, v in r.items()} for r in module.history[:: max(1, cfg.steps // 60)]])
+                history=[{k: round(v, 4) for k, v in r.items()} for r in module.history[:: max(1, module.steps // 60)]])

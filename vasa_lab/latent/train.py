@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 
 from ..artifacts import ArtifactStore, config_key
@@ -33,6 +34,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", default="", help="dataset folder (synthetic world or data_prep output)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the profile's)")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--focus-steps", type=int, default=None,
+                   help="steps of the eye-focused second phase (default: the profile's; 0 = none)")
+    p.add_argument("--blink-share", type=float, default=None, help="share of the second phase's drivers mid-blink")
+    p.add_argument("--focus-eye-weight", type=float, default=None, help="the eyes' weight in the second phase")
     p.add_argument("--devices", type=int, default=1)
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
     p.add_argument("--precision", default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
@@ -52,12 +57,58 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
         overrides["steps"] = args.steps
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
+    for name in ("focus_steps", "blink_share", "focus_eye_weight"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     if args.vgg19:
         overrides.update(perceptual_net="vgg19", vgg19_path=args.vgg19)
     if args.arcface:
         overrides["arcface_path"] = args.arcface
     cfg = LatentConfig.for_profile(args.profile, **overrides)
+    if not cfg.has_focus_phase:   # --focus-steps 0: exactly the first phase (its other focus settings unused)
+        cfg = cfg.first_phase()
     return cfg.without_disentanglement_losses() if args.ablation else cfg
+
+
+def train_and_save(cfg: LatentConfig, store: ArtifactStore, args: argparse.Namespace) -> None:
+    """Train ``cfg``'s model (resuming an interrupted run) and put it in the store; a focus phase first finds (or
+    trains, the same way) the model it continues."""
+    from .id_net import IdentityNetConfig, identity_network, load_identity_net
+    from .model import FaceLatentModel, count_parameters
+    from .module import train_latent
+
+    first_phase = None
+    if cfg.has_focus_phase:
+        if not store.has("latent", cfg.first_phase()):
+            print(f"first phase ({cfg.steps} steps) is not in the store: training it first")
+            train_and_save(cfg.first_phase(), store, args)
+        first_phase = store.load_into(FaceLatentModel(cfg.first_phase()), store.find("latent", cfg.first_phase()))
+    identity_net, which = None, "none"
+    if cfg.w_cross_id > 0 or (cfg.w_perceptual > 0 and cfg.perceptual_net == "ours"):
+        if cfg.arcface_path:
+            identity_net, which = identity_network(cfg.arcface_path)
+        else:
+            id_cfg = IdentityNetConfig.for_profile(cfg.profile, data=cfg.data)
+            print(f"identity network: {'cached' if store.has('latent-identity', id_cfg) else 'training'} ...")
+            identity_net = load_identity_net(config=id_cfg, store=store)
+            which = "ours (FaceIdentityNet)"
+    model = FaceLatentModel(cfg)
+    phase = f"{cfg.focus_steps} focus steps after {cfg.steps}" if cfg.has_focus_phase else f"{cfg.steps} steps"
+    print(f"face latent model ({cfg.profile}): {count_parameters(model) / 1e6:.2f} M parameters, "
+          f"volume {cfg.volume_shape}, {phase} of {cfg.batch_size}, config {config_key(cfg)}")
+    overrides = dict(devices=args.devices, strategy=args.strategy)
+    if args.precision:
+        overrides["precision"] = args.precision
+    checkpoints = store.root / "checkpoints" / "latent" / config_key(cfg)   # an interrupted run resumes from here
+    if args.fresh and checkpoints.exists():
+        shutil.rmtree(checkpoints)
+    metrics = train_latent(model, identity_net, trainer_overrides=overrides, num_workers=args.num_workers,
+                           checkpoint_dir=checkpoints, first_phase=first_phase)
+    metrics["identity_net"] = which
+    folder = store.save("latent", cfg, model, metrics)
+    shutil.rmtree(checkpoints, ignore_errors=True)   # the finished model is in the store now
+    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1))
+    print(f"saved to {folder}")
 
 
 def main(argv=None) -> int:
@@ -69,43 +120,11 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     setup(seed=cfg.seed)
-    from .id_net import IdentityNetConfig, identity_network, load_identity_net
-    from .model import FaceLatentModel, count_parameters
-    from .module import train_latent
-
     store = ArtifactStore(args.store) if args.store else ArtifactStore()
     if store.has("latent", cfg) and not args.force:
         print(f"already in the store: {store.find('latent', cfg)} (use --force to train again)")
         return 0
-    identity_net, which = None, "none"
-    if cfg.w_cross_id > 0 or (cfg.w_perceptual > 0 and cfg.perceptual_net == "ours"):
-        if cfg.arcface_path:
-            identity_net, which = identity_network(cfg.arcface_path)
-        else:
-            id_cfg = IdentityNetConfig.for_profile(cfg.profile, data=cfg.data)
-            print(f"identity network: {'cached' if store.has('latent-identity', id_cfg) else 'training'} ...")
-            identity_net = load_identity_net(config=id_cfg, store=store)
-            which = "ours (FaceIdentityNet)"
-    model = FaceLatentModel(cfg)
-    print(f"face latent model ({cfg.profile}): {count_parameters(model) / 1e6:.2f} M parameters, "
-          f"volume {cfg.volume_shape}, {cfg.steps} steps of {cfg.batch_size}, config {config_key(cfg)}")
-    overrides = dict(devices=args.devices, strategy=args.strategy)
-    if args.precision:
-        overrides["precision"] = args.precision
-    checkpoints = store.root / "checkpoints" / "latent" / config_key(cfg)   # an interrupted run resumes from here
-    if args.fresh and checkpoints.exists():
-        import shutil
-
-        shutil.rmtree(checkpoints)
-    metrics = train_latent(model, identity_net, trainer_overrides=overrides, num_workers=args.num_workers,
-                           checkpoint_dir=checkpoints)
-    metrics["identity_net"] = which
-    folder = store.save("latent", cfg, model, metrics)
-    import shutil
-
-    shutil.rmtree(checkpoints, ignore_errors=True)   # the finished model is in the store now
-    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1))
-    print(f"saved to {folder}")
+    train_and_save(cfg, store, args)
     return 0
 
 
