@@ -14,6 +14,10 @@ Afterwards ``vasa_lab.latent.api.load_latent_model(profile, data=DIR, ...)`` wit
 An interrupted run (Ctrl-C, a kill, a reboot) resumes from its last checkpoint (every 250 steps, in
 ``$VASA_LAB_HOME/checkpoints/latent/KEY/``) when the same command is run again; ``--fresh`` starts over.
 ``--ablation`` trains the same model with VASA-1's transfer and cross-identity losses off (chapter 04).
+
+A profile with a focus phase (``small``: ``focus_steps`` > 0) is trained in two phases: the first phase is the same
+config without the focus settings (found in the store, where ``small``'s ships, or trained first), and the focus
+phase continues it with drivers drawn mid-blink. ``--focus-steps 0`` trains (or finds) the first phase alone.
 """
 from __future__ import annotations
 
