@@ -40,14 +40,14 @@ demo: setup
 	$(VENV)/bin/vasa-lab demo --out outputs/demo.mp4
 
 test: setup
-	$(PY) -m pytest -q tests
-	$(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q --durations=15 --nbval-lax -p no:cacheprovider notebooks
 
 test-unit: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 test-notebooks: setup
-	$(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+	$(PY) -m pytest -q --durations=15 --nbval-lax -p no:cacheprovider notebooks
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

@@ -285,15 +285,40 @@ def test_a_focus_phase_continues_the_first_phase_model(tiny_world, tmp_path):
     store = ArtifactStore(tmp_path / "store", packaged=None)
     first = LatentConfig(data=str(tiny_world), steps=2, batch_size=4, aux_batch=2, min_pair_gap=5, w_cross_id=0,
                          w_perceptual=0)
-    cfg = replace(first, focus_steps=3, blink_share=0.5, focus_eye_weight=4.0)
+    cfg = replace(first, focus_steps=3, blink_share=0.5, focus_eye_weight=4.0, focus_eye_inside=8.0)
     assert cfg.first_phase() == first and config_key(cfg) != config_key(first)
     model = load_latent_model(config=cfg, store=store, identity_config=IdentityNetConfig(data=str(tiny_world)))
     assert store.has("latent", first) and store.has("latent", cfg)
     assert store.meta("latent", cfg)["metrics"]["steps"] == 3
+    assert "eyes_inside" in store.meta("latent", cfg)["metrics"]["final"]     # the focus phase's eye loss ran
+    assert "eyes_inside" not in store.meta("latent", first)["metrics"]["final"]
     start = load_latent_model(config=first, store=store)
     assert any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), start.state_dict().values()))
     with pytest.raises(ValueError, match="first_phase"):
         train_latent(FaceLatentModel(cfg))
+
+
+def test_the_eyes_inside_mask_boxes_each_eye_and_nothing_else():
+    """The boxes around each eye's six points (margin size / 32), where a blink changes the pixels; none for a lost
+    face. The mouth's inside box is the same rule on the inner lips."""
+    from vasa_lab.geometry import LEFT_EYE, RIGHT_EYE
+    from vasa_lab.latent.data import MOUTH_INSIDE, eyes_inside_mask, mouth_inside_mask
+
+    points = np.full((68, 2), 64.0)                       # everything else in the middle of a 128 px frame
+    points[RIGHT_EYE] = [[30, 40], [34, 38], [38, 38], [42, 40], [38, 42], [34, 42]]
+    points[LEFT_EYE] = points[RIGHT_EYE] + [50, 0]
+    points[MOUTH_INSIDE] = [[54, 90], [64, 88], [74, 90], [64, 94]] * 2
+    eyes = eyes_inside_mask(points, 128)[0]
+    assert eyes.shape == (128, 128) and set(eyes.unique().tolist()) == {0.0, 1.0}
+    for group in (RIGHT_EYE, LEFT_EYE):
+        (x0, y0), (x1, y1) = points[group].min(0), points[group].max(0)
+        assert eyes[int(y0) - 4:int(y1) + 5, int(x0) - 4:int(x1) + 5].all()       # the eye and its 4 px margin
+    assert eyes[30:50, 20:100].sum() == eyes.sum()                                # and nothing else
+    assert not eyes[30:50, 50:75].any()                                            # not between the eyes
+    mouth = mouth_inside_mask(points, 128)[0]
+    assert mouth[84:99, 50:79].all() and mouth.sum() == 15 * 29 and not (mouth * eyes).any()
+    assert not eyes_inside_mask(None, 128).any()
+    assert not eyes_inside_mask(np.full((68, 2), np.nan), 128).any()
 
 
 def test_expression_spread_has_a_known_answer():
@@ -328,6 +353,8 @@ def test_training_cli_options(tmp_path):
     assert main(["--profile", "tiny", "--batch-size", "1", "--store", str(tmp_path)]) == 2
     small = config_from_args(parse_args(["--profile", "small", "--focus-steps", "0"]))
     assert small == LatentConfig.for_profile("small").first_phase() and not small.has_focus_phase
+    plain = config_from_args(parse_args(["--profile", "small", "--focus-eye-inside", "0", "--blink-share", "0.3"]))
+    assert plain.focus_eye_inside == 0 and plain.blink_share == 0.3 and plain.first_phase() == small
     assert main(["--profile", "small", "--blink-share", "1.5", "--store", str(tmp_path)]) == 2
 
 

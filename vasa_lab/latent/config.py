@@ -109,6 +109,9 @@ class LatentConfig:
     # ... and each expression's error measured in its own spread (divided by its standard deviation over the
     # training frames): in plain units a blink, closed in 3 % of frames, weighs ~30x less than the jaw
     focus_scaled_expression: bool = field(default=False, metadata=ADDED_LATER)
+    # ... and an extra L1 weight on the eyes' inside (the box around each eye's six landmarks, lids to iris), as
+    # w_mouth_inside does for the mouth: a blink changes only these few pixels, which the eye-and-brow boxes dilute
+    focus_eye_inside: float = field(default=0.0, metadata=ADDED_LATER)
 
     @property
     def volume_size(self) -> int:
@@ -135,7 +138,7 @@ class LatentConfig:
     def first_phase(self) -> "LatentConfig":
         """The config of the model the focus phase starts from: this one without the focus settings."""
         return replace(self, focus_steps=0, blink_share=0.0, focus_eye_weight=0.0, focus_lr=3e-4,
-                       focus_scaled_expression=False)
+                       focus_scaled_expression=False, focus_eye_inside=0.0)
 
     def without_disentanglement_losses(self) -> "LatentConfig":
         """The ablation: the same model and training with VASA-1's transfer and cross-identity losses off."""
@@ -166,15 +169,15 @@ class LatentConfig:
             # the extra pixels go to the motion encoder (a full 128 px view of eyes and mouth) and the 2D decoder;
             # losses weigh the eyes, brows and mouth (w_face_parts, eye_weight, w_mouth_inside) and z_dyn is told what
             # a tracker reads of the expression (w_expression). Trains in ~1.5 h on 2 CPU cores; then a focus phase
-            # (~30 min) shows it closed eyes: 40 % of the drivers mid-blink, the eyes weighted 4x, each expression's
-            # error in its own spread.
+            # (~35 min) shows it closed eyes: 40 % of the drivers mid-blink, the eyes weighted 4x, each expression's
+            # error in its own spread, and an extra L1 on the eyes' inside.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,
                       flow_channels=16, flow_upsamples=2, dec_channels=(64, 32), g3d_blocks=1,
                       w_face_parts=8.0, eye_weight=2.0, w_mouth_inside=4.0, w_expression=2.0,
                       batch_size=8, aux_batch=4, steps=7000, lr=1e-3,
-                      focus_steps=1500, blink_share=0.4, focus_eye_weight=4.0, focus_lr=7e-4,
-                      focus_scaled_expression=True)
+                      focus_steps=2000, blink_share=0.4, focus_eye_weight=4.0, focus_lr=7e-4,
+                      focus_scaled_expression=True, focus_eye_inside=8.0)
         else:
             # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
             cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,

@@ -49,18 +49,30 @@ def face_parts_mask(landmarks: np.ndarray | None, size: int, eye_weight: float =
 MOUTH_INSIDE = list(range(60, 68))   # iBUG-68 inner-lip points
 
 
-def mouth_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
-    """(1, size, size) float: 1 inside the box around the inner lips (a margin of size / 32 px, at least 2 px tall
-    so a closed mouth still has its lip line), 0 elsewhere and when the landmarks are missing."""
+def inside_mask(landmarks: np.ndarray | None, size: int, groups: tuple[list[int], ...]) -> torch.Tensor:
+    """(1, size, size) float: 1 inside the box around each group of landmarks (a margin of size / 32 px, so a
+    closed mouth or a shut eye still has its line and the lids around it), 0 elsewhere and when the landmarks are
+    missing."""
     mask = torch.zeros(1, size, size)
     if landmarks is None or not np.isfinite(landmarks).all():
         return mask
     margin = size / 32
-    (x0, y0), (x1, y1) = landmarks[MOUTH_INSIDE].min(0) - margin, landmarks[MOUTH_INSIDE].max(0) + margin
-    x0, y0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
-    x1, y1 = min(int(np.ceil(x1)) + 1, size), min(int(np.ceil(y1)) + 1, size)
-    mask[:, y0:y1, x0:x1] = 1.0
+    for group in groups:
+        (x0, y0), (x1, y1) = landmarks[group].min(0) - margin, landmarks[group].max(0) + margin
+        x0, y0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
+        x1, y1 = min(int(np.ceil(x1)) + 1, size), min(int(np.ceil(y1)) + 1, size)
+        mask[:, y0:y1, x0:x1] = 1.0
     return mask
+
+
+def mouth_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
+    """The box around the inner lips (:func:`inside_mask`): where copying the source is wrong when the mouth moves."""
+    return inside_mask(landmarks, size, (MOUTH_INSIDE,))
+
+
+def eyes_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
+    """The boxes around each eye's six points (:func:`inside_mask`): where a blink changes the pixels."""
+    return inside_mask(landmarks, size, (RIGHT_EYE, LEFT_EYE))
 
 
 def to_tensor(frame: np.ndarray) -> torch.Tensor:
@@ -74,7 +86,8 @@ class FramePairDataset(Dataset):
     Each item: ``source``, ``driver`` (3, H, W) in [0, 1]; ``source_pose``, ``driver_pose`` (6,) the given pose;
     ``pose_ok`` (2,) whether those poses are trusted; ``identity`` () int64; ``same_clip`` () bool;
     ``driver_parts`` (1, H, W) the driver's eyes/brows/mouth boxes (:func:`face_parts_mask`); ``driver_mouth``
-    (1, H, W) the box of the driver's mouth inside (:func:`mouth_inside_mask`); ``source_expression``,
+    (1, H, W) the box of the driver's mouth inside (:func:`mouth_inside_mask`); ``driver_eyes`` (1, H, W) the boxes
+    of its eyes (:func:`eyes_inside_mask`); ``source_expression``,
     ``driver_expression`` (K,) and ``expression_ok`` (2, K) from :meth:`ClipFrames.expression`.
     ``blink_share`` of the pairs take their driver from the frames where the person's eyes are closed.
     """
@@ -131,6 +144,7 @@ class FramePairDataset(Dataset):
             source=to_tensor(self.clips.frames(c)[s]), driver=driver,
             driver_parts=face_parts_mask(driver_landmarks, driver.shape[-1], self.eye_weight),
             driver_mouth=mouth_inside_mask(driver_landmarks, driver.shape[-1]),
+            driver_eyes=eyes_inside_mask(driver_landmarks, driver.shape[-1]),
             source_expression=torch.from_numpy(expr_s[s].copy()), driver_expression=torch.from_numpy(expr_d[d].copy()),
             expression_ok=torch.from_numpy(np.stack([eok_s[s], eok_d[d]])),
             source_pose=torch.from_numpy(pose_s[s].copy()), driver_pose=torch.from_numpy(pose_d[d].copy()),

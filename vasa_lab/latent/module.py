@@ -126,6 +126,10 @@ class LatentModule(L.LightningModule):
             inside = batch["driver_mouth"]
             logs["mouth_inside"] = (inside * (xd_hat - xd).abs()).sum() / (3 * inside.sum()).clamp(min=1)
             total = total + cfg.w_mouth_inside * logs["mouth_inside"]
+        if cfg.has_focus_phase and cfg.focus_eye_inside > 0:   # the eyes' inside: where a blink shows
+            inside = batch["driver_eyes"]
+            logs["eyes_inside"] = (inside * (xd_hat - xd).abs()).sum() / (3 * inside.sum()).clamp(min=1)
+            total = total + cfg.focus_eye_inside * logs["eyes_inside"]
         if self.expression_head is not None:
             # (A z_dyn + b - e)^2 over the values the tracker (or the world) knows: z_dyn must carry the mouth, the
             # eyelids, the gaze and the brows, not only what moves most pixels

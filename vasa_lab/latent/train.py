@@ -42,6 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="steps of the eye-focused second phase (default: the profile's; 0 = none)")
     p.add_argument("--blink-share", type=float, default=None, help="share of the second phase's drivers mid-blink")
     p.add_argument("--focus-eye-weight", type=float, default=None, help="the eyes' weight in the second phase")
+    p.add_argument("--focus-eye-inside", type=float, default=None,
+                   help="the second phase's extra L1 weight on the eyes' inside (0 = none)")
     p.add_argument("--devices", type=int, default=1)
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
     p.add_argument("--precision", default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
@@ -61,7 +63,7 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
         overrides["steps"] = args.steps
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
-    for name in ("focus_steps", "blink_share", "focus_eye_weight"):
+    for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.vgg19:
