@@ -321,6 +321,21 @@ def test_the_eyes_inside_mask_boxes_each_eye_and_nothing_else():
     assert not eyes_inside_mask(np.full((68, 2), np.nan), 128).any()
 
 
+def test_masked_l1_is_the_mean_error_inside_the_mask():
+    """The face-parts and inside losses: L1 per masked pixel and channel, weights scaling it, 0 for an empty mask."""
+    from vasa_lab.latent.losses import masked_l1
+
+    x, y = torch.zeros(2, 3, 8, 8), torch.zeros(2, 3, 8, 8)
+    y[:, :, :4] = 1.0                                       # wrong in the top half only
+    top, bottom = torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 8, 8)
+    top[:, :, 1:3, 2:6], bottom[:, :, 5:7] = 1.0, 1.0
+    assert masked_l1(x, y, top).item() == pytest.approx(1.0)
+    assert masked_l1(x, y, bottom).item() == 0.0
+    assert masked_l1(x, y, 2 * top).item() == pytest.approx(2.0)        # a weight of 2 counts twice
+    assert masked_l1(x, y, top + bottom).item() == pytest.approx(8 / 24)   # 8 wrong of 24 pixels
+    assert masked_l1(x, y, torch.zeros(2, 1, 8, 8)).item() == 0.0
+
+
 def test_expression_spread_has_a_known_answer():
     """Each expression's spread over the known frames of all clips (what focus_scaled_expression divides by)."""
     from vasa_lab.latent.config import EXPRESSION_NAMES

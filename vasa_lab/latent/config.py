@@ -169,7 +169,7 @@ class LatentConfig:
             # the extra pixels go to the motion encoder (a full 128 px view of eyes and mouth) and the 2D decoder;
             # losses weigh the eyes, brows and mouth (w_face_parts, eye_weight, w_mouth_inside) and z_dyn is told what
             # a tracker reads of the expression (w_expression). Trains in ~1.5 h on 2 CPU cores; then a focus phase
-            # (~35 min) shows it closed eyes: 40 % of the drivers mid-blink, the eyes weighted 4x, each expression's
+            # (~40 min) shows it closed eyes: 40 % of the drivers mid-blink, the eyes weighted 4x, each expression's
             # error in its own spread, and an extra L1 on the eyes' inside.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,

@@ -45,6 +45,11 @@ def l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x - y).abs().mean()
 
 
+def masked_l1(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L1 of (B, 3, H, W) images inside a (B, 1, H, W) weight mask, per masked pixel and channel (0 if none)."""
+    return (mask * (x - y).abs()).sum() / (3 * (mask > 0).sum()).clamp(min=1)
+
+
 def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """PSNR = 10 log10(1 / MSE) per image, for images in [0, 1]: (B, 3, H, W) x 2 -> (B,) in dB."""
     mse = (x - y).pow(2).flatten(1).mean(1).clamp(min=1e-10)

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Subset
 from ..training import make_trainer, one_cycle, resume_from, seed_everything
 from .config import EXPRESSION_NAMES, LatentConfig
 from .losses import (PatchDiscriminator, PerceptualLoss, VGG19Features, cycle_loss, feature_matching_loss,
-                     hinge_d_loss, hinge_g_loss, identity_loss, l1, ms_ssim, pose_loss)
+                     hinge_d_loss, hinge_g_loss, identity_loss, l1, masked_l1, ms_ssim, pose_loss)
 from .model import FaceLatentModel
 
 
@@ -116,19 +116,16 @@ class LatentModule(L.LightningModule):
         xd_hat = m.render(app_s, pose_d, dyn_d)                             # self-reenactment (B, 3, H, W)
 
         logs = dict(l1=l1(xd_hat, xd), ssim=1 - ms_ssim(xd_hat, xd).mean())
-        parts = batch["driver_parts"]                                       # (B, 1, H, W) eyes, brows, mouth
-        logs["parts"] = (parts * (xd_hat - xd).abs()).sum() / (3 * (parts > 0).sum()).clamp(min=1)
+        logs["parts"] = masked_l1(xd_hat, xd, batch["driver_parts"])        # the eyes', brows' and mouth's boxes
         logs["pose"] = 0.5 * (pose_loss(enc_pose_s, batch["source_pose"], pose_ok[:, 0])
                               + pose_loss(enc_pose_d, batch["driver_pose"], pose_ok[:, 1]))
         total = (cfg.w_l1 * logs["l1"] + cfg.w_face_parts * logs["parts"] + cfg.w_ssim * logs["ssim"]
                  + cfg.w_pose * logs["pose"])
         if cfg.w_mouth_inside > 0:   # the mouth's inside: where copying the source is wrong whenever it moves
-            inside = batch["driver_mouth"]
-            logs["mouth_inside"] = (inside * (xd_hat - xd).abs()).sum() / (3 * inside.sum()).clamp(min=1)
+            logs["mouth_inside"] = masked_l1(xd_hat, xd, batch["driver_mouth"])
             total = total + cfg.w_mouth_inside * logs["mouth_inside"]
         if cfg.has_focus_phase and cfg.focus_eye_inside > 0:   # the eyes' inside: where a blink shows
-            inside = batch["driver_eyes"]
-            logs["eyes_inside"] = (inside * (xd_hat - xd).abs()).sum() / (3 * inside.sum()).clamp(min=1)
+            logs["eyes_inside"] = masked_l1(xd_hat, xd, batch["driver_eyes"])
             total = total + cfg.focus_eye_inside * logs["eyes_inside"]
         if self.expression_head is not None:
             # (A z_dyn + b - e)^2 over the values the tracker (or the world) knows: z_dyn must carry the mouth, the
