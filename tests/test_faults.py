@@ -21,9 +21,15 @@ CLI = [sys.executable, "-m", "vasa_lab.cli"]
 ENV = dict(os.environ, VASA_LAB_PROFILE="tiny", PYTHONFAULTHANDLER="1")
 
 
+def sigint_as_at_a_terminal() -> None:
+    """A shell's background job (``cmd &`` without job control) starts with SIGINT ignored, and so would every run
+    these tests start: Ctrl-C at a terminal is what they stand for, so the child gets the default back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: list[str], **kwargs) -> subprocess.Popen:
     return subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                            start_new_session=True, **kwargs)
+                            start_new_session=True, preexec_fn=sigint_as_at_a_terminal, **kwargs)
 
 
 def wait_for(condition, timeout: float = 120.0, what: str = "") -> None:
