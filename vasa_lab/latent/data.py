@@ -37,13 +37,18 @@ def face_parts_mask(landmarks: np.ndarray | None, size: int, eye_weight: float =
     mask = torch.zeros(1, size, size)
     if landmarks is None or not np.isfinite(landmarks).all():
         return mask
-    margin = size / 32
     for group, weight in zip(FACE_PARTS, (eye_weight, eye_weight, 1.0)):
-        (x0, y0), (x1, y1) = landmarks[group].min(0) - margin, landmarks[group].max(0) + margin
-        x0, y0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
-        x1, y1 = min(int(np.ceil(x1)) + 1, size), min(int(np.ceil(y1)) + 1, size)
-        mask[:, y0:y1, x0:x1] = weight
+        mask[(slice(None), *landmark_box(landmarks[group], size))] = weight
     return mask
+
+
+def landmark_box(points: np.ndarray, size: int) -> tuple[slice, slice]:
+    """(rows, columns) of the box around ``points`` (N, 2) with a margin of size / 32 px, inside the frame."""
+    margin = size / 32
+    (x0, y0), (x1, y1) = points.min(0) - margin, points.max(0) + margin
+    x0, y0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
+    x1, y1 = min(int(np.ceil(x1)) + 1, size), min(int(np.ceil(y1)) + 1, size)
+    return slice(y0, y1), slice(x0, x1)
 
 
 MOUTH_INSIDE = list(range(60, 68))   # iBUG-68 inner-lip points
@@ -56,12 +61,8 @@ def inside_mask(landmarks: np.ndarray | None, size: int, groups: tuple[list[int]
     mask = torch.zeros(1, size, size)
     if landmarks is None or not np.isfinite(landmarks).all():
         return mask
-    margin = size / 32
     for group in groups:
-        (x0, y0), (x1, y1) = landmarks[group].min(0) - margin, landmarks[group].max(0) + margin
-        x0, y0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
-        x1, y1 = min(int(np.ceil(x1)) + 1, size), min(int(np.ceil(y1)) + 1, size)
-        mask[:, y0:y1, x0:x1] = 1.0
+        mask[(slice(None), *landmark_box(landmarks[group], size))] = 1.0
     return mask
 
 
