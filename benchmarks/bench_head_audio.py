@@ -1,14 +1,20 @@
 """Why does the generated head follow the speech less than real video does? (issue 16, part 3)
 
     python benchmarks/bench_head_audio.py [--profile tiny] [--out benchmarks/results/head_audio_tiny.json]
+    python benchmarks/bench_head_audio.py --profile small --part sampler     # part 3 only, a few minutes
 
-Two measurements, held-out people of the profile's world:
+Three measurements, held-out people of the profile's world:
 
 1. on the motion codes (chapter 06's measure): the audio-pose correlation (head speed against loudness, best lag
    0-10 frames) of generated motion under variants of generation: the default (audio guidance 0.5, gaze 1, 10 DDIM
    steps, drift control), drift control off, audio guidance 0 / 1 / 2, 50 DDIM steps;
 2. on pixels, as chapter 10's table does (the tracker reads the pose, then our CAPP): real video, re-rendered real
-   motion, and our generator at audio guidance 0.5 / 1 / 2 (12 clips x 3 seeds each).
+   motion, and our generator at audio guidance 0.5 / 1 / 2 (12 clips x 3 seeds each);
+3. what the sampler keeps, on the codes themselves (no renderer, no tracker): our CAPP on the true pose, on the
+   true pose smoothed over ~2 frames (how much of CAPP lives in frame-scale detail), on the pose the latent model
+   encodes from the real frames and on generated z_pose under DDIM 10 / 25 / 50 and DDPM 50 / 200 steps; the head
+   speed and how it varies with the frame's position in the generator's 25-frame windows (real motion: flat); and
+   blinks per second read from z_dyn by a ridge probe (where z_dyn carries blinks: small), truth vs generated.
 """
 from __future__ import annotations
 
@@ -77,22 +83,99 @@ def pixel_level(profile: str) -> dict:
     return {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()} for name, row in rows.items()}
 
 
+SAMPLERS = {"DDIM 10 (default)": dict(steps=10), "DDIM 25": dict(steps=25), "DDIM 50": dict(steps=50),
+            "DDPM 50": dict(steps=50, sampler="ddpm"), "DDPM 200": dict(steps=200, sampler="ddpm")}
+
+
+def sampler_level(profile: str, n_clips: int = 24) -> dict:
+    """What the sampler keeps of the fast, unpredictable motion: CAPP on the codes themselves (no renderer, no
+    tracker), head speed and its profile over the window's frames, and blinks per second read from z_dyn."""
+    from scipy.ndimage import gaussian_filter1d
+
+    from vasa_lab import course
+    from vasa_lab.latent.api import encode_motion, load_latent_model
+    from vasa_lab.latent.probes import r2_score
+    from vasa_lab.metrics import world_clips
+    from vasa_lab.metrics.capp import capp_windows, load_capp
+    from vasa_lab.metrics.features import log_mel
+    from vasa_lab.metrics.motion_codes import StateProbe, blinks_per_second, head_dp, speed_by_window_position
+    from vasa_lab.metrics.pixel_motion import conditions_of
+    from vasa_lab.motion import MotionConditions, generate_motion, load_motion_model
+    from vasa_lab.motion.data import motion_clips
+    from vasa_lab.pipeline.animate import Animator
+    from vasa_lab.world.state import STATE_NAMES
+
+    capp, latent = load_capp(profile), load_latent_model(profile)
+    animator = Animator(profile, latent=latent)
+    window = animator.motion.config.window
+    rows = {name: dict(capp=[], speed=[], profile=[]) for name in
+            ["true pose", "true pose smoothed (2 frames)", "encoded z_pose", *SAMPLERS]}
+    for k, c in enumerate(world_clips(course.world(profile), "test")[:n_clips]):
+        mel = log_mel(c.audio, c.n_frames, n_mels=capp.config.n_mels)
+        chunks = list(animator.feature_chunks(c.audio, 16_000))
+        poses = {"true pose": np.asarray(c.pose, np.float32),
+                 "true pose smoothed (2 frames)": gaussian_filter1d(np.asarray(c.pose, np.float32), 2.0, axis=0),
+                 "encoded z_pose": encode_motion(latent, c.frames)[0].numpy()}
+        for name, kw in SAMPLERS.items():
+            motion = np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), seed=k, **kw)))
+            poses[name] = motion[: c.n_frames, :6]
+        for name, pose in poses.items():
+            rows[name]["capp"].append(float(capp_windows(capp, mel, pose).mean()))
+            rows[name]["speed"].append(head_dp(pose))
+            rows[name]["profile"].append(speed_by_window_position(pose, window))
+    out = {}
+    print(f"  {'':32s} CAPP on the pose  head speed  window-position speed max/min")
+    for name, r in rows.items():
+        prof = np.nanmean(r["profile"], axis=0)
+        out[name] = dict(capp=round(float(np.mean(r["capp"])), 3), dP=round(float(np.mean(r["speed"])), 3),
+                         position_max_over_min=round(float(np.nanmax(prof) / np.nanmin(prof)), 2))
+        print(f"  {name:32s} {out[name]['capp']:16.3f}  {out[name]['dP']:9.3f}  "
+              f"{out[name]['position_max_over_min']:10.2f}")
+
+    # blinks: a ridge probe z_dyn -> eyelid fitted on training codes, read on the clips' codes and on generated ones
+    model = load_motion_model(profile)
+    clips = motion_clips(model.config)
+    probe = StateProbe.fit(clips, "train", state="blink")
+    test = [clips.clip(int(i)) for i in clips.indices("test")[:n_clips]]
+    eyelid = STATE_NAMES.index("blink")
+    r2 = float(r2_score(np.concatenate([c["states"][:, eyelid] for c in test])[:, None],
+                        np.concatenate([probe(c["motion"]) for c in test])[:, None])[0])
+    blinks = dict(probe_r2=round(r2, 3))
+    if r2 < 0.5:
+        print(f"  blinks: z_dyn of {profile} carries no blink (probe R2 {r2:.2f} on test codes); not counted")
+        return dict(pose=out, blinks=blinks)
+    blinks["truth"] = float(np.mean([blinks_per_second(c["states"][:, eyelid]) for c in test]))
+    blinks["encoded codes"] = float(np.mean([blinks_per_second(probe(c["motion"])) for c in test]))
+    for name, kw in SAMPLERS.items():
+        gen = [generate_motion(model, c["audio"], conditions_of(c), seed=k, **kw) for k, c in enumerate(test)]
+        blinks[name] = float(np.mean([blinks_per_second(probe(g)) for g in gen]))
+    print(f"  blinks per second read from z_dyn (probe R2 {r2:.2f}): " +
+          ", ".join(f"{k} {v:.3f}" for k, v in blinks.items() if k != "probe_r2"))
+    return dict(pose=out, blinks={k: round(v, 3) for k, v in blinks.items()})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="tiny")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--part", choices=("all", "sampler"), default="all",
+                    help="sampler: only part 3 (a few minutes), merged into an existing results file")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     from vasa_lab.repro import setup
 
     setup(seed=0)
     started = time.time()
-    print("1. on the motion codes (held-out clips):")
-    codes = code_level(args.profile)
-    print("\n2. on pixels, chapter 10's measurement (12 held-out clips x 3 seeds):")
-    pixels = pixel_level(args.profile)
-    result = dict(profile=args.profile, codes=codes, pixels=pixels, seconds=round(time.time() - started, 1))
     out = Path(args.out or f"benchmarks/results/head_audio_{args.profile}.json")
+    result = json.loads(out.read_text()) if args.part == "sampler" and out.exists() else dict(profile=args.profile)
+    if args.part == "all":
+        print("1. on the motion codes (held-out clips):")
+        result["codes"] = code_level(args.profile)
+        print("\n2. on pixels, chapter 10's measurement (12 held-out clips x 3 seeds):")
+        result["pixels"] = pixel_level(args.profile)
+    print("\n3. what the sampler keeps, on the codes (24 held-out clips):")
+    result["sampler"] = sampler_level(args.profile)
+    result["seconds"] = round(time.time() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"\n({result['seconds']:.0f} s) -> {out}")

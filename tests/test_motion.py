@@ -260,6 +260,21 @@ def test_bad_generate_input(cfg, model):
         generate_motion(model, good, first_motion=np.zeros((3, 5)))
 
 
+def test_blink_count_and_window_position_speed_have_known_answers():
+    from vasa_lab.metrics.motion_codes import blinks_per_second, speed_by_window_position
+
+    eyelid = np.zeros(250)                                   # 10 s at 25 fps with 3 blinks, one of them held shut
+    eyelid[[20, 21, 100]] = 1.0
+    eyelid[180:190] = 0.9
+    assert blinks_per_second(eyelid) == pytest.approx(0.3)
+    assert blinks_per_second(np.full(250, 0.4)) == 0.0      # half-closed all along is no blink
+    yaw = np.cumsum(np.tile([3.0] + [1.0] * 4, 20))          # a jump of 3 degrees into every 5-frame window
+    motion = np.zeros((100, 6))
+    motion[:, 0] = yaw
+    profile = speed_by_window_position(motion, 5)
+    assert profile == pytest.approx([3.0, 1.0, 1.0, 1.0, 1.0])
+
+
 # --- data and training on a small world ---------------------------------------------------------------------------
 def test_data_and_a_short_training_run(tiny_world, tmp_path):
     from vasa_lab.motion.data import MotionWindows, motion_clips
@@ -280,6 +295,11 @@ def test_data_and_a_short_training_run(tiny_world, tmp_path):
     probe = JawProbe.fit(clips)
     jaw = probe(clips.motion[:50])
     assert np.corrcoef(jaw, clips.states[:50, 6])[0, 1] > 0.95    # truth codes carry jaw_open itself
+    from vasa_lab.metrics.motion_codes import StateProbe
+    from vasa_lab.world.state import STATE_NAMES
+
+    eyelid = StateProbe.fit(clips, state="blink")(clips.motion)
+    assert np.corrcoef(eyelid, clips.states[:, STATE_NAMES.index("blink")])[0, 1] > 0.95    # and the eyelid
     assert head_dp(clips.motion) > 0
 
     model = MotionDiT(cfg)

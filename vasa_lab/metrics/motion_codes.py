@@ -23,13 +23,14 @@ import numpy as np
 
 from ..latent.probes import ridge_fit
 from ..motion.data import JAW, MotionClips
+from ..world.state import STATE_NAMES
 
 ANGLES = slice(0, 3)   # yaw, pitch, roll in z_pose
 
 
 @dataclass
-class JawProbe:
-    """A ridge regression jaw_open ~ w . standardise(z_dyn) + b, fitted on training codes."""
+class StateProbe:
+    """A ridge regression state ~ w . standardise(z_dyn) + b, fitted on training codes, for one FaceState field."""
 
     mean: np.ndarray    # (dyn_dim,)
     std: np.ndarray     # (dyn_dim,)
@@ -38,20 +39,29 @@ class JawProbe:
     pose_dim: int = 6
 
     @classmethod
-    def fit(cls, clips: MotionClips, split: str = "train", alpha: float = 1.0, pose_dim: int = 6) -> "JawProbe":
-        """w = (Z^T Z + alpha I)^-1 Z^T (y - mean y) on standardised z_dyn rows Z of ``split``."""
+    def fit(cls, clips: MotionClips, split: str = "train", alpha: float = 1.0, pose_dim: int = 6,
+            state: str = "jaw_open"):
+        """w = (Z^T Z + alpha I)^-1 Z^T (y - mean y) on standardised z_dyn rows Z of ``split``, y = ``state``."""
         rows = np.concatenate([np.arange(clips.offsets[i], clips.offsets[i + 1]) for i in clips.indices(split)])
         z = clips.motion[rows, pose_dim:].astype(np.float64)
-        y = clips.states[rows, JAW].astype(np.float64)
+        y = clips.states[rows, STATE_NAMES.index(state)].astype(np.float64)
         if not np.isfinite(y).all():
-            raise ValueError("the jaw probe needs the ground-truth jaw opening (the synthetic world)")
+            raise ValueError(f"the {state} probe needs the ground truth (the synthetic world)")
         mean, std, w, bias = ridge_fit(z, y, alpha / len(z))     # chapter 04's probe; it scales alpha by n
         return cls(mean, std, w, float(bias), pose_dim)
 
     def __call__(self, motion: np.ndarray) -> np.ndarray:
-        """Motion (T, pose_dim + dyn_dim) -> the jaw opening it shows, (T,)."""
+        """Motion (T, pose_dim + dyn_dim) -> the state it shows, (T,)."""
         z = np.asarray(motion, np.float64)[:, self.pose_dim:]
         return ((z - self.mean) / self.std) @ self.weight + self.bias
+
+
+class JawProbe(StateProbe):
+    """The jaw opening read from z_dyn: the lip-sync measure of this module."""
+
+    @classmethod
+    def fit(cls, clips: MotionClips, split: str = "train", alpha: float = 1.0, pose_dim: int = 6) -> "JawProbe":
+        return super().fit(clips, split, alpha, pose_dim, state=STATE_NAMES[JAW])
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -67,6 +77,21 @@ def lip_sync(probe: JawProbe, motion: np.ndarray, true_jaw: np.ndarray) -> dict[
     jaw = probe(motion)
     n = min(len(jaw), len(true_jaw))
     return dict(corr=correlation(jaw[:n], true_jaw[:n]), rmse=float(np.sqrt(np.mean((jaw[:n] - true_jaw[:n]) ** 2))))
+
+
+def blinks_per_second(eyelid: np.ndarray, fps: float = 25.0, threshold: float = 0.5) -> float:
+    """How often an eyelid track (0 open .. 1 shut, per frame) crosses ``threshold`` on its way down: blinks/s."""
+    x = np.asarray(eyelid, np.float64)
+    return float(((x[1:] > threshold) & (x[:-1] <= threshold)).sum() / (len(x) / fps))
+
+
+def speed_by_window_position(motion: np.ndarray, window: int) -> np.ndarray:
+    """Mean head speed |d angles / frame| at each frame position of the generator's windows, (window,); position 0
+    is a window's first frame (the step into it from the previous window). Real motion knows nothing of windows,
+    so its profile is flat up to noise."""
+    speed = np.linalg.norm(np.diff(np.asarray(motion, np.float64)[:, ANGLES], axis=0), axis=1)   # step into t
+    position = np.arange(1, len(speed) + 1) % window
+    return np.array([speed[position == k].mean() if (position == k).any() else np.nan for k in range(window)])
 
 
 def head_dp(motion: np.ndarray) -> float:
