@@ -90,20 +90,30 @@ SAMPLERS = {"DDIM 10 (default)": dict(steps=10), "DDIM 25": dict(steps=25), "DDI
 def sampler_level(profile: str, n_clips: int = 24) -> dict:
     """What the sampler keeps of the fast, unpredictable motion: CAPP on the codes themselves (no renderer, no
     tracker), head speed and its profile over the window's frames, and blinks per second read from z_dyn."""
+    from vasa_lab.artifacts import ArtifactStore
+    from vasa_lab.metrics.capp import CAPPConfig
+
+    if profile != "tiny" and not ArtifactStore().has("metric-capp", CAPPConfig.for_profile(profile)):
+        print(f"  no {profile} CAPP network here (python -m vasa_lab.metrics.train --profile {profile}; "
+              f"tiny's is trained in a minute): the pose part is skipped")
+        out = None
+    else:
+        out = pose_part(profile, n_clips)
+    return dict(pose=out, blinks=blink_part(profile, n_clips))
+
+
+def pose_part(profile: str, n_clips: int) -> dict:
+    """CAPP, head speed and its window-position profile of the true, encoded and generated pose."""
     from scipy.ndimage import gaussian_filter1d
 
     from vasa_lab import course
     from vasa_lab.latent.api import encode_motion, load_latent_model
-    from vasa_lab.latent.probes import r2_score
     from vasa_lab.metrics import world_clips
     from vasa_lab.metrics.capp import capp_windows, load_capp
     from vasa_lab.metrics.features import log_mel
-    from vasa_lab.metrics.motion_codes import StateProbe, blinks_per_second, head_dp, speed_by_window_position
-    from vasa_lab.metrics.pixel_motion import conditions_of
-    from vasa_lab.motion import MotionConditions, generate_motion, load_motion_model
-    from vasa_lab.motion.data import motion_clips
+    from vasa_lab.metrics.motion_codes import head_dp, speed_by_window_position
+    from vasa_lab.motion import MotionConditions
     from vasa_lab.pipeline.animate import Animator
-    from vasa_lab.world.state import STATE_NAMES
 
     capp, latent = load_capp(profile), load_latent_model(profile)
     animator = Animator(profile, latent=latent)
@@ -131,8 +141,19 @@ def sampler_level(profile: str, n_clips: int = 24) -> dict:
                          position_max_over_min=round(float(np.nanmax(prof) / np.nanmin(prof)), 2))
         print(f"  {name:32s} {out[name]['capp']:16.3f}  {out[name]['dP']:9.3f}  "
               f"{out[name]['position_max_over_min']:10.2f}")
+    return out
 
-    # blinks: a ridge probe z_dyn -> eyelid fitted on training codes, read on the clips' codes and on generated ones
+
+def blink_part(profile: str, n_clips: int) -> dict:
+    """Blinks per second: a ridge probe z_dyn -> eyelid fitted on training codes, read on the clips' own codes and
+    on motion generated from their audio (each sampler), against the true eyelid."""
+    from vasa_lab.latent.probes import r2_score
+    from vasa_lab.metrics.motion_codes import StateProbe, blinks_per_second
+    from vasa_lab.metrics.pixel_motion import conditions_of
+    from vasa_lab.motion import generate_motion, load_motion_model
+    from vasa_lab.motion.data import motion_clips
+    from vasa_lab.world.state import STATE_NAMES
+
     model = load_motion_model(profile)
     clips = motion_clips(model.config)
     probe = StateProbe.fit(clips, "train", state="blink")
@@ -143,7 +164,7 @@ def sampler_level(profile: str, n_clips: int = 24) -> dict:
     blinks = dict(probe_r2=round(r2, 3))
     if r2 < 0.5:
         print(f"  blinks: z_dyn of {profile} carries no blink (probe R2 {r2:.2f} on test codes); not counted")
-        return dict(pose=out, blinks=blinks)
+        return blinks
     blinks["truth"] = float(np.mean([blinks_per_second(c["states"][:, eyelid]) for c in test]))
     blinks["encoded codes"] = float(np.mean([blinks_per_second(probe(c["motion"])) for c in test]))
     for name, kw in SAMPLERS.items():
@@ -151,7 +172,7 @@ def sampler_level(profile: str, n_clips: int = 24) -> dict:
         blinks[name] = float(np.mean([blinks_per_second(probe(g)) for g in gen]))
     print(f"  blinks per second read from z_dyn (probe R2 {r2:.2f}): " +
           ", ".join(f"{k} {v:.3f}" for k, v in blinks.items() if k != "probe_r2"))
-    return dict(pose=out, blinks={k: round(v, 3) for k, v in blinks.items()})
+    return {k: round(v, 3) for k, v in blinks.items()}
 
 
 def main() -> None:
