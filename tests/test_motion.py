@@ -275,6 +275,17 @@ def test_blink_count_and_window_position_speed_have_known_answers():
     assert profile == pytest.approx([3.0, 1.0, 1.0, 1.0, 1.0])
 
 
+def test_blink_depths_are_the_peaks_of_each_closing():
+    from vasa_lab.metrics.motion_codes import blink_depths
+
+    eyelid = np.zeros(100)
+    eyelid[10:15] = [0.4, 0.9, 1.0, 0.8, 0.35]          # a full blink
+    eyelid[50:53] = [0.35, 0.5, 0.4]                      # a half one
+    eyelid[98:] = 0.6                                     # one still closing when the clip ends
+    assert blink_depths(eyelid).tolist() == pytest.approx([1.0, 0.5, 0.6])
+    assert blink_depths(np.zeros(50)).size == 0 and blink_depths(np.full(5, 0.2)).size == 0
+
+
 # --- data and training on a small world ---------------------------------------------------------------------------
 def test_data_and_a_short_training_run(tiny_world, tmp_path):
     from vasa_lab.motion.data import MotionWindows, motion_clips

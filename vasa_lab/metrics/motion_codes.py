@@ -85,6 +85,16 @@ def blinks_per_second(eyelid: np.ndarray, fps: float = 25.0, threshold: float = 
     return float(((x[1:] > threshold) & (x[:-1] <= threshold)).sum() / (len(x) / fps))
 
 
+def blink_depths(eyelid: np.ndarray, threshold: float = 0.3) -> np.ndarray:
+    """How far each blink closes: the peak of every excursion of an eyelid track (0 open .. 1 shut) above
+    ``threshold``, in time order. A blink drawn half-shut crosses a 0.5 count just as a full one does; this tells
+    them apart (the world's own blinks peak at 1)."""
+    x = np.asarray(eyelid, np.float64)
+    above = np.concatenate([[False], x > threshold, [False]])
+    starts, ends = np.flatnonzero(~above[:-1] & above[1:]), np.flatnonzero(above[:-1] & ~above[1:])
+    return np.array([x[a:b].max() for a, b in zip(starts, ends)])
+
+
 def speed_by_window_position(motion: np.ndarray, window: int) -> np.ndarray:
     """Mean head speed |d angles / frame| at each frame position of the generator's windows, (window,); position 0
     is a window's first frame (the step into it from the previous window). Real motion knows nothing of windows,
