@@ -15,7 +15,8 @@ Three measurements, held-out people of the profile's world:
    encodes from the real frames and on generated z_pose under DDIM 10 / 25 / 50 and DDPM 50 / 200 steps; the head
    speed and how it varies with the frame's position in the generator's 25-frame windows (real motion: flat); and
    blinks per second and how deep each closes, read from z_dyn by a ridge probe (where z_dyn carries blinks:
-   small), truth vs generated; and the same motion drawn on `make demo`'s portrait, the eyes read by the tracker.
+   small), truth vs generated; one denoising step at each noise level on windows with a blink (where the sampler
+   loses it); and the same motion drawn on `make demo`'s portrait, the eyes read by the tracker.
 """
 from __future__ import annotations
 
@@ -170,22 +171,76 @@ def blink_part(profile: str, n_clips: int) -> dict:
     for name, kw in SAMPLERS.items():
         tracks[name] = [probe(generate_motion(model, c["audio"], conditions_of(c), seed=k, **kw)[:len(c["motion"])])
                         for k, c in enumerate(test)]
+    # the same on clips the model was trained on: is the shallow blink the model's, or the unseen speech's?
+    train = [clips.clip(int(i)) for i in clips.indices("train")[:n_clips]]
+    tracks["truth, training clips"] = [c["states"][:, eyelid] for c in train]
+    tracks["DDIM 25, training clips"] = [
+        probe(generate_motion(model, c["audio"], conditions_of(c), seed=k, steps=25)[:len(c["motion"])])
+        for k, c in enumerate(train)]
     print(f"  blinks read from z_dyn by a probe (R2 {r2:.2f} on test codes); depth = how far a closing goes "
           f"(the peak of each excursion above 0.3; 1 = shut):")
-    print(f"  {'':20s} blinks/s  median depth  closings  of them deeper than 0.7")
+    print(f"  {'':24s} blinks/s  median depth  closings  of them deeper than 0.7")
     for name, eyelids in tracks.items():
         depths = np.concatenate([blink_depths(e) for e in eyelids])
         blinks[name] = dict(per_second=round(float(np.mean([blinks_per_second(e) for e in eyelids])), 3),
                             median_depth=round(float(np.median(depths)), 3) if depths.size else None,
                             closings=int(depths.size), deeper_than_07=int((depths > 0.7).sum()))
         b = blinks[name]
-        print(f"  {name:20s} {b['per_second']:8.3f}  {b['median_depth'] or 0:12.2f}  {b['closings']:8d}  "
+        print(f"  {name:24s} {b['per_second']:8.3f}  {b['median_depth'] or 0:12.2f}  {b['closings']:8d}  "
               f"{b['deeper_than_07']:8d}")
-    blinks["on pixels"] = blink_pixels(profile, clips, test, tracks)
+    blinks["denoiser"] = blink_denoiser(model, clips, probe)
+    blinks["on pixels"] = blink_pixels(profile, test)
     return blinks
 
 
-def blink_pixels(profile: str, clips, test: list[dict], tracks: dict, n_clips: int = 6) -> dict:
+def blink_denoiser(model, clips, probe, n_windows: int = 32) -> dict:
+    """Where the sampler loses the blink: one denoising step, X_0 predicted from X_t at several noise levels, on
+    training windows that hold a true blink at their middle frame (full conditioning, the true context). The depth
+    of the blink in the prediction against the clean window's: a denoiser that keeps a blink it can see, but does
+    not commit to one at high noise, leaves the sampler with half blinks."""
+    import torch
+
+    from vasa_lab.motion.diffusion import make_scheduler
+    from vasa_lab.motion.module import batch_conditioning
+    from vasa_lab.world.state import STATE_NAMES
+
+    cfg = model.config
+    K, W, eyelid = cfg.context, cfg.window, STATE_NAMES.index("blink")
+    windows = []
+    for i in clips.indices("train"):
+        c = clips.clip(int(i))
+        shut = np.flatnonzero(c["states"][:, eyelid] > 0.9)
+        a = int(shut[0]) - W // 2 if shut.size else -1
+        if a < K or a + W > len(c["motion"]):
+            continue
+        windows.append(dict(
+            x0=c["motion"][a:a + W], audio=c["audio"][a:a + W], context=c["motion"][a - K:a],
+            context_audio=c["audio"][a - K:a], context_ok=True, gaze=c["gaze"], distance=float(c["distance"]),
+            emotion=np.nan_to_num(c["emotion"]), emotion_ok=bool(np.isfinite(c["emotion"]).all())))
+        if len(windows) == n_windows:
+            break
+    batch = {k: torch.as_tensor(np.stack([w[k] for w in windows])) for k in windows[0]}
+    batch = {k: v.float() if v.is_floating_point() else v for k, v in batch.items()}
+    cond = batch_conditioning(model, batch)
+    x0 = model.normalize_motion(batch["x0"])
+    abar = make_scheduler(cfg, "ddpm").alphas_cumprod
+    middle = slice(W // 2 - 4, W // 2 + 5)
+
+    def depth(x):
+        return float(np.median([probe(m)[middle].max() for m in model.denormalize_motion(x).numpy()]))
+
+    out = dict(windows=len(windows), clean=round(depth(x0), 3))
+    generator = torch.Generator().manual_seed(0)
+    for t in (100, 300, 500, 600, 700, 800, 900):
+        x_t = abar[t].sqrt() * x0 + (1 - abar[t]).sqrt() * torch.randn(x0.shape, generator=generator)
+        with torch.no_grad():
+            out[f"t={t}"] = round(depth(model(x_t, torch.full((len(x0),), t), cond)), 3)
+    print(f"  the denoiser on {len(windows)} training windows with a blink at the middle: depth of the predicted "
+          f"X_0 (clean {out['clean']:.2f}): " + ", ".join(f"{k} {v:.2f}" for k, v in out.items() if k.startswith("t=")))
+    return out
+
+
+def blink_pixels(profile: str, test: list[dict], n_clips: int = 6) -> dict:
     """The same motion drawn on ``make demo``'s portrait and read by chapter 02's tracker: how far the drawn eyes
     close (the lowest eye openness over the clip, over its 75th percentile; the tracker calls < 0.6 a blink), on
     the first ``n_clips`` test clips that hold a true blink."""
