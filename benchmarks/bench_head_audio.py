@@ -189,7 +189,7 @@ def blink_part(profile: str, n_clips: int) -> dict:
         print(f"  {name:24s} {b['per_second']:8.3f}  {b['median_depth'] or 0:12.2f}  {b['closings']:8d}  "
               f"{b['deeper_than_07']:8d}")
     blinks["denoiser"] = blink_denoiser(model, clips, probe)
-    blinks["on pixels"] = blink_pixels(profile, test)
+    blinks["on pixels"] = blink_pixels(profile, model, test)
     return blinks
 
 
@@ -200,27 +200,23 @@ def blink_denoiser(model, clips, probe, n_windows: int = 32) -> dict:
     not commit to one at high noise, leaves the sampler with half blinks."""
     import torch
 
+    from vasa_lab.motion.data import MotionWindows
     from vasa_lab.motion.diffusion import make_scheduler
     from vasa_lab.motion.module import batch_conditioning
     from vasa_lab.world.state import STATE_NAMES
 
     cfg = model.config
     K, W, eyelid = cfg.context, cfg.window, STATE_NAMES.index("blink")
+    dataset = MotionWindows(clips, cfg, "train")
     windows = []
     for i in clips.indices("train"):
-        c = clips.clip(int(i))
-        shut = np.flatnonzero(c["states"][:, eyelid] > 0.9)
+        shut = np.flatnonzero(clips.clip(int(i))["states"][:, eyelid] > 0.9)
         a = int(shut[0]) - W // 2 if shut.size else -1
-        if a < K or a + W > len(c["motion"]):
-            continue
-        windows.append(dict(
-            x0=c["motion"][a:a + W], audio=c["audio"][a:a + W], context=c["motion"][a - K:a],
-            context_audio=c["audio"][a - K:a], context_ok=True, gaze=c["gaze"], distance=float(c["distance"]),
-            emotion=np.nan_to_num(c["emotion"]), emotion_ok=bool(np.isfinite(c["emotion"]).all())))
+        if K <= a <= clips.n_frames(int(i)) - W:
+            windows.append(dataset.window(int(i), a))
         if len(windows) == n_windows:
             break
-    batch = {k: torch.as_tensor(np.stack([w[k] for w in windows])) for k in windows[0]}
-    batch = {k: v.float() if v.is_floating_point() else v for k, v in batch.items()}
+    batch = {k: torch.stack([w[k] for w in windows]) for k in windows[0]}
     cond = batch_conditioning(model, batch)
     x0 = model.normalize_motion(batch["x0"])
     abar = make_scheduler(cfg, "ddpm").alphas_cumprod
@@ -240,18 +236,18 @@ def blink_denoiser(model, clips, probe, n_windows: int = 32) -> dict:
     return out
 
 
-def blink_pixels(profile: str, test: list[dict], n_clips: int = 6) -> dict:
+def blink_pixels(profile: str, model, test: list[dict], n_clips: int = 6) -> dict:
     """The same motion drawn on ``make demo``'s portrait and read by chapter 02's tracker: how far the drawn eyes
     close (the lowest eye openness over the clip, over its 75th percentile; the tracker calls < 0.6 a blink), on
     the first ``n_clips`` test clips that hold a true blink."""
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.metrics.expression import TRUE_BLINK, read_pixels
     from vasa_lab.metrics.pixel_motion import conditions_of, render_codes
-    from vasa_lab.motion import generate_motion, load_motion_model
+    from vasa_lab.motion import generate_motion
     from vasa_lab.pipeline.animate import Animator, demo_portrait_image
     from vasa_lab.world.state import STATE_NAMES
 
-    latent, model = load_latent_model(profile), load_motion_model(profile)
+    latent = load_latent_model(profile)
     crop = Animator(profile, latent=latent).portrait(demo_portrait_image()).crop
     eyelid = STATE_NAMES.index("blink")
     chosen = [k for k, c in enumerate(test) if (c["states"][:, eyelid] > TRUE_BLINK).any()][:n_clips]

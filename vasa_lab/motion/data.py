@@ -263,8 +263,11 @@ class MotionWindows(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, i])
         c = int(self.index[rng.integers(self.index.size)])
+        return self.window(c, int(rng.integers(0, self.clips.n_frames(c) - self.W + 1)))
+
+    def window(self, c: int, start: int) -> dict[str, torch.Tensor]:
+        """The item for clip ``c``'s window that begins at frame ``start`` (what a random index draws)."""
         r0 = int(self.clips.offsets[c])
-        start = int(rng.integers(0, self.clips.n_frames(c) - self.W + 1))
         a, b = r0 + start, r0 + start + self.W
         context_ok = start >= self.K
         k0 = a - self.K if context_ok else a
