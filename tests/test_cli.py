@@ -70,3 +70,15 @@ def test_demo_writes_the_video(tmp_path, capsys):
 def test_demo_rejects_a_non_mp4_name(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo.avi")]) == 2
     assert "must end in .mp4" in capsys.readouterr().err
+
+
+def test_the_command_and_the_preparing_workers_start_without_torch_or_lightning():
+    """Importing Lightning takes ~10 s on a 2-core machine; the command's parser, `vasa-lab prepare`'s worker
+    processes and the modules the inference chapters use must not pay it (torch only where a model runs)."""
+    code = ("import sys, vasa_lab.cli, vasa_lab.data.prepare; vasa_lab.cli.build_parser(); "
+            "heavy = {m for m in ('torch', 'lightning') if m in sys.modules}; "
+            "import vasa_lab.metrics.motion_codes, vasa_lab.motion.stream, vasa_lab.pipeline.animate; "
+            "print(sorted(heavy), 'lightning' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "False"], out.stdout

@@ -7,7 +7,7 @@ network, metric networks), and which folder a config trains on.
   :mod:`vasa_lab.data.prepare` from real video (the tracker's readings). Frames are memory-mapped.
 * :func:`heldout_clips` - a few clips of a held-out split made on the spot, without building the whole world.
 
-Splits are by identity (:func:`vasa_lab.data.datamodule.split_entries`), the same rule everywhere.
+Splits are by identity (:func:`vasa_lab.data.splits.split_entries`), the same rule everywhere.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ..config import DataConfig
 from ..world.clip import make_clip
 from ..world.dataset import default_world, spec_for_profile
 from ..world.state import STATE_NAMES
-from .datamodule import split_entries
+from .splits import split_entries
 
 
 def dataset_folder(config, progress: bool = False) -> Path:

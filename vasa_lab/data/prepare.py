@@ -42,7 +42,7 @@ keys ``mp4``, ``wav``, ``npz``, ``json``):
 
 * ``KEY.mp4``: the aligned crops, H.264 (crf 18) at 25 fps, with the 16 kHz audio as AAC;
 * ``KEY.wav``: the audio, 16 kHz mono 16-bit PCM, ``n_frames * 640`` samples;
-* ``KEY.npz``: the tracks, one row per output frame (read with :func:`vasa_lab.data.shards.load_tracks`)::
+* ``KEY.npz``: the tracks, one row per output frame (read with :func:`vasa_lab.data.shard_format.load_tracks`)::
 
       detected (T,) bool         boxes (T, 4) source pixels     landmarks (T, 68, 2) crop pixels
       pose (T, 6) yaw, pitch, roll (deg), tx, ty, scale        gaze (T, 2) deg     eye_openness (T,)
@@ -79,7 +79,7 @@ import numpy as np
 
 from ..media import read_video_segments
 from .layouts import LAYOUTS, VIDEO_EXTENSIONS, Source, discover
-from .shards import CLIP_FILES, FORMAT, shard_name, write_shard
+from .shard_format import CLIP_FILES, FORMAT, shard_name, write_shard
 from ..parallel import WorkerDied, map_resilient
 
 

@@ -22,7 +22,7 @@ chapter can train on the synthetic world or on real video without changing a lin
     synthetic input only (ground truth, as in ClipWindowDataset):
     states (T, 17), true_landmarks (T, 68, 2) crop pixels, viseme_ids (T,), emotion ()
 
-The split is by speaker with the same rule as the synthetic world (:func:`~vasa_lab.data.datamodule.split_entries`
+The split is by speaker with the same rule as the synthetic world (:func:`~vasa_lab.data.splits.split_entries`
 on each entry's ``identity``), so nobody is in two splits.
 
 **Reading, small scale (tiny, small)**: the index says which shard holds a clip; the shard's member table is read
@@ -51,8 +51,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,76 +60,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ..config import DataConfig
-from ..media import MediaError, read_video
-from .datamodule import SplitDataModule, split_entries
-
-INDEX_NAME = "index.json"
-FORMAT = "vasa_lab.prepared/1"          # written into index.json and every clip's meta by the writer, checked here
-CLIP_FILES = ("mp4", "wav", "npz", "json")   # a clip's members in a shard: KEY.mp4, KEY.wav, KEY.npz, KEY.json
-TRACK_FIELDS = ("pose", "gaze", "landmarks", "mouth_open", "eye_openness", "blink", "detected")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# writing (vasa_lab.data.prepare packs its staged clips with these)
-# ---------------------------------------------------------------------------------------------------------------
-def shard_name(number: int) -> str:
-    """The path of shard ``number`` inside a prepared folder."""
-    return f"shards/shard-{number:06d}.tar"
-
-
-def write_shard(path: str | Path, entries: list[dict], member_bytes) -> None:
-    """Write a tar shard of clips: for each index entry, its files ``KEY.ext`` for ext in :data:`CLIP_FILES`
-    (``member_bytes(key, ext)`` gives each one's bytes; the ``.json`` member is the entry itself). Members carry no
-    clock or owner, so the same clips give the same bytes each time."""
-    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
-        for entry in entries:
-            for ext in CLIP_FILES:
-                data = (json.dumps(entry, ensure_ascii=False).encode() if ext == "json"
-                        else member_bytes(entry["key"], ext))
-                info = tarfile.TarInfo(f"{entry['key']}.{ext}")
-                info.size, info.mtime, info.mode = len(data), 0, 0o644
-                tar.addfile(info, io.BytesIO(data))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# reading
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def read_prepared_index(folder: str | Path) -> dict:
-    """The index of a prepared folder, with a clear error when there is none."""
-    folder = Path(folder)
-    path = folder / INDEX_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{folder} has no {INDEX_NAME}: make it with "
-                                f"`vasa-lab prepare --input VIDEOS --out {folder}`")
-    index = json.loads(path.read_text())
-    if index.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a prepared-clips index (format {index.get('format')!r}, expected {FORMAT})")
-    return index
-
-
-def shard_members(shard: str | Path) -> dict[str, tuple[int, int]]:
-    """name -> (byte offset of the data, size) for every file in a tar shard (reads the headers only)."""
-    with tarfile.open(shard, "r") as tar:
-        return {m.name: (m.offset_data, m.size) for m in tar.getmembers() if m.isfile()}
-
-
-def decode_mp4(data: bytes) -> np.ndarray:
-    """mp4 bytes -> (T, H, W, 3) uint8 RGB frames."""
-    try:
-        return read_video(data)[0]
-    except MediaError as err:
-        raise MediaError(f"a prepared clip's video cannot be decoded ({err})") from None
-
-
-def load_tracks(source: bytes | str | Path) -> dict:
-    """A clip's ``.npz`` (bytes from a shard, or a path) -> dict of arrays plus ``meta`` (a dict). No pickle."""
-    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else Path(source)
-    with np.load(handle, allow_pickle=False) as z:
-        out = {k: z[k] for k in z.files}
-    out["meta"] = json.loads(str(out["meta"]))
-    return out
+from .datamodule import SplitDataModule
+from .splits import split_entries
+from .shard_format import decode_mp4, load_tracks, read_prepared_index, shard_members
 
 
 @dataclass(frozen=True)

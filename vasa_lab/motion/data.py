@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from ..artifacts import default_home
 from ..data.clips import dataset_folder
-from ..data.datamodule import split_entries
+from ..data.splits import split_entries
 from ..world.behaviour import EMOTIONS
 from ..world.state import STATE_NAMES
 from .config import MotionConfig
