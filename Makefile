@@ -8,6 +8,12 @@ STAMP  := $(VENV)/.installed
 MEDIAPIPE_VERSION := 0.10.21
 INVISIBLE_WATERMARK_VERSION := 0.2.0
 export VASA_LAB_PROFILE ?= tiny
+# tests run TEST_WORKERS files at a time (pytest-xdist; a test file or a notebook keeps about one core busy on
+# average); chapters that need the same world or cache wait for each other (a lock), so the order does not matter.
+# TEST_WORKERS=0 runs everything in one process, one file after another.
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+NBVAL := --nbval-lax -p no:cacheprovider $(PARALLEL)
 
 .PHONY: setup demo test test-unit test-notebooks lab bench lock clean help
 
@@ -40,14 +46,14 @@ demo: setup
 	$(VENV)/bin/vasa-lab demo --out outputs/demo.mp4
 
 test: setup
-	$(PY) -m pytest -q --durations=15 tests
-	$(PY) -m pytest -q --durations=15 --nbval-lax -p no:cacheprovider notebooks
+	$(PY) -m pytest -q --durations=15 $(PARALLEL) tests
+	$(PY) -m pytest -q --durations=15 $(NBVAL) notebooks
 
 test-unit: setup
-	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q --durations=15 $(PARALLEL) tests
 
 test-notebooks: setup
-	$(PY) -m pytest -q --durations=15 --nbval-lax -p no:cacheprovider notebooks
+	$(PY) -m pytest -q --durations=15 $(NBVAL) notebooks
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

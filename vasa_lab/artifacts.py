@@ -57,10 +57,10 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class _StoreLock:
-    """An exclusive lock on one artifact (``fcntl.flock`` on ``KEY.lock`` beside it): two processes asking for the
-    same model do not both train it; the second waits, then finds the first one's result. Released by the OS if
-    the holder dies. Without a writable folder (a read-only store) there is nothing to protect and no lock."""
+class ExclusiveLock:
+    """An exclusive lock between processes (``fcntl.flock`` on the file ``path``): two processes asking for the same
+    model, world or cache do not both make it; the second waits, then finds the first one's result. Released by the
+    OS if the holder dies. Without a writable folder (a read-only store) there is nothing to protect and no lock."""
 
     def __init__(self, path: Path):
         self.path, self.handle = path, None
@@ -254,7 +254,7 @@ class ArtifactStore:
         is an error (reinstall the package). Two processes asking at once: one trains, the other waits for it and
         loads the result (a lock per artifact)."""
         module = build()
-        with _StoreLock(self.root / name / f"{config_key(config)}.lock"):
+        with ExclusiveLock(self.root / name / f"{config_key(config)}.lock"):
             folder = self.find(name, config)
             if folder is not None:
                 try:

@@ -8,6 +8,7 @@ appears in validation or test.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ class ClipWindowDataset(Dataset):
         cache = self._path(clip, ".frames.npy")
         if not cache.exists():
             frames, _ = read_video(self._path(clip, ".mp4"))
-            tmp = cache.with_suffix(f".tmp{id(self)}.npy")
+            tmp = cache.with_suffix(f".tmp{os.getpid()}-{id(self)}.npy")   # unique to this process
             np.save(tmp, frames)
             tmp.replace(cache)
         return np.load(cache, mmap_mode="r")

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +146,7 @@ class PreparedClipDataset(Dataset):
         cache = self.cache_dir / f"{self.entries[clip]['key']}.frames.npy"
         if not cache.exists():
             frames = decode_mp4(self.read_file(clip, "mp4"))
-            tmp = cache.with_suffix(f".tmp{id(self)}.npy")
+            tmp = cache.with_suffix(f".tmp{os.getpid()}-{id(self)}.npy")   # unique to this process
             np.save(tmp, frames)
             tmp.replace(cache)
         return np.load(cache, mmap_mode="r")

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..artifacts import default_home
+from ..artifacts import ArtifactStore, ExclusiveLock, default_home
 from ..data.clips import dataset_folder
 from ..data.splits import split_entries
 from ..world.behaviour import EMOTIONS
@@ -227,13 +227,15 @@ def motion_clips(config: MotionConfig, folder: str | Path | None = None, store_r
     path = cache_path(config, folder, store_root)
     if path.is_file():
         return MotionClips.load(path)
-    if config.codes == "latent" and latent_model is None:
-        from ..artifacts import ArtifactStore
-        from ..latent.api import load_latent_model
+    with ExclusiveLock(path.with_suffix(".lock")):        # two processes at once: one encodes, the other waits
+        if path.is_file():
+            return MotionClips.load(path)
+        if config.codes == "latent" and latent_model is None:
+            from ..latent.api import load_latent_model
 
-        latent_model = load_latent_model(config.profile, store=ArtifactStore(store_root) if store_root else None)
-    clips = build_motion_clips(folder, config, latent_model, progress=progress)
-    clips.save(path)
+            latent_model = load_latent_model(config.profile, store=ArtifactStore(store_root) if store_root else None)
+        clips = build_motion_clips(folder, config, latent_model, progress=progress)
+        clips.save(path)
     return clips
 
 

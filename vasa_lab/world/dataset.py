@@ -168,14 +168,21 @@ def default_world(profile: str | None = None, workers: int | None = None, progre
     It lives in the artifact store's folder (``$VASA_LAB_HOME/data/``), keyed by its settings, so every chapter that
     asks for the same world shares one copy. Made by :func:`synthesize_dataset`, which resumes if interrupted.
     """
-    from ..artifacts import config_key, default_home
+    from ..artifacts import ExclusiveLock, config_key, default_home
 
     spec = spec_for_profile(profile, **overrides)
     folder = default_home() / "data" / f"synthetic-{config_key(spec)}"
     index_path = folder / INDEX_NAME
-    if index_path.exists():
+
+    def complete() -> bool:
+        if not index_path.exists():
+            return False
         index = json.loads(index_path.read_text())
-        if len(index["clips"]) + len(index["failed"]) >= spec.clips:
-            return folder
-    synthesize_dataset(folder, spec, workers=workers, progress=progress)
+        return len(index["clips"]) + len(index["failed"]) >= spec.clips
+
+    if complete():
+        return folder
+    with ExclusiveLock(folder.with_name(folder.name + ".lock")):   # two chapters at once: one makes it, one waits
+        if not complete():
+            synthesize_dataset(folder, spec, workers=workers, progress=progress)
     return folder
