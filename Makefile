@@ -39,6 +39,9 @@ $(STAMP): pyproject.toml requirements.lock constraints-cpu.txt
 	$(PY) -m pip install --quiet --no-deps mediapipe==$(MEDIAPIPE_VERSION)
 	$(PY) -m pip install --quiet --no-deps invisible-watermark==$(INVISIBLE_WATERMARK_VERSION)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	# librosa's numba functions are compiled into a cache inside site-packages on first use; two processes compiling
+	# them at once (parallel tests, two chapters) have corrupted it and segfaulted ever after: compile them once here
+	$(PY) -c "from vasa_lab.parallel import warm_numba_caches; warm_numba_caches()"
 	@touch $(STAMP)
 	@echo "setup done: $(VENV) ready"
 

@@ -37,13 +37,15 @@ class WorkerDied:
 
 
 def warm_numba_caches() -> None:
-    """Compile librosa's numba functions (``yin``'s gufuncs) once in this process, so spawned workers load
-    them from the cache instead of compiling them concurrently."""
+    """Compile librosa's numba functions (``yin``'s gufuncs, and the ones its utilities compile on import) once in
+    this process, so spawned workers load them from the cache instead of compiling them concurrently. ``make setup``
+    runs it once after installing, so parallel test workers and chapters only ever read the cache."""
     import numpy as np
     import librosa
 
-    librosa.yin(np.zeros(4096, np.float32) + 1e-3 * np.sin(np.arange(4096, dtype=np.float32)), fmin=65,
-                fmax=400, sr=16_000, frame_length=1024)
+    wave = 1e-3 * np.sin(np.arange(4096, dtype=np.float32))
+    librosa.yin(wave, fmin=65, fmax=400, sr=16_000, frame_length=1024)
+    librosa.power_to_db(librosa.feature.melspectrogram(y=wave, sr=16_000, n_fft=512, hop_length=160, n_mels=40))
 
 
 def _retry_alone(fn: Callable, item: Any, initializer: Callable | None, context) -> Any:
