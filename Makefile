@@ -8,12 +8,12 @@ STAMP  := $(VENV)/.installed
 MEDIAPIPE_VERSION := 0.10.21
 INVISIBLE_WATERMARK_VERSION := 0.2.0
 export VASA_LAB_PROFILE ?= tiny
-# tests run TEST_WORKERS files at a time (pytest-xdist; a test file or a notebook keeps about one core busy on
-# average); chapters that need the same world or cache wait for each other (a lock), so the order does not matter.
-# TEST_WORKERS=0 runs everything in one process, one file after another.
+# unit tests run TEST_WORKERS files at a time (pytest-xdist; many wait on child processes), TEST_WORKERS=0 in one
+# process. Notebooks run one at a time: two at once were no faster on 2 cores (22 min against 23; their models keep
+# both cores busy) and made the real-time chapters (08, 09) miss their frame budget.
 TEST_WORKERS ?= 2
 PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
-NBVAL := --nbval-lax -p no:cacheprovider $(PARALLEL)
+NBVAL := --nbval-lax -p no:cacheprovider
 
 .PHONY: setup demo test test-unit test-notebooks lab bench lock clean help
 
