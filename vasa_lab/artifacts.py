@@ -83,6 +83,21 @@ class ExclusiveLock:
             fcntl.flock(self.handle, fcntl.LOCK_UN)
             self.handle.close()
 
+    def held_elsewhere(self) -> bool:
+        """True while another process holds this lock (asked without waiting; False where there is no lock)."""
+        try:
+            import fcntl
+
+            with open(self.path, "a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        except (ImportError, OSError):
+            pass
+        return False
+
 
 def default_home() -> Path:
     """``$VASA_LAB_HOME`` if set, else ``$XDG_CACHE_HOME/vasa_lab``, else ``~/.cache/vasa_lab``."""
