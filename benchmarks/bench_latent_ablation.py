@@ -41,15 +41,13 @@ class MeshReader:
         from vasa_lab.metrics.expression import READ_SIZE
         from vasa_lab.tracking import FaceTracker
 
-        self.size = READ_SIZE
         self.tracker = FaceTracker(backend="mediapipe", smoothing=None)
         self.name = f"chapter 02's tracker (mediapipe, unsmoothed) on frames resized to {READ_SIZE} px"
 
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        import cv2
+        from vasa_lab.metrics.expression import at_read_size
 
-        frames = np.stack([cv2.resize(f, (self.size, self.size), interpolation=cv2.INTER_CUBIC) for f in frames])
-        track = self.tracker.track(frames)
+        track = self.tracker.track(at_read_size(frames))
         return track.pose[:, :3], track.mouth_open
 
 

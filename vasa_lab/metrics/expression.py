@@ -54,16 +54,21 @@ def smile_and_brow(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return smile, (eye_y - brow_y) / iod
 
 
-def read_pixels(frames: np.ndarray, tracker=None) -> PixelReading:
-    """Track (T, H, W, 3) uint8 frames with chapter 02's tracker (no smoothing) at READ_SIZE px."""
+def at_read_size(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8 frames resized to READ_SIZE px (cubic when enlarging, area averaging when shrinking)."""
     import cv2
 
+    if frames.shape[1] == READ_SIZE and frames.shape[2] == READ_SIZE:
+        return frames
+    interp = cv2.INTER_CUBIC if frames.shape[1] < READ_SIZE else cv2.INTER_AREA
+    return np.stack([cv2.resize(f, (READ_SIZE, READ_SIZE), interpolation=interp) for f in frames])
+
+
+def read_pixels(frames: np.ndarray, tracker=None) -> PixelReading:
+    """Track (T, H, W, 3) uint8 frames with chapter 02's tracker (no smoothing) at READ_SIZE px."""
     from ..tracking import FaceTracker, main_gaze
 
-    frames = np.asarray(frames)
-    if frames.shape[1] != READ_SIZE:
-        interp = cv2.INTER_CUBIC if frames.shape[1] < READ_SIZE else cv2.INTER_AREA
-        frames = np.stack([cv2.resize(f, (READ_SIZE, READ_SIZE), interpolation=interp) for f in frames])
+    frames = at_read_size(np.asarray(frames))
     tracker = tracker or FaceTracker(backend="mediapipe", smoothing=None)
     track = tracker.track(frames)
     smile, brow = smile_and_brow(track.landmarks)
