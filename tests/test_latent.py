@@ -428,3 +428,33 @@ def test_shipped_small_weights_load_and_draw_a_moving_mouth(tmp_path):
     mouth = read_pixels(to_uint8(out)).mouth
     held = read_pixels(np.repeat(clip.frames[:1], len(clip.frames), axis=0)).mouth
     assert np.nanstd(mouth) > 3 * np.nanstd(held)
+
+
+def test_an_interrupted_latent_training_resumes_to_its_last_step_and_matches_an_uninterrupted_one(tmp_path,
+                                                                                                   tiny_world):
+    """`python -m vasa_lab.latent.train` checkpoints every N steps; run again after a stop, it resumes there and
+    trains to the config's last step, with the weights an uninterrupted run ends with. A run that stops short raises
+    instead of returning a model that looks finished (it would go into the store as the config's model)."""
+    import torch
+
+    from vasa_lab.latent.model import FaceLatentModel
+    from vasa_lab.latent.module import train_latent
+
+    cfg = LatentConfig(data=str(tiny_world), steps=6, batch_size=2, aux_batch=2, min_pair_gap=5, w_cross_id=0,
+                       w_perceptual=0)
+    torch.manual_seed(0)                          # the same initial weights (the training command seeds first too)
+    whole = FaceLatentModel(cfg)
+    done = train_latent(whole, checkpoint_dir=tmp_path / "whole", checkpoint_every=2)
+    assert done["steps"] == 6 and done["resumed_at"] == 0
+
+    torch.manual_seed(0)
+    with pytest.raises(RuntimeError, match="stopped at step 2 of 6"):   # stands in for a kill after step 2
+        train_latent(FaceLatentModel(cfg), checkpoint_dir=tmp_path / "cut", checkpoint_every=2,
+                     trainer_overrides=dict(max_steps=2))
+    resumed = FaceLatentModel(cfg)                # its weights, optimiser, schedule and jitter come from the checkpoint
+    again = train_latent(resumed, checkpoint_dir=tmp_path / "cut", checkpoint_every=2)
+    # resumed before the middle of its run: a loader of only the rest (4 batches) made Lightning, which restores
+    # "2 batches of this epoch done", stop at 4 batches done, step 4 of 6 (at 3250 of 7000 it stopped at 3750)
+    assert again["resumed_at"] == 2 and again["steps"] == 6
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), f"{name} differs after resuming"

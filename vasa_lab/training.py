@@ -9,7 +9,9 @@ Every LightningModule's training goes through these few functions, so a fix or a
 * :func:`adamw_one_cycle`, :func:`one_cycle`, :func:`warmup_cosine`: what ``configure_optimizers`` returns;
 * :class:`OneLossModule`: a network and one loss (a subclass writes ``loss(batch)``);
 * :func:`fit_for_steps`: train a module on a dataset that already holds ``steps * batch_size`` items in order;
-* :func:`resume_from`: checkpoints every N steps into a folder, and the step to resume from when one is there.
+* :func:`resume_from`: checkpoints every N steps into a folder, and the step to resume from when one is there;
+  :class:`RunSampler` serves a resumed run the items it had not drawn, and :func:`check_finished` refuses a run
+  that stopped short.
 
 The modules themselves (their losses, their ``training_step``) stay beside their networks; only the plumbing is here.
 """
@@ -21,12 +23,12 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .repro import seed_everything, under_ci
 
 __all__ = ["seed_everything", "trainer_kwargs", "make_trainer", "adamw_one_cycle", "one_cycle", "warmup_cosine",
-           "OneLossModule", "fit_for_steps", "checkpoint_step", "resume_from"]
+           "OneLossModule", "fit_for_steps", "checkpoint_step", "resume_from", "RunSampler", "check_finished"]
 
 
 def trainer_kwargs(**overrides) -> dict:
@@ -135,3 +137,28 @@ def resume_from(checkpoint_dir, every: int) -> tuple[dict, str | None, int]:
     kwargs = dict(enable_checkpointing=True, callbacks=[ModelCheckpoint(
         dirpath=checkpoint_dir, filename="step-{step}", every_n_train_steps=every, save_last=True, save_top_k=0)])
     return kwargs, resume, start
+
+
+class RunSampler(Sampler[int]):
+    """The items of a whole training run, in order, from item ``start`` on (a resumed run's first undrawn item).
+
+    Its length stays the whole run's, ``n_items``, though it yields only the rest. On resuming mid-epoch, Lightning
+    restores how many batches of the epoch are done and ends the epoch when that count reaches the loader's length:
+    a loader of the rest alone would end a run resumed at step 3250 of 7000 after 3750 steps, not 7000."""
+
+    def __init__(self, n_items: int, start: int = 0):
+        self.n_items, self.start = int(n_items), int(start)
+
+    def __iter__(self):
+        return iter(range(self.start, self.n_items))
+
+    def __len__(self) -> int:
+        return self.n_items
+
+
+def check_finished(trainer: L.Trainer, steps: int) -> None:
+    """Raise unless ``trainer`` reached ``steps`` optimiser steps: a run that stopped short (a kill the trainer
+    caught, a limit) must not hand back a model that looks finished. Its checkpoints stay; running again resumes."""
+    if trainer.global_step < steps:
+        raise RuntimeError(f"training stopped at step {trainer.global_step} of {steps}; run the same command again "
+                           "to resume from the last checkpoint")

@@ -26,9 +26,9 @@ import numpy as np
 import lightning as L
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
-from ..training import make_trainer, one_cycle, resume_from, seed_everything
+from ..training import RunSampler, check_finished, make_trainer, one_cycle, resume_from, seed_everything
 from .config import EXPRESSION_NAMES, LatentConfig
 from .losses import (PatchDiscriminator, PerceptualLoss, VGG19Features, cycle_loss, feature_matching_loss,
                      hinge_d_loss, hinge_g_loss, identity_loss, l1, masked_l1, ms_ssim, pose_loss)
@@ -91,6 +91,13 @@ class LatentModule(L.LightningModule):
         gain = (0.7 + 0.6 * torch.rand(b, 3, 1, 1, generator=self.generator)).to(x)
         shuffled = x.gather(1, perm[:, :, None, None].expand_as(x))
         return (shuffled * gain).clamp(0, 1)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["jitter_generator"] = self.generator.get_state()    # a resumed run draws the jitter it would have
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "jitter_generator" in checkpoint:
+            self.generator.set_state(checkpoint["jitter_generator"])
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -260,10 +267,11 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     trainer = make_trainer(module.steps, **kwargs)
     if resume:
         print(f"resuming from {resume} at step {start} of {module.steps}")
-    rest = Subset(pairs, range(start * cfg.batch_size, len(pairs)))     # the pairs a resumed run has not drawn
-    trainer.fit(module, DataLoader(rest, batch_size=cfg.batch_size,
-                                   shuffle=False, num_workers=num_workers, drop_last=True,
-                                   persistent_workers=num_workers > 0), ckpt_path=resume)
+    rest = RunSampler(len(pairs), start * cfg.batch_size)               # the pairs a resumed run has not drawn
+    trainer.fit(module, DataLoader(pairs, batch_size=cfg.batch_size, sampler=rest, num_workers=num_workers,
+                                   drop_last=True, persistent_workers=num_workers > 0), ckpt_path=resume,
+                weights_only=True)
+    check_finished(trainer, module.steps)
     seconds = time.perf_counter() - started
     model.eval()
     tail = module.history[-50:]

@@ -130,7 +130,11 @@ def main(argv=None) -> int:
     if store.has("latent", cfg) and not args.force:
         print(f"already in the store: {store.find('latent', cfg)} (use --force to train again)")
         return 0
-    train_and_save(cfg, store, args)
+    try:
+        train_and_save(cfg, store, args)
+    except RuntimeError as err:             # stopped short: nothing was stored, the checkpoint stays to resume from
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
