@@ -40,6 +40,22 @@ def test_trainer_is_quiet_under_ci(monkeypatch):
     assert trainer_kwargs()["enable_progress_bar"] is True
 
 
+def test_a_run_that_stopped_short_is_refused_and_one_that_finished_passes():
+    """training.check_finished: one device makes every step; on N devices each takes 1/N of the batches, so a whole
+    run makes steps // N steps (a DDP run is not refused at its end); anything less is refused."""
+    from types import SimpleNamespace
+
+    from vasa_lab.training import RunSampler, check_finished
+
+    check_finished(SimpleNamespace(global_step=7000, world_size=1), 7000)
+    check_finished(SimpleNamespace(global_step=1750, world_size=4), 7000)
+    for step, devices in ((3750, 1), (1000, 4)):
+        with pytest.raises(RuntimeError, match=f"stopped at step {step} of {7000 // devices}"):
+            check_finished(SimpleNamespace(global_step=step, world_size=devices), 7000)
+    rest = RunSampler(10, 6)
+    assert list(rest) == [6, 7, 8, 9] and len(rest) == 10      # yields the rest, counts the whole run
+
+
 def test_config_key_follows_the_settings_not_the_object():
     import dataclasses
 

@@ -157,8 +157,11 @@ class RunSampler(Sampler[int]):
 
 
 def check_finished(trainer: L.Trainer, steps: int) -> None:
-    """Raise unless ``trainer`` reached ``steps`` optimiser steps: a run that stopped short (a kill the trainer
-    caught, a limit) must not hand back a model that looks finished. Its checkpoints stay; running again resumes."""
-    if trainer.global_step < steps:
-        raise RuntimeError(f"training stopped at step {trainer.global_step} of {steps}; run the same command again "
-                           "to resume from the last checkpoint")
+    """Raise unless ``trainer`` made the optimiser steps a run of ``steps`` batches makes: a run that stopped short
+    (a kill the trainer caught, a limit) must not hand back a model that looks finished. Its checkpoints stay;
+    running again resumes. On N devices Lightning deals each device 1/N of the batches, so such a run makes
+    ``steps // N`` steps of N batches each."""
+    expected = steps // max(int(getattr(trainer, "world_size", 1) or 1), 1)
+    if trainer.global_step < expected:
+        raise RuntimeError(f"training stopped at step {trainer.global_step} of {expected}; run the same command "
+                           "again to resume from the last checkpoint")
