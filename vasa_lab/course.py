@@ -6,8 +6,8 @@ an estimate and shows a progress bar while it works (a plain line, no bar, when 
 
 ``python -m vasa_lab.course [--profile tiny]`` (``make caches``) makes what the chapters share before anyone needs
 it: the world (chapters 03, 04, 10) and its clips encoded into motion codes (chapters 06, 08). An instructor runs it
-on each laptop before a workshop; ``make test`` runs it in the background, at the lowest CPU priority, while the unit
-tests leave a core idle. A chapter that asks while it is still working waits for it (the store's locks), then
+on each laptop before a workshop; ``make test`` runs it in the background, at the lowest CPU priority, on the CPU the
+unit tests leave idle. A chapter that asks while it is still working waits for it (the store's locks), then
 finds the result.
 """
 from __future__ import annotations

@@ -144,7 +144,7 @@ class RunSampler(Sampler[int]):
 
     Its length stays the whole run's, ``n_items``, though it yields only the rest. On resuming mid-epoch, Lightning
     restores how many batches of the epoch are done and ends the epoch when that count reaches the loader's length:
-    a loader of the rest alone would end a run resumed at step 3250 of 7000 after 3750 steps, not 7000."""
+    a loader of the rest alone would end a run resumed at step 3250 of 7000 at step 3750."""
 
     def __init__(self, n_items: int, start: int = 0):
         self.n_items, self.start = int(n_items), int(start)
