@@ -51,10 +51,11 @@ demo: setup
 
 # While the unit tests run, the world and motion codes the chapters share are made in the background at the lowest
 # CPU priority (python -m vasa_lab.course), so they take only the CPU the tests leave idle; a chapter that needs them
-# first waits for them (the store's locks). Its output: $(VENV)/course-caches.log.
+# first waits for them (the store's locks). Its output: $(VENV)/course-caches.log. It runs in its own process group
+# (setsid, where there is one), so that a failed test run stops its pool's workers too, not only their parent.
 test: setup
-	@nice -n 19 $(PY) -m vasa_lab.course > $(VENV)/course-caches.log 2>&1 & caches=$$!; \
-	trap 'kill $$caches 2>/dev/null' EXIT; \
+	@$$(command -v setsid) nice -n 19 $(PY) -m vasa_lab.course > $(VENV)/course-caches.log 2>&1 & caches=$$!; \
+	trap 'kill -TERM -$$caches 2>/dev/null' EXIT; \
 	echo "making the chapters' world and motion codes in the background (pid $$caches, $(VENV)/course-caches.log)"; \
 	$(PY) -m pytest -q --durations=15 $(PARALLEL) tests && \
 	$(PY) -m pytest -q --durations=15 $(NBVAL) notebooks

@@ -218,18 +218,26 @@ def _espeak_run(text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarra
     lib_path, data_path = _paths()
     pcm_blocks: list[np.ndarray] = []
     events: list[tuple] = []
+    raised: list[BaseException] = []
 
     def on_synth(wav, n_samples, event_ptr):
-        if n_samples > 0:
-            pcm_blocks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
-        i = 0
-        while event_ptr[i].type != _EVENT_LIST_TERMINATED:
-            ev = event_ptr[i]
-            if ev.type == _EVENT_PHONEME:
-                events.append((ev.type, ev.audio_position, ev.text_position, ev.length, 0, ev.id.string))
-            elif ev.type == _EVENT_WORD:
-                events.append((ev.type, ev.audio_position, ev.text_position, ev.length, ev.id.number, b""))
-            i += 1
+        # ctypes cannot pass an exception out of a callback: it prints it and goes on, so a Ctrl-C landing here
+        # lost this block of samples and the clip was saved, shorter and shifted, as if whole. Keep it, stop the
+        # synthesis (a callback's 1 means stop), and raise it once espeak_Synth has returned.
+        try:
+            if n_samples > 0:
+                pcm_blocks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
+            i = 0
+            while event_ptr[i].type != _EVENT_LIST_TERMINATED:
+                ev = event_ptr[i]
+                if ev.type == _EVENT_PHONEME:
+                    events.append((ev.type, ev.audio_position, ev.text_position, ev.length, 0, ev.id.string))
+                elif ev.type == _EVENT_WORD:
+                    events.append((ev.type, ev.audio_position, ev.text_position, ev.length, ev.id.number, b""))
+                i += 1
+        except BaseException as err:
+            raised.append(err)
+            return 1
         return 0
 
     callback = _SynthCallback(on_synth)  # must stay referenced while the library can call it
@@ -262,6 +270,8 @@ def _espeak_run(text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarra
         lib.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
         data = text.encode("utf-8")
         status = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        if raised:
+            raise raised[0]
         if status != 0:
             raise RuntimeError(f"espeak_Synth failed with status {status}")
         lib.espeak_Terminate()
