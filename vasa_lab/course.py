@@ -31,7 +31,7 @@ def world_estimate_s(spec, workers: int) -> float:
 def world(profile: str | None = None, workers: int | None = None, **overrides) -> Path:
     """The profile's synthetic world (see :func:`vasa_lab.world.dataset.default_world`), announced when it is made."""
     from .artifacts import ExclusiveLock, config_key, default_home
-    from .world.dataset import INDEX_NAME, default_world, spec_for_profile
+    from .world.dataset import INDEX_NAME, default_world, spec_for_profile, world_lock
 
     spec = spec_for_profile(profile, **overrides)
     index = default_home() / "data" / f"synthetic-{config_key(spec)}" / INDEX_NAME
@@ -43,7 +43,7 @@ def world(profile: str | None = None, workers: int | None = None, **overrides) -
     minutes = world_estimate_s(spec, n_workers) / 60
     how_long = "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
     ci = bool(os.environ.get("CI"))
-    if ExclusiveLock(index.parent.with_name(index.parent.name + ".lock")).held_elsewhere():
+    if ExclusiveLock(world_lock(index.parent)).held_elsewhere():
         print(f"Another process is making the synthetic world ({spec.clips} clips of {spec.seconds:g} s at "
               f"{spec.size} px; from scratch {how_long} on a 2-core laptop): waiting for it.", flush=True)
     else:

@@ -161,6 +161,11 @@ def spec_for_profile(profile: str | None = None, **overrides) -> WorldSpec:
     return WorldSpec(**spec)
 
 
+def world_lock(folder: Path) -> Path:
+    """The lock file that lets one process make the world in ``folder`` while others wait for it."""
+    return folder.with_name(folder.name + ".lock")
+
+
 def default_world(profile: str | None = None, workers: int | None = None, progress: bool = True,
                   **overrides) -> Path:
     """The folder of the profile's synthetic world, made on first use and reused after that.
@@ -182,7 +187,7 @@ def default_world(profile: str | None = None, workers: int | None = None, progre
 
     if complete():
         return folder
-    with ExclusiveLock(folder.with_name(folder.name + ".lock")):   # two chapters at once: one makes it, one waits
+    with ExclusiveLock(world_lock(folder)):             # two chapters at once: one makes it, one waits
         if not complete():
             synthesize_dataset(folder, spec, workers=workers, progress=progress)
     return folder
