@@ -458,3 +458,21 @@ def test_an_interrupted_latent_training_resumes_to_its_last_step_and_matches_an_
     assert again["resumed_at"] == 2 and again["steps"] == 6
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), f"{name} differs after resuming"
+
+
+def test_the_learning_rate_schedule_spans_the_steps_each_device_makes():
+    """On N devices a latent run makes steps // N optimiser steps (each device takes 1/N of the batches): its
+    one-cycle schedule must end there, at a rate near 0, and not stop a quarter of the way with the rate still high."""
+    from types import SimpleNamespace
+
+    from vasa_lab.latent.module import LatentModule
+
+    module = LatentModule(small_model(steps=400, w_cross_id=0, w_perceptual=0, w_gan=0))
+    for trainer, made in ((None, 400), (SimpleNamespace(world_size=1), 400), (SimpleNamespace(world_size=4), 100)):
+        module.trainer = trainer
+        [opt], [sched] = module.configure_optimizers()
+        for _ in range(made):
+            opt.step()
+            sched["scheduler"].step()
+        assert sched["scheduler"].total_steps == made
+        assert opt.param_groups[0]["lr"] < 0.01 * module.lr, f"{made} steps: the rate has not come down"

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from .repro import seed_everything, under_ci
 
 __all__ = ["seed_everything", "trainer_kwargs", "make_trainer", "adamw_one_cycle", "one_cycle", "warmup_cosine",
-           "OneLossModule", "fit_for_steps", "checkpoint_step", "resume_from", "RunSampler", "check_finished"]
+           "OneLossModule", "fit_for_steps", "checkpoint_step", "resume_from", "RunSampler", "steps_per_device", "check_finished"]
 
 
 def trainer_kwargs(**overrides) -> dict:
@@ -156,12 +156,18 @@ class RunSampler(Sampler[int]):
         return self.n_items
 
 
+def steps_per_device(trainer, steps: int) -> int:
+    """The optimiser steps a one-pass run over ``steps`` batches makes on ``trainer``'s devices: Lightning deals
+    each of N devices 1/N of the batches, so the run makes ``steps // N`` steps of N batches each (``trainer``
+    None or not yet attached: one device). A learning-rate schedule must span these steps, not ``steps``."""
+    return int(steps) // max(int(getattr(trainer, "world_size", 1) or 1), 1)
+
+
 def check_finished(trainer: L.Trainer, steps: int) -> None:
-    """Raise unless ``trainer`` made the optimiser steps a run of ``steps`` batches makes: a run that stopped short
-    (a kill the trainer caught, a limit) must not hand back a model that looks finished. Its checkpoints stay;
-    running again resumes. On N devices Lightning deals each device 1/N of the batches, so such a run makes
-    ``steps // N`` steps of N batches each."""
-    expected = steps // max(int(getattr(trainer, "world_size", 1) or 1), 1)
+    """Raise unless ``trainer`` made the optimiser steps a run of ``steps`` batches makes
+    (:func:`steps_per_device`): a run that stopped short (a kill the trainer caught, a limit) must not hand back a
+    model that looks finished. Its checkpoints stay; running again resumes."""
+    expected = steps_per_device(trainer, steps)
     if trainer.global_step < expected:
         raise RuntimeError(f"training stopped at step {trainer.global_step} of {expected}; run the same command "
                            "again to resume from the last checkpoint")

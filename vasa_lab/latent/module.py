@@ -28,7 +28,8 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
 
-from ..training import RunSampler, check_finished, make_trainer, one_cycle, resume_from, seed_everything
+from ..training import (RunSampler, check_finished, make_trainer, one_cycle, resume_from, seed_everything,
+                        steps_per_device)
 from .config import EXPRESSION_NAMES, LatentConfig
 from .losses import (PatchDiscriminator, PerceptualLoss, VGG19Features, cycle_loss, feature_matching_loss,
                      hinge_d_loss, hinge_g_loss, identity_loss, l1, masked_l1, ms_ssim, pose_loss)
@@ -206,7 +207,8 @@ class LatentModule(L.LightningModule):
         if self.expression_head is not None:
             params += list(self.expression_head.parameters())
         opt_g = torch.optim.Adam(params, lr=self.lr, betas=(0.5, 0.999))
-        sched = one_cycle(opt_g, self.lr, self.steps, pct_start=0.1)
+        # the schedule spans the steps this run makes: on N devices each takes 1/N of the batches (steps // N)
+        sched = one_cycle(opt_g, self.lr, steps_per_device(self._trainer, self.steps), pct_start=0.1)
         if self.disc is None:
             return [opt_g], [sched]
         opt_d = torch.optim.Adam(self.disc.parameters(), lr=self.lr, betas=(0.5, 0.999))
