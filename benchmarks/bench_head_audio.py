@@ -2,6 +2,7 @@
 
     python benchmarks/bench_head_audio.py [--profile tiny] [--out benchmarks/results/head_audio_tiny.json]
     python benchmarks/bench_head_audio.py --profile small --part sampler     # part 3 only, a few minutes
+    python benchmarks/bench_head_audio.py --part pixels                      # part 2 only, about 10 minutes
 
 Three measurements, held-out people of the profile's world:
 
@@ -9,7 +10,8 @@ Three measurements, held-out people of the profile's world:
    0-10 frames) of generated motion under variants of generation: the default (audio guidance 0.5, gaze 1, 10 DDIM
    steps, drift control), drift control off, audio guidance 0 / 1 / 2, 50 DDIM steps;
 2. on pixels, as chapter 10's table does (the tracker reads the pose, then our CAPP): real video, re-rendered real
-   motion, and our generator at audio guidance 0.5 / 1 / 2 (12 clips x 3 seeds each);
+   motion, and our generator at audio guidance 0.5 / 1 / 2 and with 25 and 50 DDIM steps (12 clips x 3 seeds each;
+   each seed's CAPP printed: how much of a difference between rows the seeds alone make);
 3. what the sampler keeps, on the codes themselves (no renderer, no tracker): our CAPP on the true pose, on the
    true pose smoothed over ~2 frames (how much of CAPP lives in frame-scale detail), on the pose the latent model
    encodes from the real frames and on generated z_pose under DDIM 10 / 25 / 50 and DDPM 50 / 200 steps; the head
@@ -77,11 +79,18 @@ def pixel_level(profile: str) -> dict:
 
     rows = {"real video": ev.measure(table, reference),
             "re-rendered real motion": ev.measure([rerendered_clip(latent, c) for c in table], reference)}
-    for scale in (0.5, 1.0, 2.0):
-        rows[f"generator, audio g. {scale:g}"] = average([
-            ev.measure([generator_clip(animator, c, seed=s, audio_scale=scale) for c in table], reference)
-            for s in range(3)])
+    variants = {f"generator, audio g. {scale:g}": dict(audio_scale=scale) for scale in (0.5, 1.0, 2.0)}
+    variants.update({f"generator, {steps} DDIM steps": dict(steps=steps) for steps in (25, 50)})
+    capp_per_seed = {}
+    for name, kw in variants.items():
+        per_seed = [ev.measure([generator_clip(animator, c, seed=s, **kw) for c in table], reference) for s in range(3)]
+        rows[name] = average(per_seed)
+        capp_per_seed[name] = [round(r["CAPP"], 3) for r in per_seed]
     print(format_table(rows, table_notes(ev.networks())))
+    print("CAPP of each seed (12 clips each):")
+    for name, values in capp_per_seed.items():
+        print(f"  {name:32s} {values}")
+        rows[name]["CAPP per seed"] = values
     return {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()} for name, row in rows.items()}
 
 
@@ -275,8 +284,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="tiny")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--part", choices=("all", "sampler"), default="all",
-                    help="sampler: only part 3 (a few minutes), merged into an existing results file")
+    ap.add_argument("--part", choices=("all", "pixels", "sampler"), default="all",
+                    help="pixels: only part 2, sampler: only part 3 (a few minutes each), merged into an existing "
+                         "results file")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     from vasa_lab.repro import setup
@@ -284,18 +294,23 @@ def main() -> None:
     setup(seed=0)
     started = time.time()
     out = Path(args.out or f"benchmarks/results/head_audio_{args.profile}.json")
-    result = json.loads(out.read_text()) if args.part == "sampler" and out.exists() else dict(profile=args.profile)
+    result = json.loads(out.read_text()) if args.part != "all" and out.exists() else dict(profile=args.profile)
     if args.part == "all":
         print("1. on the motion codes (held-out clips):")
         result["codes"] = code_level(args.profile)
+    if args.part in ("all", "pixels"):
         print("\n2. on pixels, chapter 10's measurement (12 held-out clips x 3 seeds):")
         result["pixels"] = pixel_level(args.profile)
-    print("\n3. what the sampler keeps, on the codes (24 held-out clips):")
-    result["sampler"] = sampler_level(args.profile)
+    if args.part in ("all", "sampler"):
+        print("\n3. what the sampler keeps, on the codes (24 held-out clips):")
+        result["sampler"] = sampler_level(args.profile)
     seconds = round(time.time() - started, 1)
-    result["seconds" if args.part == "all" else "seconds_part_3"] = seconds    # a part 3 rerun keeps the full time
+    key = {"all": "seconds", "pixels": "seconds_part_2", "sampler": "seconds_part_3"}[args.part]
+    result[key] = seconds                                                  # a part's rerun keeps the full time
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    tmp = out.with_suffix(".tmp")                     # atomically: a kill never leaves half a results file
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out)
     print(f"\n({seconds:.0f} s) -> {out}")
 
 
