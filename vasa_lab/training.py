@@ -28,7 +28,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from .repro import seed_everything, under_ci
 
 __all__ = ["seed_everything", "trainer_kwargs", "make_trainer", "adamw_one_cycle", "one_cycle", "warmup_cosine",
-           "OneLossModule", "fit_for_steps", "checkpoint_step", "resume_from", "RunSampler", "steps_per_device", "check_finished"]
+           "OneLossModule", "fit_for_steps", "checkpoint_step", "resume_from", "RunSampler", "steps_per_device",
+           "check_finished"]
 
 
 def trainer_kwargs(**overrides) -> dict:
