@@ -57,6 +57,39 @@ def test_mark_is_deterministic_keeps_shape_and_quality(clip128, marked128):
         assert Watermarker.default("x").mark(frames).shape == shape
 
 
+
+def test_marking_and_detecting_keep_numpys_blas_on_one_thread(clip128, monkeypatch):
+    """Beside other busy processes OpenBLAS's threads wait for each other: marking 14 minutes of video took 165 s
+    in CI instead of 5. The products inside embed and detect_frames run on one BLAS thread, and the process's own
+    setting comes back afterwards."""
+    from threadpoolctl import threadpool_info
+
+    from vasa_lab.provenance import watermark as W
+
+    def blas_threads():
+        return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=None)
+
+    outside = blas_threads()
+    if outside is None or outside < 2:
+        pytest.skip("numpy's BLAS runs one thread here anyway")
+    seen = []
+    real_readout, real_offsets = W.readout, W.quantize_offsets
+
+    def readout(*args, **kwargs):
+        seen.append(("detect", blas_threads()))
+        return real_readout(*args, **kwargs)
+
+    def quantize_offsets(*args, **kwargs):
+        seen.append(("embed", blas_threads()))
+        return real_offsets(*args, **kwargs)
+
+    monkeypatch.setattr(W, "readout", readout)
+    monkeypatch.setattr(W, "quantize_offsets", quantize_offsets)
+    W.embed(clip128[:4], pack_payload("tiny"))
+    W.detect_frames(clip128[:4], crops=False, gains=False)
+    assert {where for where, _ in seen} == {"embed", "detect"} and {n for _, n in seen} == {1}, seen
+    assert blas_threads() == outside
+
 def test_clean_video_is_not_detected(clip128):
     from vasa_lab.metrics.provenance_clips import photo_clips
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 import cv2
 import numpy as np
@@ -92,6 +92,25 @@ class Patterns:
     dither: np.ndarray  # (N_BITS + N_DECOY,) the key's offset of each lattice, in units of the step
     sync: np.ndarray    # (N_SYNC,) the known sync bits, in {0, 1}
     window: np.ndarray  # (G, G) where the read-out looks: the frame minus a 10 % border
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def one_blas_thread(fn):
+    """Run ``fn`` with numpy's BLAS on one thread. Its products here are small (a block of frames times 64 or 192
+    patterns of 4096 numbers): a second BLAS thread gains nothing on an idle machine, and beside other busy
+    processes (the renderer, a second test worker) OpenBLAS's threads wait for each other: marking 14 minutes of
+    video took 165 s instead of 5 in CI (``tests/test_animate.py::test_long_audio_in_bounded_memory``)."""
+    @wraps(fn)
+    def limited(*args, **kwargs):
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+    return limited
 
 
 def _fft_filter(x: np.ndarray, gain: np.ndarray) -> np.ndarray:
@@ -171,6 +190,7 @@ def quantize_offsets(q: np.ndarray, bits: np.ndarray, step: float | None = None)
     return (np.round(x) - x) * step
 
 
+@one_blas_thread
 def embed(frames: np.ndarray, payload: Payload, step: float | None = None) -> np.ndarray:
     """Mark every frame: (N, H, W, 3) uint8 RGB -> the same shape.
 
@@ -329,6 +349,7 @@ def normal_sf(t: float) -> float:
     return 0.5 * math.erfc(t / math.sqrt(2))
 
 
+@one_blas_thread
 def detect_frames(frames: np.ndarray, max_frames: int = 40, crops: bool = True, gains: bool = True) -> FrameDetection:
     """Look for the mark in (N, H, W, 3) uint8 RGB frames: read every frame (up to ``max_frames``, evenly
     spaced) under every crop hypothesis, average the soft bits over frames, keep the best hypothesis."""
