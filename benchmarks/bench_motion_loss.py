@@ -1,6 +1,6 @@
 """Does the motion transformer's velocity loss cost the blinks? The shipped model against one trained without it.
 
-    python benchmarks/bench_motion_loss.py --profile small                  # trains the variant once (15-45 min), cached
+    python benchmarks/bench_motion_loss.py --profile small                 # trains the variant once (15-45 min), cached
     python benchmarks/bench_motion_loss.py --profile small --w-velocity 0.5
 
 Generated blinks close only half way (README, "Where generated motion still falls short"), and the denoiser stops

@@ -36,9 +36,11 @@ function of its arguments we load the shared library fresh for every call and un
 breathy voice variants (``breath`` in the f* voice files): their noise comes from espeak-ng's own random generator,
 which ``espeak_Initialize`` seeds from the clock, and from the C library's ``rand()``, whose state lives in the
 process, not in espeak-ng. So the same clip made twice differed by up to 0.04 in some samples, depending on the
-second it was made in. Every call seeds both (``espeak_ng_SetRandSeed`` and ``srand``) with a fixed number. If something else in the process
-holds the same library open (for example ``phonemizer``), it cannot be unloaded; we then warn once that repeated
-calls may differ slightly.
+second it was made in. Every call seeds both (``espeak_ng_SetRandSeed`` and ``srand``) with a fixed number. If
+something else in the process holds the same library open (for example ``phonemizer``), it cannot be unloaded; we
+then warn once that repeated calls may differ slightly. A Ctrl-C during synthesis stops it and reaches the caller,
+wherever in the audio callback it lands (see ``_espeak_run``): a lost block of samples would otherwise leave a
+shorter clip that looks whole.
 
 Thread and process safety: espeak-ng is global C state, so every call holds a module lock. Nothing stays loaded
 between calls, so forked or spawned worker processes (DataLoader workers) start clean.
