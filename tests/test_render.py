@@ -197,8 +197,8 @@ def test_sample_identity_is_deterministic_and_round_trips_through_json():
 def test_canonical_landmarks():
     lm = canonical_landmarks_3d()
     # the shared geometry's table is what the world's face model computes for its mean person, to the last bits a
-    # float64 keeps: numpy's vectorised sin/cos can differ by one unit in the last place from process to process
-    # (seen once in CI: 4 of 204 numbers, 8.7e-19 apart), so not bit for bit
+    # float64 keeps, not bit for bit: CI once saw 4 of 204 numbers one unit in the last place apart (8.7e-19; the
+    # last bit is not promised across CPUs and processes, e.g. by numpy's vectorised sin/cos)
     np.testing.assert_allclose(lm, neutral_mean_landmarks_3d(), rtol=1e-14, atol=1e-15)
     mirror = [16 - i for i in range(17)] + [26 - i for i in range(10)] + list(range(27, 31)) + \
         [35 - i for i in range(5)] + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40] + \
