@@ -24,27 +24,28 @@ from pathlib import Path
 import numpy as np
 
 
-def read(model, clips, test, probes, seeds=(0,)) -> dict:
+def summarise(eyelids: list, poses: list, jaw_r: list) -> dict:
+    """One row of the table from per-clip eyelid tracks (0 open .. 1 shut), motion (angles first) and jaw r."""
     from vasa_lab.metrics.motion_codes import blink_depths, blinks_per_second, head_dp
+
+    d = np.concatenate([blink_depths(e) for e in eyelids])
+    return dict(blinks_per_second=round(float(np.mean([blinks_per_second(e) for e in eyelids])), 3),
+                median_depth=round(float(np.median(d)), 3) if d.size else None, closings=int(d.size),
+                deeper_than_07=int((d > 0.7).sum()), head_dP=round(float(np.mean([head_dp(m) for m in poses])), 3),
+                jaw_r=round(float(np.nanmean(jaw_r)), 3))
+
+
+def read(model, test, eyelid, jaw) -> dict:
+    """``model``'s motion for each test clip's audio (default sampler, seed = the clip's place), read by the probes."""
     from vasa_lab.metrics.pixel_motion import conditions_of
     from vasa_lab.motion import generate_motion
     from vasa_lab.world.state import STATE_NAMES
 
-    eyelid, jaw = probes
-    blinks, depths, speed, jaw_r = [], [], [], []
-    for seed in seeds:
-        for k, c in enumerate(test):
-            m = generate_motion(model, c["audio"], conditions_of(c), seed=1000 * seed + k)[:len(c["motion"])]
-            e = eyelid(m)
-            blinks.append(blinks_per_second(e))
-            depths.append(blink_depths(e))
-            speed.append(head_dp(m))
-            jaw_r.append(float(np.corrcoef(jaw(m), c["states"][:, STATE_NAMES.index("jaw_open")])[0, 1]))
-    d = np.concatenate(depths)
-    return dict(blinks_per_second=round(float(np.mean(blinks)), 3),
-                median_depth=round(float(np.median(d)), 3) if d.size else None, closings=int(d.size),
-                deeper_than_07=int((d > 0.7).sum()), head_dP=round(float(np.mean(speed)), 3),
-                jaw_r=round(float(np.nanmean(jaw_r)), 3))
+    motions = [generate_motion(model, c["audio"], conditions_of(c), seed=k)[:len(c["motion"])]
+               for k, c in enumerate(test)]
+    jaw_r = [float(np.corrcoef(jaw(m), c["states"][:, STATE_NAMES.index("jaw_open")])[0, 1])
+             for m, c in zip(motions, test)]
+    return summarise([eyelid(m) for m in motions], motions, jaw_r)
 
 
 def main(argv=None) -> None:
@@ -58,7 +59,7 @@ def main(argv=None) -> None:
     import torch
 
     from vasa_lab.artifacts import ArtifactStore, config_key
-    from vasa_lab.metrics.motion_codes import JawProbe, StateProbe, head_dp
+    from vasa_lab.metrics.motion_codes import JawProbe, StateProbe
     from vasa_lab.motion import MotionConfig, load_motion_model
     from vasa_lab.motion.data import motion_clips
     from vasa_lab.repro import setup
@@ -78,18 +79,11 @@ def main(argv=None) -> None:
     test = [clips.clip(int(i)) for i in clips.indices("test")[:args.clips]]
     eyelid = StateProbe.fit(clips, "train", state="blink")
     jaw = JawProbe.fit(clips, "train")
-    truth_eyelid = [c["states"][:, STATE_NAMES.index("blink")] for c in test]
-    from vasa_lab.metrics.motion_codes import blink_depths, blinks_per_second
-
-    d = np.concatenate([blink_depths(e) for e in truth_eyelid])
-    rows = {"truth": dict(blinks_per_second=round(float(np.mean([blinks_per_second(e) for e in truth_eyelid])), 3),
-                          median_depth=round(float(np.median(d)), 3), closings=int(d.size),
-                          deeper_than_07=int((d > 0.7).sum()),
-                          head_dP=round(float(np.mean([head_dp(c["states"][:, :6]) for c in test])), 3),
-                          jaw_r=1.0)}
+    rows = {"truth": summarise([c["states"][:, STATE_NAMES.index("blink")] for c in test],
+                               [c["states"] for c in test], [1.0])}
     with torch.no_grad():
-        rows[f"shipped (w_velocity {shipped.config.w_velocity:g})"] = read(shipped, clips, test, (eyelid, jaw))
-        rows[f"variant (w_velocity {cfg.w_velocity:g})"] = read(variant, clips, test, (eyelid, jaw))
+        rows[f"shipped (w_velocity {shipped.config.w_velocity:g})"] = read(shipped, test, eyelid, jaw)
+        rows[f"variant (w_velocity {cfg.w_velocity:g})"] = read(variant, test, eyelid, jaw)
     print(f"\n{args.profile}, {len(test)} held-out clips, DDIM 10 steps (the default); eyelid read by a ridge probe "
           f"on z_dyn, depth = the peak of each closing (1 = shut)")
     print(f"{'':28s} {'blinks/s':>8s} {'median depth':>12s} {'closings':>8s} {'> 0.7':>6s} {'head dP':>8s} "
