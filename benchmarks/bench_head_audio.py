@@ -17,8 +17,9 @@ Three measurements, held-out people of the profile's world:
    encodes from the real frames and on generated z_pose under DDIM 10 / 25 / 50 and DDPM 50 / 200 steps; the head
    speed and how it varies with the frame's position in the generator's 25-frame windows (real motion: flat); and
    blinks per second and how deep each closes, read from z_dyn by a ridge probe (where z_dyn carries blinks:
-   small), truth vs generated; one denoising step at each noise level on windows with a blink (where the sampler
-   loses it); and the same motion drawn on `make demo`'s portrait, the eyes read by the tracker.
+   small), truth vs generated (and generated with the drift control's bound off; and the clips' own codes through
+   that bound: what it takes from real blinks and the jaw); one denoising step at each noise level on windows
+   with a blink, and the whole DDIM sampler from that noise (where the sampler loses it); and the same motion drawn on `make demo`'s portrait, the eyes read by the tracker.
 """
 from __future__ import annotations
 
@@ -177,9 +178,34 @@ def blink_part(profile: str, n_clips: int) -> dict:
         print(f"  blinks: z_dyn of {profile} carries no blink (probe R2 {r2:.2f} on test codes); not counted")
         return blinks
     tracks = {"truth": [c["states"][:, eyelid] for c in test], "encoded codes": [probe(c["motion"]) for c in test]}
+    # what the drift control's bound (chapter 08) takes from real motion: the clips' own codes through it, and
+    # through it on the head only (the face as encoded)
+    import torch
+
+    from vasa_lab.metrics.motion_codes import JawProbe
+    from vasa_lab.motion.stream import BOUND, soft_bound
+
+    def bent(motion, where):
+        z = model.normalize_motion(torch.from_numpy(motion))
+        P = model.config.pose_dim if where == "head" else 0
+        z = torch.cat([soft_bound(z[:, :P], BOUND), z[:, P:]] if P else [soft_bound(z, BOUND)], dim=1)
+        return model.denormalize_motion(z).numpy()
+
+    tracks["encoded codes, through the bound"] = [probe(bent(c["motion"], "all")) for c in test]
+    tracks["encoded codes, bound on the head only"] = [probe(bent(c["motion"], "head")) for c in test]
+    jaw = JawProbe.fit(clips, "train")
+    spread = {w: round(float(np.mean([jaw(c["motion"] if w == "none" else bent(c["motion"], w)).std()
+                                      for c in test])), 4) for w in ("none", "all", "head")}
+    blinks["jaw_spread_of_encoded_codes"] = {"as encoded": spread["none"], "through the bound": spread["all"],
+                                             "bound on the head only": spread["head"]}
+    print(f"  the jaw probe's spread on the clips' own codes: {spread['none']:.4f} as encoded, {spread['all']:.4f} "
+          f"through the drift control's bound, {spread['head']:.4f} with the bound on the head only")
     for name, kw in SAMPLERS.items():
         tracks[name] = [probe(generate_motion(model, c["audio"], conditions_of(c), seed=k, **kw)[:len(c["motion"])])
                         for k, c in enumerate(test)]
+    tracks["DDIM 10, bound off"] = [   # generated without the bound (the mean reversion stays)
+        probe(generate_motion(model, c["audio"], conditions_of(c), seed=k, bound=None)[:len(c["motion"])])
+        for k, c in enumerate(test)]
     # the same on clips the model was trained on: is the shallow blink the model's, or the unseen speech's?
     train = [clips.clip(int(i)) for i in clips.indices("train")[:n_clips]]
     tracks["truth, training clips"] = [c["states"][:, eyelid] for c in train]
@@ -242,6 +268,18 @@ def blink_denoiser(model, clips, probe, n_windows: int = 32) -> dict:
             out[f"t={t}"] = round(depth(model(x_t, torch.full((len(x0),), t), cond)), 3)
     print(f"  the denoiser on {len(windows)} training windows with a blink at the middle: depth of the predicted "
           f"X_0 (clean {out['clean']:.2f}): " + ", ".join(f"{k} {v:.2f}" for k, v in out.items() if k.startswith("t=")))
+    # the whole sampler from there: the window noised to t, then DDIM (the 50-step grid) down to a clean sample
+    ddim = make_scheduler(cfg, "ddim")
+    ddim.set_timesteps(50)
+    for start in (500, 700, 800):
+        steps = [int(t) for t in ddim.timesteps if int(t) <= start]
+        x = abar[steps[0]].sqrt() * x0 + (1 - abar[steps[0]]).sqrt() * torch.randn(x0.shape, generator=generator)
+        with torch.no_grad():
+            for t in steps:
+                x = ddim.step(model(x, torch.full((len(x0),), t), cond), t, x).prev_sample
+        out[f"DDIM from t={steps[0]}"] = round(depth(x), 3)
+    print("  ... and DDIM from that noise down to a clean sample: " + ", ".join(
+        f"{k[10:]} {v:.2f}" for k, v in out.items() if k.startswith("DDIM from")))
     return out
 
 
