@@ -54,12 +54,16 @@ class MotionDiffusionModule(L.LightningModule):
         self.noise_scheduler = scheduler
         self.history: list[float] = []
 
-    def diffusion_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None):
+    def diffusion_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None,
+                       t: torch.Tensor | None = None):
+        """The loss of one batch; ``t`` (B,): the diffusion steps to train at (default: drawn uniformly)."""
         cfg = self.config
         x0 = self.model.normalize_motion(batch["x0"])                                   # (B, W, M)
         cond = drop_conditions(batch_conditioning(self.model, batch), cfg, generator)
         B = x0.shape[0]
-        t = torch.randint(0, cfg.timesteps, (B,), generator=generator).to(x0.device)
+        if t is None:
+            t = torch.randint(0, cfg.timesteps, (B,), generator=generator)
+        t = t.to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         x_t = self.noise_scheduler.add_noise(x0, noise, t)                               # q(X_t | X_0)
         pred = self.model(x_t, t, cond)
