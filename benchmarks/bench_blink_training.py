@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_head_audio import blink_denoiser
-from bench_motion_loss import read, summarise
+from bench_motion_loss import held_out, read
 
 
 def fine_tune(model, clips, steps: int, high_noise: float, lr: float = 3e-4) -> list[float]:
@@ -70,21 +70,12 @@ def main(argv=None) -> None:
     warnings.filterwarnings("ignore")
     import torch
 
-    from vasa_lab.metrics.motion_codes import JawProbe, StateProbe
-    from vasa_lab.motion import load_motion_model
-    from vasa_lab.motion.data import motion_clips
     from vasa_lab.repro import setup
-    from vasa_lab.world.state import STATE_NAMES
 
     torch.set_num_threads(args.threads)
     started = time.time()
-    shipped = load_motion_model(args.profile).eval()
-    clips = motion_clips(shipped.config)
-    test = [clips.clip(int(i)) for i in clips.indices("test")[:args.clips]]
-    eyelid = StateProbe.fit(clips, "train", state="blink")
-    jaw = JawProbe.fit(clips, "train")
-    rows = {"truth": summarise([c["states"][:, STATE_NAMES.index("blink")] for c in test],
-                               [c["states"] for c in test], [1.0])}
+    shipped, clips, test, eyelid, jaw, truth = held_out(args.profile, args.clips)
+    rows = {"truth": truth}
     models = {"shipped": shipped}
     for name, share in ((f"+{args.steps} steps, t uniform", 0.0), (f"+{args.steps} steps, half at t >= 500", 0.5)):
         setup(seed=0)

@@ -48,6 +48,21 @@ def read(model, test, eyelid, jaw) -> dict:
     return summarise([eyelid(m) for m in motions], motions, jaw_r)
 
 
+def held_out(profile: str, n_clips: int):
+    """The shipped model, its clips, the first ``n_clips`` test clips, the eyelid and jaw probes (fitted on training
+    codes) and the truth's row: what every reading in these benchmarks starts from."""
+    from vasa_lab.metrics.motion_codes import JawProbe, StateProbe
+    from vasa_lab.motion import load_motion_model
+    from vasa_lab.motion.data import motion_clips
+    from vasa_lab.world.state import STATE_NAMES
+
+    shipped = load_motion_model(profile).eval()
+    clips = motion_clips(shipped.config)
+    test = [clips.clip(int(i)) for i in clips.indices("test")[:n_clips]]
+    truth = summarise([c["states"][:, STATE_NAMES.index("blink")] for c in test], [c["states"] for c in test], [1.0])
+    return shipped, clips, test, StateProbe.fit(clips, "train", state="blink"), JawProbe.fit(clips, "train"), truth
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="small")
@@ -59,28 +74,20 @@ def main(argv=None) -> None:
     import torch
 
     from vasa_lab.artifacts import ArtifactStore, config_key
-    from vasa_lab.metrics.motion_codes import JawProbe, StateProbe
     from vasa_lab.motion import MotionConfig, load_motion_model
-    from vasa_lab.motion.data import motion_clips
     from vasa_lab.repro import setup
-    from vasa_lab.world.state import STATE_NAMES
 
     torch.set_num_threads(args.threads)
     setup(seed=0)
     started = time.time()
-    shipped = load_motion_model(args.profile).eval()
+    shipped, clips, test, eyelid, jaw, truth = held_out(args.profile, args.clips)
     cfg = MotionConfig.for_profile(args.profile, w_velocity=args.w_velocity)
     store = ArtifactStore()
     if not store.has("motion", cfg):
         print(f"training motion {config_key(cfg)} (w_velocity {cfg.w_velocity:g}, {cfg.steps} steps) ...", flush=True)
     variant = load_motion_model(config=cfg, store=store).eval()        # trained once, then cached
     trained = store.meta("motion", cfg).get("metrics", {})
-    clips = motion_clips(shipped.config)
-    test = [clips.clip(int(i)) for i in clips.indices("test")[:args.clips]]
-    eyelid = StateProbe.fit(clips, "train", state="blink")
-    jaw = JawProbe.fit(clips, "train")
-    rows = {"truth": summarise([c["states"][:, STATE_NAMES.index("blink")] for c in test],
-                               [c["states"] for c in test], [1.0])}
+    rows = {"truth": truth}
     with torch.no_grad():
         rows[f"shipped (w_velocity {shipped.config.w_velocity:g})"] = read(shipped, test, eyelid, jaw)
         rows[f"variant (w_velocity {cfg.w_velocity:g})"] = read(variant, test, eyelid, jaw)
