@@ -1,6 +1,6 @@
 """Long audio: does the head drift over ten minutes, are the window joins seamless, and does an hour stay flat?
 
-    python benchmarks/bench_long_audio.py                   # 10 minutes of drift + joins (tiny), ~3 minutes
+    python benchmarks/bench_long_audio.py                   # 10 minutes of drift + joins (tiny), ~6 minutes
     python benchmarks/bench_long_audio.py --hour            # + an hour streamed (memory, dropped frames), ~20 min
 
 1. **Drift.** Ten minutes of speech (espeak-ng sentences, several voices and languages) -> motion offline (whole
@@ -8,7 +8,8 @@
    tx, ty; scale), its spread (std), its speed dP (deg/frame) and the mouth's activity (the std of the jaw read by
    the probe from z_dyn). The tolerance, in the training data's standard deviation of each pose dimension: a
    minute's mean pose may differ from minute one's by at most 0.5 of it (a head that wanders out of frame fails),
-   and so may its spread; dP and mouth activity must stay within a factor 1.5 of minute one's.
+   and so may its spread; dP and mouth activity must stay within a factor 1.5 of minute one's. All of it twice:
+   with chapter 08's drift control (the default) and without it (what the motion model does by itself).
 2. **Joins.** The step into every window's first frame against the typical step elsewhere, offline (W-frame
    windows) and streamed (a window every 4 frames): 1 = no seam.
 3. **An hour, streamed** (``--hour``): 60 minutes of speech synthesized as it goes and streamed unpaced (the fastest
@@ -19,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -58,7 +60,9 @@ def drift_check(rows: list[dict], data_std: np.ndarray) -> dict:
                         and all(1 / 1.5 <= v <= 1.5 for v in ratio("dP") + ratio("mouth"))))
 
 
-def drift_and_joins(profile: str, minutes: float) -> dict:
+def drift_and_joins(profile: str, minutes: float, **control) -> dict:
+    """Offline and streamed motion for ``minutes`` of speech, per minute, with the drift control's settings
+    ``control`` (``revert_seconds=``, ``bound=``; none given: the defaults)."""
     from bench_stream import long_speech
     from vasa_lab.audio import audio_features, prepare_audio
     from vasa_lab.motion import generate_motion, load_motion_model
@@ -75,9 +79,9 @@ def drift_and_joins(profile: str, minutes: float) -> dict:
     feats = audio_features(prepare_audio(speech, 16_000, replace(cfg, max_seconds=1e9)),
                            replace(cfg, max_seconds=1e9))
     t1 = time.perf_counter()
-    offline = generate_motion(model, feats, None, seed=0)
+    offline = generate_motion(model, feats, None, seed=0, **control)
     t2 = time.perf_counter()
-    streamed, starts = streamed_motion(model, feats, None, lookahead=2, stride=4, seed=0)
+    streamed, starts = streamed_motion(model, feats, None, lookahead=2, stride=4, seed=0, **control)
     t3 = time.perf_counter()
     std = model.motion_std.detach().cpu().numpy()
     W = model.config.window
@@ -131,12 +135,15 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(1)
     results = dict(profile=args.profile)
-    r = drift_and_joins(args.profile, args.minutes)
-    results["drift"] = r
+    results["drift"] = drift_and_joins(args.profile, args.minutes)
+    results["drift_without_control"] = drift_and_joins(args.profile, args.minutes, revert_seconds=None, bound=None)
     names = ["yaw", "pitch", "roll", "tx", "ty", "scale"]
-    for kind in ("offline", "streamed"):
+    for (key, label), kind in itertools.product((("drift", "drift control on (the default)"),
+                                                 ("drift_without_control", "drift control off")),
+                                                ("offline", "streamed")):
+        r = results[key]
         rows, check, joins = r[kind]["minutes"], r[kind]["check"], r[kind]["joins"]
-        print(f"{kind}: {len(rows)} minutes ({r['seconds'][kind]:.0f} s to generate)")
+        print(f"{kind}, {label}: {len(rows)} minutes ({r['seconds'][kind]:.0f} s to generate)")
         print("  minute  " + "  ".join(f"{n:>6}" for n in names) + "   dP  mouth")
         for row in rows:
             print(f"  {row['minute']:6d}  " + "  ".join(f"{v:6.2f}" for v in row["mean"])
@@ -154,6 +161,11 @@ def main(argv=None) -> None:
         print(f"  {h['frames']} frames of {h['expected']} expected, {h['dropped']} dropped, in {h['seconds'] / 60:.1f}"
               f" min; memory peak first 10 min {h['first_peak_mb']:.1f} MB, last 10 min {h['last_peak_mb']:.1f} MB;"
               f" mp4 {h['mp4_mb']:.0f} MB")
+    elif args.out and os.path.exists(args.out):       # the hour is not rerun: keep the last one, saying so
+        with open(args.out) as f:
+            earlier = json.load(f).get("hour")
+        if earlier:
+            results["hour"] = {**earlier, "note": earlier.get("note", "from an earlier run with --hour")}
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1, default=float)

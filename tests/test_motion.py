@@ -114,6 +114,22 @@ def test_condition_dropout_rates(cfg):
     assert (k.diff(dim=1) <= 0).all()
 
 
+def test_context_noise_moves_only_the_context_by_a_shared_offset_and_a_jitter(cfg):
+    B = 4000
+    cond = make_cond(cfg, B)
+    noised = diff.noise_context(cond, 0.6, torch.Generator().manual_seed(1))
+    moved = noised.context - cond.context                                  # (B, K, M)
+    for name, value in cond.__dict__.items():                              # everything else untouched
+        if name != "context":
+            assert torch.equal(getattr(noised, name), value), name
+    # sigma ~ U(0, 0.6) per window, each frame's move N(0, sigma^2): variance E[sigma^2] = 0.6^2 / 3
+    assert abs(moved.var().item() - 0.6 ** 2 / 3) < 0.005
+    # half of it is one offset shared by the window's K frames: frames of a window move together (corr 1/2)
+    a, b = moved[:, 0].flatten(), moved[:, 1].flatten()
+    assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item() - 0.5) < 0.03
+    assert torch.equal(diff.noise_context(cond, 0.0).context, cond.context)
+
+
 # --- the samplers against the formulas -------------------------------------------------------------------------
 def test_forward_process_matches_diffusers(cfg):
     sched = diff.make_scheduler(cfg, "ddpm")

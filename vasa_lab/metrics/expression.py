@@ -5,7 +5,7 @@ measured here on pixels, by a reader that is not the model: :class:`vasa_lab.tra
 mesh, unsmoothed), on frames resized to :data:`READ_SIZE` (the size its gaze gain was calibrated at). Per frame:
 
     mouth   = |p62 - p66| / |p36 - p45|                      inner-lip gap over the outer eye corners
-    eyes    = eye aspect ratio (lid gap / eye width);  blink = eyes < 0.6 x the clip's 75th percentile
+    eyes    = eye aspect ratio (lid gap / eye width);  blink = eyes < 0.55 x the clip's 75th percentile
     gaze    = iris against the eye corners (degrees);  main gaze = VASA-1's dwell direction of the clip
     smile   = (mid-lip height - mouth-corner height) / |p36 - p45|    corners up = positive
     brow    = (eye-centre height - brow height) / |p36 - p45|           brows up = larger

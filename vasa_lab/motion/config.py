@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..audio.config import AudioConfig
+from ..artifacts import ADDED_LATER
 from ..config import resolve_profile
 
 SAMPLERS = ("ddim", "dpm++", "ddpm")
@@ -68,6 +69,8 @@ class MotionConfig:
     p_drop: float = 0.1               # each of audio, gaze, distance, emotion, independently
     p_drop_context: float = 0.5       # the previous window's motion and audio (X_pre, A_pre), together
     p_cut_audio_tail: float = 0.2     # the audio stops at a random frame of the window (short audio, streaming)
+    context_noise: float = field(default=0.0, metadata=ADDED_LATER)   # the context moved by up to this many std
+                                      # in training (diffusion.noise_context): a model that expects its own errors
 
     # --- loss -------------------------------------------------------------------------------------------------
     w_velocity: float = 1.0           # L2 on frame-to-frame differences of X_0 too (0 = VASA-1's plain loss)
@@ -119,15 +122,17 @@ class MotionConfig:
         name = resolve_profile(profile)
         audio = AudioConfig.for_profile(name)
         dyn_dim = LatentConfig.for_profile(name).dyn_dim      # the face latent model's z_dyn size
+        # every profile trains on a noised context (noise_context): without it the model leans on its own errors
+        # and a long stream walks away unless chapter 08's drift control holds it (benchmarks/bench_long_audio.py)
         if name == "tiny":
-            cfg = cls(dyn_dim=dyn_dim, audio=audio)
+            cfg = cls(dyn_dim=dyn_dim, audio=audio, context_noise=0.5)
         elif name == "small":
             # tiny's windows on the small latent space's codes, a little wider: trains in ~10 minutes on 2 cores
             cfg = cls(profile="small", dyn_dim=dyn_dim, audio=audio, width=128, layers=4, heads=4, steps=3000,
-                      batch_size=32)
+                      batch_size=32, context_noise=0.5)
         else:
             cfg = cls(profile="full", dyn_dim=dyn_dim, audio=audio, window=50, context=10, width=512, layers=8,
-                      heads=8, steps=200_000, batch_size=128, lr=2e-4, warmup_steps=2000)
+                      heads=8, steps=200_000, batch_size=128, lr=2e-4, warmup_steps=2000, context_noise=0.5)
         if overrides.get("codes", cfg.codes) == "latent" and "latent_key" not in overrides:
             cfg = replace(cfg, latent_key=latent_key_for(name))
         cfg = replace(cfg, **overrides) if overrides else cfg

@@ -140,6 +140,23 @@ def drop_conditions(cond: Conditioning, config: MotionConfig, generator: torch.G
     return Conditioning(**{**cond.__dict__, **keep})
 
 
+def noise_context(cond: Conditioning, sigma_max: float, generator: torch.Generator | None = None) -> Conditioning:
+    """Training only: the previous window's motion as the sampler will give it, not as the data has it.
+
+    At sampling the context is the model's own last frames, which carry its errors; a model that only ever saw the
+    data's clean context takes them as fact and builds on them, window after window (the head's lean that chapter
+    08's drift control holds back). So each window's context is moved by sigma * (offset + jitter) / sqrt(2):
+    one offset for all K frames (a state the model drifted to) and a jitter per frame, both N(0, I) in the
+    normalised units, with sigma drawn per window from U(0, ``sigma_max``). The target stays the clean X_0, so the
+    network learns to continue from where the data would have been (VASA-1 trains on clean context; ours)."""
+    B, K, M = cond.context.shape
+    dev = cond.context.device
+    sigma = torch.rand(B, 1, 1, generator=generator).to(dev) * sigma_max
+    offset = torch.randn(B, 1, M, generator=generator).to(dev)
+    jitter = torch.randn(B, K, M, generator=generator).to(dev)
+    return Conditioning(**{**cond.__dict__, "context": cond.context + sigma * (offset + jitter) / 2 ** 0.5})
+
+
 def guided_x0(model: Callable, x_t: torch.Tensor, t: torch.Tensor, cond: Conditioning,
               scales: dict[str, float]) -> torch.Tensor:
     """X0_hat = (1 + sum_c l_c) H(X_t, t, C) - sum_c l_c H(X_t, t, C | c = empty), in one batched forward pass.

@@ -5,6 +5,8 @@ One training step, as in VASA-1:
 1. a batch of windows: clean motion X_0 (B, W, M), the K frames of context before each, audio, labels g, d, e;
 2. normalise the motion with the training set's statistics (buffers of the model);
 3. drop conditions at random (:func:`~vasa_lab.motion.diffusion.drop_conditions`): what guidance needs later;
+   then, with ``context_noise`` > 0 (ours, not VASA-1's), move the context the way the sampler's own errors will
+   (:func:`~vasa_lab.motion.diffusion.noise_context`), so the model does not build on them;
 4. draw a step t ~ U{0, N - 1} and noise eps ~ N(0, I) per window; X_t = sqrt(abar_t) X_0 + sqrt(1 - abar_t) eps
    (``DDPMScheduler.add_noise``);
 5. loss = || H(X_t, t, C) - X_0 ||^2  + ``w_velocity`` * the same on frame-to-frame differences (velocities),
@@ -24,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..training import make_trainer, seed_everything, warmup_cosine
-from .diffusion import drop_conditions, make_scheduler
+from .diffusion import drop_conditions, make_scheduler, noise_context
 from .model import Conditioning, MotionDiT
 
 
@@ -60,6 +62,9 @@ class MotionDiffusionModule(L.LightningModule):
         cfg = self.config
         x0 = self.model.normalize_motion(batch["x0"])                                   # (B, W, M)
         cond = drop_conditions(batch_conditioning(self.model, batch), cfg, generator)
+        last = cond.context[:, -1:]                                                      # (B, 1, M), the data's
+        if cfg.context_noise > 0:
+            cond = noise_context(cond, cfg.context_noise, generator)
         B = x0.shape[0]
         if t is None:
             t = torch.randint(0, cfg.timesteps, (B,), generator=generator)
@@ -70,8 +75,8 @@ class MotionDiffusionModule(L.LightningModule):
         loss = torch.mean((pred - x0) ** 2)                                              # || H - X_0 ||^2
         if cfg.w_velocity > 0:
             # velocities over [last context frame, window]: inside the window, and across the join where the
-            # context is given (so a window starts where the previous one ended)
-            last = cond.context[:, -1:]                                                  # (B, 1, M)
+            # context is given (so a window starts where the previous one ended; with a noised context, where the
+            # data's ended: the way back from a context that is off is taken at the join)
             v_pred, v_true = torch.cat([last, pred], 1).diff(dim=1), torch.cat([last, x0], 1).diff(dim=1)
             weight = torch.ones_like(v_pred[..., :1])
             weight[:, 0] = cond.context_keep[:, None].float() * cfg.w_join

@@ -42,7 +42,9 @@ from .model import Conditioning, MotionDiT
 _KEEP = object()        # set_conditions(): "leave the conditions as they are"
 REVERT_SECONDS = 10.0   # drift control's time constant (MotionStream._revert); None turns it off
 LEVEL_FRAMES = 50       # the running average it corrects: 2 s at 25 fps
-BOUND = 3.0             # ... and a soft bound on every dimension, in the data's standard deviations
+BOUND = 3.0             # the soft bound's width when one is asked for (bound=BOUND), in the data's standard
+                        # deviations. Off by default: it made blinks shallower and the mouth narrower, and a model
+                        # trained on a noised context (MotionConfig.context_noise) does not need it to stay home
 
 
 def soft_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
@@ -76,7 +78,7 @@ class MotionStream:
     def __init__(self, model: MotionDiT, cond=None, steps: int = 10, sampler: str = "ddim", audio_scale: float = 0.5,
                  gaze_scale: float = 1.0, distance_scale: float = 0.0, emotion_scale: float = 0.0, seed: int = 0,
                  lookahead: int | None = None, stride: int = 4, first_motion=None, first_audio=None,
-                 revert_seconds: float | None = REVERT_SECONDS, bound: float | None = BOUND):
+                 revert_seconds: float | None = REVERT_SECONDS, bound: float | None = None):
         cfg = model.config
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -206,12 +208,14 @@ class MotionStream:
         """Drift control: pull the slow average of the motion back towards the data's mean (0, normalised).
 
         Each window continues from the last one, so a small bias in what the network predicts adds up: measured
-        on the tiny model, the head's yaw walked 50 degrees away within 30 s of speech. The remedy here is a
+        on the tiny model trained on the clean context, the head's yaw walked 50 degrees away within 30 s of
+        speech (the shipped models train on a noised context and stay home without it; this is a safety net for
+        hours of audio). The remedy here is a
         mean-reverting force on the slow part only: ``level`` is a 2 s running average of what was drawn, and the
         j-th of a window's ``keep`` kept frames is shifted by ``-level * (j + 1) / keep * keep / revert_frames``: a
         ramp across the window, so no step appears at the join (a window that keeps one frame takes its whole,
         small, shift on that frame). Fast motion (nods, the mouth) is untouched; a deviation that lasts decays with
-        a time constant of ``revert_seconds``. Before it, the soft bound (:func:`soft_bound`)."""
+        a time constant of ``revert_seconds``. Before it, the soft bound (:func:`soft_bound`) where one is asked for."""
         if self.bound is not None:                      # no frame leaves the data's range
             x = soft_bound(x, self.bound)
         if self.revert_frames is None:
