@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
 import warnings
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_head_audio import blink_denoiser
-from bench_motion_loss import held_out, read
+from bench_motion_loss import held_out, read, write_results
 
 
 def fine_tune(model, clips, steps: int, high_noise: float, lr: float = 3e-4) -> list[float]:
@@ -98,10 +97,7 @@ def main(argv=None) -> None:
     out = Path(f"benchmarks/results/blink_training_{args.profile}.json")
     result = dict(profile=args.profile, clips=len(test), steps=args.steps, rows=rows,
                   seconds=round(time.time() - started, 1))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")                     # atomically: a kill never leaves half a results file
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(out)
+    write_results(out, result)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Prints two tables; writes ``benchmarks/results/context_noise_<profile>.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from dataclasses import replace
@@ -32,19 +31,10 @@ import numpy as np
 
 def read_clips(model, test, eyelid, jaw, seeds=(0, 1000), **control) -> dict:
     """``bench_motion_loss``'s row, pooled over ``seeds``, plus the jaw probe's spread."""
-    from bench_motion_loss import summarise
-    from vasa_lab.metrics.pixel_motion import conditions_of
-    from vasa_lab.motion import generate_motion
-    from vasa_lab.world.state import STATE_NAMES
+    from bench_motion_loss import generated, read_motions
 
-    motions, states = [], []
-    for s0 in seeds:
-        for k, c in enumerate(test):
-            motions.append(generate_motion(model, c["audio"], conditions_of(c), seed=s0 + k,
-                                           **control)[:len(c["motion"])])
-            states.append(c["states"])
-    jaw_r = [float(np.corrcoef(jaw(m), s[:, STATE_NAMES.index("jaw_open")])[0, 1]) for m, s in zip(motions, states)]
-    row = summarise([eyelid(m) for m in motions], motions, jaw_r)
+    motions = [m for s0 in seeds for m in generated(model, test, s0, **control)]
+    row = read_motions(motions, [c["states"] for _ in seeds for c in test], eyelid, jaw)
     row["jaw_spread"] = round(float(np.mean([jaw(m).std() for m in motions])), 4)
     return row
 
@@ -78,7 +68,7 @@ def main(argv=None) -> None:
     warnings.filterwarnings("ignore")
     import torch
 
-    from bench_motion_loss import held_out
+    from bench_motion_loss import held_out, write_results
     from bench_stream import long_speech
     from vasa_lab.artifacts import ArtifactStore, config_key
     from vasa_lab.audio import audio_features, prepare_audio
@@ -124,10 +114,7 @@ def main(argv=None) -> None:
                   clean_key=config_key(clean_cfg), shipped_key=config_key(shipped.config),
                   context_noise=shipped.config.context_noise, own_codes_jaw_spread=own_spread, clips_rows=rows,
                   long_audio=long, seconds=round(time.time() - started, 1))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")                     # atomically: a kill never leaves half a results file
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(out)
+    write_results(out, result)
 
 
 if __name__ == "__main__":

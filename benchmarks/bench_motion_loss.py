@@ -35,17 +35,35 @@ def summarise(eyelids: list, poses: list, jaw_r: list) -> dict:
                 jaw_r=round(float(np.nanmean(jaw_r)), 3))
 
 
-def read(model, test, eyelid, jaw) -> dict:
-    """``model``'s motion for each test clip's audio (default sampler, seed = the clip's place), read by the probes."""
+def generated(model, test, seed: int = 0, **control) -> list:
+    """``model``'s motion for each test clip's audio and labels (default sampler, seed = ``seed`` + the clip's
+    place); ``control``: the drift control's settings (``revert_seconds=``, ``bound=``), the defaults when none."""
     from vasa_lab.metrics.pixel_motion import conditions_of
     from vasa_lab.motion import generate_motion
+
+    return [generate_motion(model, c["audio"], conditions_of(c), seed=seed + k, **control)[:len(c["motion"])]
+            for k, c in enumerate(test)]
+
+
+def read_motions(motions, states, eyelid, jaw) -> dict:
+    """One row of the table from motions and the world's states of the clips they were made for."""
     from vasa_lab.world.state import STATE_NAMES
 
-    motions = [generate_motion(model, c["audio"], conditions_of(c), seed=k)[:len(c["motion"])]
-               for k, c in enumerate(test)]
-    jaw_r = [float(np.corrcoef(jaw(m), c["states"][:, STATE_NAMES.index("jaw_open")])[0, 1])
-             for m, c in zip(motions, test)]
+    jaw_r = [float(np.corrcoef(jaw(m), s[:, STATE_NAMES.index("jaw_open")])[0, 1]) for m, s in zip(motions, states)]
     return summarise([eyelid(m) for m in motions], motions, jaw_r)
+
+
+def read(model, test, eyelid, jaw) -> dict:
+    """``model``'s motion for each test clip's audio (default sampler, seed = the clip's place), read by the probes."""
+    return read_motions(generated(model, test), [c["states"] for c in test], eyelid, jaw)
+
+
+def write_results(out: Path, result: dict) -> None:
+    """``result`` as JSON at ``out``, atomically: a kill never leaves half a results file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out)
 
 
 def held_out(profile: str, n_clips: int):
@@ -102,10 +120,7 @@ def main(argv=None) -> None:
     result = dict(profile=args.profile, clips=len(test), variant_key=config_key(cfg), w_velocity=cfg.w_velocity,
                   variant_training={k: v for k, v in (trained or {}).items() if not isinstance(v, (list, dict))},
                   rows=rows, seconds=round(time.time() - started, 1))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")                     # atomically: a kill never leaves half a results file
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(out)
+    write_results(out, result)
 
 
 if __name__ == "__main__":
