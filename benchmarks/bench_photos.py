@@ -23,7 +23,9 @@ def sharpness(image: np.ndarray) -> float:
     return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    import argparse
+
     import matplotlib.cbook as cbook
     from PIL import Image
     from skimage import data as skimage_data
@@ -33,12 +35,16 @@ def main() -> None:
     from vasa_lab.metrics.expression import correlation, read_pixels
     from vasa_lab.world.behaviour import frame_rms
 
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", action="append", choices=("tiny", "small"),
+                   help="a profile to measure (repeat for more; default: tiny and small)")
+    args = p.parse_args(argv)
     torch.set_num_threads(2)
     speech = demo_speech()
     out = Path(tempfile.mkdtemp())
     with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as im:
         photos = {"grace_hopper": np.asarray(im.convert("RGB")), "astronaut": skimage_data.astronaut()}
-    for profile in ("tiny", "small"):
+    for profile in args.profile or ("tiny", "small"):
         animator = Animator(profile, device="cpu")
         for name, image in photos.items():
             result = animator.animate(image, speech, out / f"{name}_{profile}.mp4", progress=False)

@@ -50,3 +50,16 @@ def test_the_shipped_tiny_keys_did_not_move():
     assert config_key(MotionConfig.for_profile("tiny", codes="truth")) == "af86bc2db07a"
     # trained on the clean context, as before context_noise: chapter 08's model that drifts
     assert config_key(MotionConfig.for_profile("tiny", context_noise=0.0)) == "8078ea31c0b1"
+
+
+def test_the_small_gate_phase_keeps_the_motion_codes_key():
+    """small's gate phase trains only the decoder: the motion config (codes, generator) still names the model it
+    continues (the shipped focus-phase model), so the small motion codes and generator did not move."""
+    from vasa_lab.latent.config import LatentConfig
+    from vasa_lab.motion.config import MotionConfig
+
+    small = LatentConfig.for_profile("small")
+    assert small.has_gate_phase and config_key(small.without_gate()) == "c5dc7a1f6282"
+    assert config_key(small.first_phase()) == "2b3f2dd889c1"
+    assert MotionConfig.for_profile("small").latent_key == "c5dc7a1f6282"
+    assert config_key(MotionConfig.for_profile("small")) == "d6b2d486f1f4"

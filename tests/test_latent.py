@@ -358,6 +358,89 @@ def test_expression_spread_has_a_known_answer():
     assert torch.all(spread[1:] == 1e-3)   # constant: the floor, never a division by zero
 
 
+def test_a_gate_phase_trains_only_the_decoder_and_keeps_the_motion_codes(tiny_world, tmp_path):
+    """gate_steps > 0: the model before (the config without the gate settings) is found or trained first; the gate
+    phase copies its weights, adds the copy gate, and trains G2D alone, so the motion encoder (and with it every
+    motion code and the generators trained on them) is unchanged, and motion data keys by that earlier model."""
+    from vasa_lab.artifacts import ArtifactStore, config_key
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.latent.id_net import IdentityNetConfig
+    from vasa_lab.latent.model import FaceLatentModel
+    from vasa_lab.latent.module import train_latent
+
+    store = ArtifactStore(tmp_path / "store", packaged=None)
+    before = LatentConfig(data=str(tiny_world), steps=2, batch_size=4, aux_batch=2, min_pair_gap=5, w_cross_id=0,
+                          w_perceptual=0)
+    cfg = replace(before, gate_steps=3, gate_lr=1e-2)
+    assert cfg.without_gate() == before and cfg.previous_phase() == before and config_key(cfg) != config_key(before)
+    assert config_key(cfg.codes_config()) == config_key(before)
+    model = load_latent_model(config=cfg, store=store, identity_config=IdentityNetConfig(data=str(tiny_world)))
+    start = load_latent_model(config=before, store=store)
+    assert store.meta("latent", cfg)["metrics"]["steps"] == 3
+    assert {"gate_mouth", "gate_rest"} <= set(store.meta("latent", cfg)["metrics"]["final"])
+    assert start.decoder.gate is None and model.decoder.gate is not None
+    old = start.state_dict()
+    for name, value in model.state_dict().items():
+        if not name.startswith("decoder."):
+            assert torch.equal(value, old[name]), f"{name} changed in the gate phase"
+    assert not torch.equal(model.decoder.out.weight, start.decoder.out.weight)     # G2D did learn
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        rendered = model.render_parts(model.encode_appearance(x), *model.encode_motion(x))
+    assert rendered.gate.shape == (3, 1, 64, 64) and 0 < rendered.gate.min() and rendered.gate.max() < 1
+    assert rendered.image.shape == (3, 3, 64, 64)
+    with pytest.raises(ValueError, match="gate phase"):
+        train_latent(FaceLatentModel(cfg), first_phase=FaceLatentModel(replace(before, steps=5)))
+
+
+def test_a_gate_region_lets_the_gate_close_only_where_the_portraits_lips_and_eyes_are():
+    """With a gate_region (from the portrait's landmarks) the copy gate stays open, and the paint that came with a
+    closed gate is dropped, wherever the flow reads outside it; a region of ones changes nothing."""
+    from vasa_lab.latent.api import copy_gate_region, encode_appearance
+
+    torch.manual_seed(0)
+    model = FaceLatentModel(LatentConfig(gate_steps=1)).eval()
+    torch.nn.init.constant_(model.decoder.gate.bias, -8.0)                 # a gate shut everywhere: paint only
+    torch.nn.init.normal_(model.decoder.out.weight, std=0.05)
+    portrait = (torch.rand(64, 64, 3) * 255).byte().numpy()
+    z_pose, z_dyn = model.encode_motion(torch.rand(2, 3, 64, 64))
+    free = encode_appearance(model, portrait)
+    assert free.gate_region is None                                          # no landmarks: no restriction
+    with torch.no_grad():
+        painted_only = model.render_parts(free, z_pose, z_dyn)
+        nowhere = model.render_parts(replace(free, gate_region=torch.zeros(1, 1, 64, 64)), z_pose, z_dyn)
+        everywhere = model.render_parts(replace(free, gate_region=torch.ones(1, 1, 64, 64)), z_pose, z_dyn)
+    assert painted_only.gate.max() < 1e-3
+    torch.testing.assert_close(nowhere.image, nowhere.copied.clamp(0, 1), atol=1e-3, rtol=0)   # all copied
+    torch.testing.assert_close(everywhere.image, painted_only.image)
+
+    lm = np.full((68, 2), 32.0)
+    lm[48:60] = np.array([[22, 44], [27, 41], [32, 40], [37, 41], [42, 44], [37, 48], [32, 49], [27, 48],
+                          [24, 44], [32, 43], [40, 44], [32, 45]])
+    lm[36:42] = np.array([[16, 22], [19, 20], [22, 20], [25, 22], [22, 24], [19, 24]])
+    lm[42:48] = lm[36:42] + [22, 0]
+    region = copy_gate_region(lm, 64)
+    assert region.shape == (1, 1, 64, 64) and region[0, 0, 44, 32] == 1 and region[0, 0, 22, 20] == 1
+    assert region[0, 0, 5, 5] == 0 and region[0, 0, 60, 32] == 0 and region.mean() < 0.2
+    assert copy_gate_region(np.full((68, 2), np.nan), 64).min() == 1       # no landmarks: anywhere
+    assert encode_appearance(model, portrait, lm).gate_region.shape == (1, 1, 64, 64)
+
+
+def test_the_mouth_opening_mask_fills_the_inner_lips():
+    from vasa_lab.latent.data import mouth_opening_mask
+
+    lm = np.zeros((68, 2), np.float32)
+    ring = np.array([[20, 30], [26, 28], [32, 28], [38, 30], [32, 36], [26, 36], [20, 30], [20, 30]], np.float32)
+    lm[60:68] = ring
+    mask = mouth_opening_mask(lm, 64)
+    assert mask.shape == (1, 64, 64) and mask[0, 32, 28] == 1 and mask[0, 10, 10] == 0
+    assert 40 < mask.sum() < 120                                     # about the polygon's area (~90 px)
+    closed = lm.copy()
+    closed[60:68, 1] = 30                                            # the inner lips on one line: nothing inside
+    assert mouth_opening_mask(closed, 64).sum() < mouth_opening_mask(lm, 64).sum() / 4
+    assert mouth_opening_mask(None, 64).sum() == 0 and mouth_opening_mask(np.full((68, 2), np.nan), 64).sum() == 0
+
+
 def test_training_cli_options(tmp_path):
     from vasa_lab.latent.train import config_from_args, main, parse_args
 
@@ -371,6 +454,9 @@ def test_training_cli_options(tmp_path):
     plain = config_from_args(parse_args(["--profile", "small", "--focus-eye-inside", "0", "--blink-share", "0.3"]))
     assert plain.focus_eye_inside == 0 and plain.blink_share == 0.3 and plain.first_phase() == small
     assert main(["--profile", "small", "--blink-share", "1.5", "--store", str(tmp_path)]) == 2
+    focus = config_from_args(parse_args(["--profile", "small", "--gate-steps", "0"]))
+    assert focus == LatentConfig.for_profile("small").without_gate() and focus.has_focus_phase
+    assert not focus.has_gate_phase and LatentConfig.for_profile("small").has_gate_phase
 
 
 def test_shipped_tiny_weights_load_into_todays_code(tmp_path):
@@ -416,7 +502,7 @@ def test_shipped_small_weights_load_and_draw_a_moving_mouth(tmp_path):
     store = ArtifactStore(tmp_path / "empty")
     cfg = LatentConfig.for_profile("small")
     # the model, the first phase it continues and the identity network its losses use: retraining starts from these
-    for name, c in (("latent", cfg), ("latent", cfg.first_phase()),
+    for name, c in (("latent", cfg), ("latent", cfg.without_gate()), ("latent", cfg.first_phase()),
                     ("latent-identity", IdentityNetConfig.for_profile("small"))):
         assert store.find(name, c).parent.parent == PACKAGED_WEIGHTS, f"the small {name} weights are not shipped"
     model = load_latent_model(config=cfg, store=store)

@@ -15,6 +15,8 @@ can be edited by hand; ``z_dyn`` is learned. Chapter 06 generates the sequence [
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -48,8 +50,9 @@ def load_latent_model(profile: str | None = None, config: LatentConfig | None = 
                 id_cfg = identity_config or IdentityNetConfig.for_profile(cfg.profile, data=cfg.data)
                 identity_net = load_identity_net(config=id_cfg, store=store)
                 which = "ours (FaceIdentityNet)"
-        first_phase = (load_latent_model(config=cfg.first_phase(), store=store, identity_config=identity_config)
-                       if cfg.has_focus_phase else None)
+        before = cfg.previous_phase()       # a focus or gate phase continues the model of the phase before
+        first_phase = (load_latent_model(config=before, store=store, identity_config=identity_config)
+                       if before is not None else None)
         metrics = train_latent(model, identity_net, first_phase=first_phase)
         metrics["identity_net"] = which
         return metrics
@@ -96,12 +99,40 @@ def _device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def copy_gate_region(landmarks: np.ndarray, size: int) -> torch.Tensor:
+    """(1, 1, size, size): 1 inside the polygons of the lips' outer edge (iBUG-68 48-59) and of each eye (36-41,
+    42-47), grown by about size / 40 px, 0 elsewhere. ``landmarks`` (68, 2) in the crop's pixels. Where a model
+    with a copy gate may stop copying the portrait (an open mouth's inside, a closing lid); missing landmarks give
+    all ones (no restriction)."""
+    import cv2
+
+    lm = np.asarray(landmarks, np.float64)
+    if lm.shape != (68, 2) or not np.isfinite(lm).all():
+        return torch.ones(1, 1, size, size)
+    region = np.zeros((size, size), np.uint8)
+    for group in (lm[48:60], lm[36:42], lm[42:48]):
+        cv2.fillPoly(region, [np.round(group * 8).astype(np.int32)], 1, shift=3)     # 1/8 px precision
+    grow = 2 * max(1, round(size / 40)) + 1
+    region = cv2.dilate(region, np.ones((grow, grow), np.uint8))
+    return torch.from_numpy(region.astype(np.float32))[None, None]
+
+
 @torch.no_grad()
-def encode_appearance(model: FaceLatentModel, image) -> Appearance:
-    """A portrait (or a batch of them) -> its Appearance (canonical volume V_app and z_id). Encode once, reuse."""
+def encode_appearance(model: FaceLatentModel, image, landmarks: np.ndarray | None = None) -> Appearance:
+    """A portrait (or a batch of them) -> its Appearance (canonical volume V_app and z_id). Encode once, reuse.
+
+    ``landmarks`` (68, 2), the portrait's in its own pixels (one portrait): a model with a copy gate then paints
+    over the copied portrait only around its lips and eyes (:func:`copy_gate_region`)."""
     model.eval()
     x = as_frames(image, model.config.image_size, "portrait").to(_device(model))
-    return model.encode_appearance(x)
+    app = model.encode_appearance(x)
+    if landmarks is not None and model.decoder.gate is not None:
+        shape = tuple(np.shape(image))
+        width = shape[-2] if shape[-1] in (1, 3, 4) and len(shape) == 3 else shape[-1]   # (H, W, C) or (C, H, W)
+        scale = x.shape[-1] / width
+        region = copy_gate_region(np.asarray(landmarks, np.float64) * scale, x.shape[-1]).to(x.device)
+        app = replace(app, gate_region=region.expand(len(app), -1, -1, -1))
+    return app
 
 
 @torch.no_grad()

@@ -113,6 +113,16 @@ class LatentConfig:
     # w_mouth_inside does for the mouth: a blink changes only these few pixels, which the eye-and-brow boxes dilute
     focus_eye_inside: float = field(default=0.0, metadata=ADDED_LATER)
 
+    # --- a third phase that teaches G2D where not to copy (0 steps = none) ------------------------------------------
+    # The source-pixel path opens a mouth by stretching the lips' pixels over the gap: in the world, where lips and
+    # the mouth's inside are both dark red, that passes; on a photo the stretched lips stay pale. ``gate_steps`` more
+    # steps continue the model before this phase (:meth:`without_gate`) with only G2D training (encoders and warps
+    # frozen, so the motion codes do not change) and a copy gate (see ``Decoder``), pushed to 0 inside the driver's
+    # inner-lip polygon and towards 1 outside the mouth and eyes, with ``w_gate``. Pairs as in the focus phase.
+    gate_steps: int = field(default=0, metadata=ADDED_LATER)
+    gate_lr: float = field(default=3e-4, metadata=ADDED_LATER)
+    w_gate: float = field(default=1.0, metadata=ADDED_LATER)
+
     @property
     def volume_size(self) -> int:
         return self.image_size // 2 ** len(self.app_channels)
@@ -135,10 +145,31 @@ class LatentConfig:
     def has_focus_phase(self) -> bool:
         return self.focus_steps > 0
 
+    @property
+    def has_gate_phase(self) -> bool:
+        return self.gate_steps > 0
+
+    def without_gate(self) -> "LatentConfig":
+        """The config of the model the gate phase starts from: this one without the gate settings."""
+        return replace(self, gate_steps=0, gate_lr=3e-4, w_gate=1.0)
+
     def first_phase(self) -> "LatentConfig":
-        """The config of the model the focus phase starts from: this one without the focus settings."""
-        return replace(self, focus_steps=0, blink_share=0.0, focus_eye_weight=0.0, focus_lr=3e-4,
+        """The config of the model the focus phase starts from: this one without the focus (and gate) settings."""
+        return replace(self.without_gate(), focus_steps=0, blink_share=0.0, focus_eye_weight=0.0, focus_lr=3e-4,
                        focus_scaled_expression=False, focus_eye_inside=0.0)
+
+    def previous_phase(self) -> "LatentConfig | None":
+        """The config of the model this one's training continues (None for a first phase)."""
+        if self.has_gate_phase:
+            return self.without_gate()
+        if self.has_focus_phase:
+            return self.first_phase()
+        return None
+
+    def codes_config(self) -> "LatentConfig":
+        """The config whose motion encoder this model has: the gate phase trains only G2D, so its motion codes are
+        exactly those of the model it continues (motion data and generators are keyed by this one)."""
+        return self.without_gate()
 
     def without_disentanglement_losses(self) -> "LatentConfig":
         """The ablation: the same model and training with VASA-1's transfer and cross-identity losses off."""
@@ -156,6 +187,12 @@ class LatentConfig:
             raise ValueError("batch_size must be at least 2 (the cross-identity loss pairs items of a batch)")
         if not 0 <= self.blink_share < 1:
             raise ValueError(f"blink_share is a share of the pairs: in [0, 1), not {self.blink_share}")
+        if self.gate_steps < 0 or self.gate_lr <= 0 or self.w_gate < 0:
+            raise ValueError(f"the gate phase needs gate_steps >= 0, gate_lr > 0 and w_gate >= 0, not {self.gate_steps}, "
+                             f"{self.gate_lr} and {self.w_gate}")
+        if self.gate_steps > 0 and not self.image_skip:
+            raise ValueError("a copy gate (gate_steps > 0) needs the source-pixel path (image_skip=True): without it "
+                             "nothing is copied")
         if min(self.volume_depth, self.volume_size) < 4:
             raise ValueError(f"the volume {self.volume_shape} is too small: depth and size must be at least 4")
 
@@ -170,14 +207,15 @@ class LatentConfig:
             # losses weigh the eyes, brows and mouth (w_face_parts, eye_weight, w_mouth_inside) and z_dyn is told what
             # a tracker reads of the expression (w_expression). Trains in ~1.5 h on 2 CPU cores; then a focus phase
             # (~40 min) shows it closed eyes: 40 % of the drivers mid-blink, the eyes weighted 4x, each expression's
-            # error in its own spread, and an extra L1 on the eyes' inside.
+            # error in its own spread, and an extra L1 on the eyes' inside; then a gate phase (~13 min, G2D alone)
+            # teaches the decoder to paint the inside of an open mouth instead of stretching the lips over it.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,
                       flow_channels=16, flow_upsamples=2, dec_channels=(64, 32), g3d_blocks=1,
                       w_face_parts=8.0, eye_weight=2.0, w_mouth_inside=4.0, w_expression=2.0,
                       batch_size=8, aux_batch=4, steps=7000, lr=1e-3,
                       focus_steps=2000, blink_share=0.4, focus_eye_weight=4.0, focus_lr=7e-4,
-                      focus_scaled_expression=True, focus_eye_inside=8.0)
+                      focus_scaled_expression=True, focus_eye_inside=8.0, gate_steps=3000, gate_lr=3e-4)
         else:
             # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
             cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,

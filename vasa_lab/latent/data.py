@@ -17,7 +17,7 @@ Items are drawn by a generator seeded with (seed, index): the same index always 
 """
 from __future__ import annotations
 
-
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -71,6 +71,16 @@ def mouth_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
     return inside_mask(landmarks, size, (MOUTH_INSIDE,))
 
 
+def mouth_opening_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
+    """(1, size, size) float: 1 inside the polygon of the inner lips (iBUG-68 60-67), where an open mouth shows
+    its inside (teeth, tongue, shadow) and nothing of the closed source can be copied; all 0 for a closed mouth
+    and when the landmarks are missing."""
+    mask = np.zeros((size, size), np.uint8)
+    if landmarks is not None and np.isfinite(landmarks).all():
+        cv2.fillPoly(mask, [np.round(landmarks[MOUTH_INSIDE] * 8).astype(np.int32)], 1, shift=3)   # 1/8 px
+    return torch.from_numpy(mask.astype(np.float32))[None]
+
+
 def eyes_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
     """The boxes around each eye's six points (:func:`inside_mask`): where a blink changes the pixels."""
     return inside_mask(landmarks, size, (RIGHT_EYE, LEFT_EYE))
@@ -88,7 +98,8 @@ class FramePairDataset(Dataset):
     ``pose_ok`` (2,) whether those poses are trusted; ``identity`` () int64; ``same_clip`` () bool;
     ``driver_parts`` (1, H, W) the driver's eyes/brows/mouth boxes (:func:`face_parts_mask`); ``driver_mouth``
     (1, H, W) the box of the driver's mouth inside (:func:`mouth_inside_mask`); ``driver_eyes`` (1, H, W) the boxes
-    of its eyes (:func:`eyes_inside_mask`); ``source_expression``,
+    of its eyes (:func:`eyes_inside_mask`); ``driver_mouth_open`` (1, H, W) the polygon of its inner lips
+    (:func:`mouth_opening_mask`); ``source_expression``,
     ``driver_expression`` (K,) and ``expression_ok`` (2, K) from :meth:`ClipFrames.expression`.
     ``blink_share`` of the pairs take their driver from the frames where the person's eyes are closed.
     """
@@ -146,6 +157,7 @@ class FramePairDataset(Dataset):
             driver_parts=face_parts_mask(driver_landmarks, driver.shape[-1], self.eye_weight),
             driver_mouth=mouth_inside_mask(driver_landmarks, driver.shape[-1]),
             driver_eyes=eyes_inside_mask(driver_landmarks, driver.shape[-1]),
+            driver_mouth_open=mouth_opening_mask(driver_landmarks, driver.shape[-1]),
             source_expression=torch.from_numpy(expr_s[s].copy()), driver_expression=torch.from_numpy(expr_d[d].copy()),
             expression_ok=torch.from_numpy(np.stack([eok_s[s], eok_d[d]])),
             source_pose=torch.from_numpy(pose_s[s].copy()), driver_pose=torch.from_numpy(pose_d[d].copy()),

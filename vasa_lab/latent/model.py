@@ -261,6 +261,13 @@ class Decoder(nn.Module):
                                      norm(c[0]), nn.ReLU(inplace=True), ResBlock2d(c[0]))
         self.ups = nn.Sequential(*[UpBlock2d(a, b) for a, b in zip(c[:-1], c[1:])])
         self.out = nn.Conv2d(c[-1], 3 * 4, 3, 1, 1)
+        # the copy gate (config.gate_steps > 0): how much of each output pixel the copied source may give, in (0, 1);
+        # 0 where copying is wrong (the inside of an open mouth), so G2D paints the whole colour there. It starts
+        # near 1 (sigmoid(3) = 0.95): the model it continues copies everywhere
+        self.gate = nn.Conv2d(c[-1], 4, 3, 1, 1) if cfg.image_skip and cfg.gate_steps > 0 else None
+        if self.gate is not None:
+            nn.init.zeros_(self.gate.weight)
+            nn.init.constant_(self.gate.bias, 3.0)
         if cfg.image_skip:
             self.depth = nn.Conv2d(c[0], cfg.volume_depth, 1)     # which depth is visible at each position
             nn.init.zeros_(self.out.weight)                       # the correction starts at zero: copy the source
@@ -271,10 +278,12 @@ class Decoder(nn.Module):
         if self.dyn_channels:                                  # z_dyn, broadcast over the image, as extra planes
             planes = torch.cat([planes, z_dyn[:, :, None, None].expand(-1, -1, *planes.shape[-2:])], dim=1)
         h = self.project(planes)                               # (B, c0, h, w)
-        out = F.pixel_shuffle(self.out(self.ups(h)), 2)        # (B, 12, H/2, W/2) -> (B, 3, H, W)
+        up = self.ups(h)
+        out = F.pixel_shuffle(self.out(up), 2)                 # (B, 12, H/2, W/2) -> (B, 3, H, W)
         if not self.image_skip:
-            return torch.sigmoid(out), None
-        return torch.tanh(out), self.depth(h)                  # a correction in (-1, 1), depth logits
+            return torch.sigmoid(out), None, None
+        gate = torch.sigmoid(F.pixel_shuffle(self.gate(up), 2)) if self.gate is not None else None   # (B, 1, H, W)
+        return torch.tanh(out), self.depth(h), gate           # a correction in (-1, 1), depth logits, the gate
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -288,9 +297,15 @@ class Appearance:
     z_id: torch.Tensor          # (B, id_dim)
     image: torch.Tensor         # (B, 3, H, W) the portrait itself (for the source-pixel path)
     source_grid: torch.Tensor   # (B, D, h, w, 3) g_s: where each canonical voxel sits in the portrait
+    # (B, 1, H, W) where in the portrait the copy gate may close (its lips and eyes, from landmarks); None: anywhere
+    gate_region: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.volume.shape[0]
+
+    def _map(self, fn) -> "Appearance":
+        region = None if self.gate_region is None else fn(self.gate_region)
+        return Appearance(*(fn(t) for t in self.tensors()), gate_region=region)
 
     def expand(self, n: int) -> "Appearance":
         """Repeat a single portrait n times (one photo x n motions)."""
@@ -298,16 +313,16 @@ class Appearance:
             return self
         if len(self) != 1:
             raise ValueError(f"cannot render {n} motions from {len(self)} portraits: give 1 portrait or {n}")
-        return Appearance(*(t.expand(n, *t.shape[1:]) for t in self.tensors()))
+        return self._map(lambda t: t.expand(n, *t.shape[1:]))
 
     def tensors(self) -> tuple[torch.Tensor, ...]:
         return (self.volume, self.z_id, self.image, self.source_grid)
 
     def to(self, device) -> "Appearance":
-        return Appearance(*(t.to(device) for t in self.tensors()))
+        return self._map(lambda t: t.to(device))
 
     def __getitem__(self, index) -> "Appearance":
-        return Appearance(*(t[index] for t in self.tensors()))
+        return self._map(lambda t: t[index])
 
 
 @dataclass
@@ -319,6 +334,7 @@ class Rendered:
     copied: torch.Tensor | None          # (B, 3, H, W) the source's pixels read along the flow
     flow: torch.Tensor | None            # (B, H, W, 2) where each output pixel reads the source image
     driver_grid: torch.Tensor            # (B, D, h, w, 3) g_d: where each driver voxel reads V_app
+    gate: torch.Tensor | None = None     # (B, 1, H, W) how much of the copy each pixel keeps (None: all of it)
 
 
 class FaceLatentModel(nn.Module):
@@ -381,10 +397,14 @@ class FaceLatentModel(nn.Module):
 
         i.e. each output pixel follows the 3D warp back to the portrait, at the depth the decoder says is visible,
         and copies its colour; G2D paints only what copying cannot give (an opening mouth, a closing eyelid).
+        With a copy gate (``gate_steps`` > 0) x̂ = γ · S2(x_s, flow) + Δ, γ in (0, 1) from G2D as well: where γ is
+        near 0 (the inside of an open mouth) nothing is copied and Δ is the whole colour. An appearance with a
+        ``gate_region`` (:func:`vasa_lab.latent.api.copy_gate_region`) lets the gate close only where the flow reads
+        from that region of the portrait.
         """
         app = app.expand(z_pose.shape[0])
         g_d = self.to_canonical_grid(z_pose, z_dyn, app.z_id)              # (B, D, h, w, 3)
-        painted, depth_logits = self.decoder(sample(app.volume, g_d), z_dyn)
+        painted, depth_logits, gate = self.decoder(sample(app.volume, g_d), z_dyn)
         if depth_logits is None:
             return Rendered(painted, painted, None, None, g_d)
         source_points = sample(app.source_grid.permute(0, 4, 1, 2, 3), g_d, padding="border")  # (B, 3, D, h, w)
@@ -392,7 +412,15 @@ class FaceLatentModel(nn.Module):
         flow = (w[:, None] * source_points[:, :2]).sum(2)                                     # (B, 2, h, w)
         flow = F.interpolate(flow, size=painted.shape[-2:], mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
         copied = F.grid_sample(app.image, flow, mode="bilinear", padding_mode="border", align_corners=False)
-        return Rendered((copied + painted).clamp(0, 1), painted, copied, flow, g_d)
+        if gate is not None and app.gate_region is not None:
+            # the gate may close only where the flow reads the portrait's lips or eyes: trained on the synthetic
+            # world alone, G2D can mistake a crease of a real face for a mouth and paint it dark
+            # (outside it a pixel G2D wanted to paint over is copied, its correction scaled down by the gate)
+            allowed = F.grid_sample(app.gate_region, flow, mode="bilinear", padding_mode="zeros", align_corners=False)
+            painted = painted * (allowed + (1 - allowed) * gate)
+            gate = 1 - allowed * (1 - gate)
+        kept = copied if gate is None else gate * copied
+        return Rendered((kept + painted).clamp(0, 1), painted, copied, flow, g_d, gate)
 
     def forward(self, source: torch.Tensor, driver: torch.Tensor) -> torch.Tensor:
         """Self-reenactment: draw the source person with the driver's motion, (B, 3, H, W) x 2 -> (B, 3, H, W)."""

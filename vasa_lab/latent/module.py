@@ -26,6 +26,7 @@ import numpy as np
 import lightning as L
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ..training import (RunSampler, check_finished, make_trainer, one_cycle, resume_from, seed_everything,
@@ -80,6 +81,10 @@ class LatentModule(L.LightningModule):
                              else expression_scale.float(), persistent=False)
         # the focus phase (config.focus_steps) continues a finished model: its own length and learning rate
         self.steps, self.lr = (cfg.focus_steps, cfg.focus_lr) if cfg.has_focus_phase else (cfg.steps, cfg.lr)
+        if cfg.has_gate_phase:   # the gate phase trains G2D alone: the encoders, warps and G3D stay as they were
+            self.steps, self.lr = cfg.gate_steps, cfg.gate_lr
+            for name, p in model.named_parameters():
+                p.requires_grad_(name.startswith("decoder."))
         self.history: list[dict[str, float]] = []
         self.generator = torch.Generator().manual_seed(cfg.seed + 1)
 
@@ -178,12 +183,44 @@ class LatentModule(L.LightningModule):
                 total = total + cfg.w_cycle * logs["cycle"]
         return total, logs, xd_hat
 
+    def gate_losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """The gate phase: only G2D learns. The reconstruction terms of :meth:`generator_losses` (the eyes' inside
+        too), and the copy gate pushed to 0 inside the driver's inner-lip polygon and towards 1 on the lips around it
+        and everywhere outside the mouth's and the eyes' boxes (inside the eyes' boxes the reconstruction alone
+        decides: a closing lid is painted where the open eye was)."""
+        cfg, m = self.cfg, self.model
+        xs, xd = batch["source"], batch["driver"]
+        with torch.no_grad():   # frozen: the codes and the volume are those of the model this phase continues
+            enc_pose_s, dyn_s = m.encode_motion(xs)
+            enc_pose_d, dyn_d = m.encode_motion(xd)
+            pose_ok = batch["pose_ok"].float()
+            pose_s = torch.where(pose_ok[:, :1] > 0, batch["source_pose"], enc_pose_s)
+            pose_d = torch.where(pose_ok[:, 1:] > 0, batch["driver_pose"], enc_pose_d)
+            app_s = m.encode_appearance(xs, (pose_s, dyn_s))
+        rendered = m.render_parts(app_s, pose_d, dyn_d)
+        xd_hat, gate = rendered.image, rendered.gate
+        logs = dict(l1=l1(xd_hat, xd), ssim=1 - ms_ssim(xd_hat, xd).mean(),
+                    parts=masked_l1(xd_hat, xd, batch["driver_parts"]),
+                    mouth_inside=masked_l1(xd_hat, xd, batch["driver_mouth"]),
+                    eyes_inside=masked_l1(xd_hat, xd, batch["driver_eyes"]))
+        opening = batch["driver_mouth_open"]                                   # (B, 1, H, W) the inner-lip polygon
+        near = F.max_pool2d(opening, 5, 1, 2)                                  # ... and 2 px around it
+        lips = batch["driver_mouth"] * (1 - near)                              # the mouth's box but not its gap
+        elsewhere = 1 - torch.clamp(batch["driver_mouth"] + batch["driver_eyes"], 0, 1)
+        logs["gate_mouth"] = (opening * gate).sum() / opening.sum().clamp(min=1)
+        logs["gate_lips"] = (lips * (1 - gate)).sum() / lips.sum().clamp(min=1)   # the lips keep their own colour
+        logs["gate_rest"] = (elsewhere * (1 - gate)).sum() / elsewhere.sum().clamp(min=1)
+        total = (cfg.w_l1 * logs["l1"] + cfg.w_face_parts * logs["parts"] + cfg.w_ssim * logs["ssim"]
+                 + cfg.w_mouth_inside * logs["mouth_inside"] + cfg.focus_eye_inside * logs["eyes_inside"]
+                 + cfg.w_gate * (logs["gate_mouth"] + logs["gate_lips"] + logs["gate_rest"]))
+        return total, logs, xd_hat
+
     # -- Lightning -----------------------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
         opts = self.optimizers()
         opt_g, opt_d = (opts if isinstance(opts, (list, tuple)) else (opts, None))
         sched = self.lr_schedulers()
-        total, logs, xd_hat = self.generator_losses(batch)
+        total, logs, xd_hat = (self.gate_losses if self.cfg.has_gate_phase else self.generator_losses)(batch)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(total)
         self.clip_gradients(opt_g, gradient_clip_val=1.0, gradient_clip_algorithm="norm")
@@ -203,8 +240,8 @@ class LatentModule(L.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in row.items() if k != "step"}, prog_bar=False, on_step=True)
 
     def configure_optimizers(self):
-        params = list(self.model.parameters())
-        if self.expression_head is not None:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.expression_head is not None and not self.cfg.has_gate_phase:
             params += list(self.expression_head.parameters())
         opt_g = torch.optim.Adam(params, lr=self.lr, betas=(0.5, 0.999))
         # the schedule spans the steps this run makes: on N devices each takes 1/N of the batches (steps // N)
@@ -233,7 +270,9 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
 
     A config with a focus phase (``focus_steps`` > 0) continues ``first_phase``, the finished model of
     ``config.first_phase()``: its weights are copied into ``model``, then ``focus_steps`` steps run with drivers drawn
-    mid-blink (``blink_share``) and the eyes weighted ``focus_eye_weight``.
+    mid-blink (``blink_share``) and the eyes weighted ``focus_eye_weight``. A config with a gate phase
+    (``gate_steps`` > 0) continues the model of ``config.without_gate()`` (passed as ``first_phase`` too): its weights
+    are copied, the new copy gate starts near 1, and ``gate_steps`` steps train G2D alone (:meth:`LatentModule.gate_losses`).
 
     ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
     ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).
@@ -250,7 +289,15 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     if clips.image_size() != cfg.image_size:
         raise ValueError(f"the data in {folder} is {clips.image_size()} px but the model is for "
                          f"{cfg.image_size} px (profile {cfg.profile!r})")
-    if cfg.has_focus_phase:
+    if cfg.has_gate_phase:
+        if first_phase is None or first_phase.config != cfg.without_gate():
+            raise ValueError("the gate phase continues the model of config.without_gate(): pass it as first_phase")
+        missing, unexpected = model.load_state_dict(first_phase.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("decoder.gate.") for k in missing):
+            raise ValueError(f"the model before the gate phase does not fit: missing {missing}, unexpected {unexpected}")
+        pairs = FramePairDataset(clips, cfg.gate_steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
+                                 cfg.seed + 2, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
+    elif cfg.has_focus_phase:
         if first_phase is None or first_phase.config != cfg.first_phase():
             raise ValueError("the focus phase continues the model of config.first_phase(): pass it as first_phase")
         model.load_state_dict(first_phase.state_dict())
@@ -259,7 +306,8 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     else:
         pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
                                  cfg.seed, cfg.eye_weight)
-    scale = expression_spread(clips) if cfg.has_focus_phase and cfg.focus_scaled_expression else None
+    scale = (expression_spread(clips) if cfg.has_focus_phase and cfg.focus_scaled_expression
+             and not cfg.has_gate_phase else None)
     module = LatentModule(model, identity_net, scale)
     kwargs, resume, start = {}, None, 0
     if checkpoint_dir is not None:

@@ -15,9 +15,11 @@ An interrupted run (Ctrl-C, a kill, a reboot) resumes from its last checkpoint (
 ``$VASA_LAB_HOME/checkpoints/latent/KEY/``) when the same command is run again; ``--fresh`` starts over.
 ``--ablation`` trains the same model with VASA-1's transfer and cross-identity losses off (chapter 04).
 
-A profile with a focus phase (``small``: ``focus_steps`` > 0) is trained in two phases: the first phase is the same
+A profile with a focus phase (``small``: ``focus_steps`` > 0) is trained in phases: the first phase is the same
 config without the focus settings (found in the store, where ``small``'s ships, or trained first), and the focus
 phase continues it with drivers drawn mid-blink. ``--focus-steps 0`` trains (or finds) the first phase alone.
+``small`` then has a third, the gate phase (``gate_steps`` > 0): it continues the focus phase's model, training only
+the decoder and its copy gate; ``--gate-steps 0`` stops before it.
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--focus-eye-weight", type=float, default=None, help="the eyes' weight in the second phase")
     p.add_argument("--focus-eye-inside", type=float, default=None,
                    help="the second phase's extra L1 weight on the eyes' inside (0 = none)")
+    p.add_argument("--gate-steps", type=int, default=None,
+                   help="steps of the decoder-only copy-gate phase (default: the profile's; 0 = none)")
     p.add_argument("--devices", type=int, default=1)
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
     p.add_argument("--precision", default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
@@ -63,7 +67,7 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
         overrides["steps"] = args.steps
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
-    for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside"):
+    for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside", "gate_steps"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.vgg19:
@@ -71,24 +75,36 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.arcface:
         overrides["arcface_path"] = args.arcface
     cfg = LatentConfig.for_profile(args.profile, **overrides)
-    if not cfg.has_focus_phase:   # --focus-steps 0: exactly the first phase (its other focus settings unused)
+    if not cfg.has_gate_phase:    # --gate-steps 0: exactly the phase before the gate's
+        cfg = cfg.without_gate()
+    if not cfg.has_focus_phase:   # --focus-steps 0: exactly the first phase (its other focus and gate settings unused)
         cfg = cfg.first_phase()
     return cfg.without_disentanglement_losses() if args.ablation else cfg
 
 
+def phase_of(cfg: LatentConfig) -> str:
+    """'3000 steps', '2000 focus steps after 7000', '1500 gate steps after 2000 focus steps after 7000'."""
+    text = f"{cfg.steps} steps"
+    if cfg.has_focus_phase:
+        text = f"{cfg.focus_steps} focus steps after {cfg.steps}"
+    if cfg.has_gate_phase:
+        text = f"{cfg.gate_steps} gate steps after {text}"
+    return text
+
+
 def train_and_save(cfg: LatentConfig, store: ArtifactStore, args: argparse.Namespace) -> None:
-    """Train ``cfg``'s model (resuming an interrupted run) and put it in the store; a focus phase first finds (or
-    trains, the same way) the model it continues."""
+    """Train ``cfg``'s model (resuming an interrupted run) and put it in the store; a focus or gate phase first finds
+    (or trains, the same way) the model it continues."""
     from .id_net import IdentityNetConfig, identity_network, load_identity_net
     from .model import FaceLatentModel, count_parameters
     from .module import train_latent
 
-    first_phase = None
-    if cfg.has_focus_phase:
-        if not store.has("latent", cfg.first_phase()):
-            print(f"first phase ({cfg.steps} steps) is not in the store: training it first")
-            train_and_save(cfg.first_phase(), store, args)
-        first_phase = store.load_into(FaceLatentModel(cfg.first_phase()), store.find("latent", cfg.first_phase()))
+    previous, before = None, cfg.previous_phase()
+    if before is not None:
+        if not store.has("latent", before):
+            print(f"the phase before ({phase_of(before)}) is not in the store: training it first")
+            train_and_save(before, store, args)
+        previous = store.load_into(FaceLatentModel(before), store.find("latent", before))
     identity_net, which = None, "none"
     if cfg.w_cross_id > 0 or (cfg.w_perceptual > 0 and cfg.perceptual_net == "ours"):
         if cfg.arcface_path:
@@ -99,9 +115,8 @@ def train_and_save(cfg: LatentConfig, store: ArtifactStore, args: argparse.Names
             identity_net = load_identity_net(config=id_cfg, store=store)
             which = "ours (FaceIdentityNet)"
     model = FaceLatentModel(cfg)
-    phase = f"{cfg.focus_steps} focus steps after {cfg.steps}" if cfg.has_focus_phase else f"{cfg.steps} steps"
     print(f"face latent model ({cfg.profile}): {count_parameters(model) / 1e6:.2f} M parameters, "
-          f"volume {cfg.volume_shape}, {phase} of {cfg.batch_size}, config {config_key(cfg)}")
+          f"volume {cfg.volume_shape}, {phase_of(cfg)} of {cfg.batch_size}, config {config_key(cfg)}")
     overrides = dict(devices=args.devices, strategy=args.strategy)
     if args.precision:
         overrides["precision"] = args.precision
@@ -109,7 +124,7 @@ def train_and_save(cfg: LatentConfig, store: ArtifactStore, args: argparse.Names
     if args.fresh and checkpoints.exists():
         shutil.rmtree(checkpoints)
     metrics = train_latent(model, identity_net, trainer_overrides=overrides, num_workers=args.num_workers,
-                           checkpoint_dir=checkpoints, first_phase=first_phase)
+                           checkpoint_dir=checkpoints, first_phase=previous)
     metrics["identity_net"] = which
     folder = store.save("latent", cfg, model, metrics)
     shutil.rmtree(checkpoints, ignore_errors=True)   # the finished model is in the store now

@@ -28,11 +28,13 @@ CODE_SOURCES = ("latent", "truth")
 
 
 def latent_key_for(profile: str) -> str:
-    """The artifact key of the profile's face latent model (``vasa_lab.latent``), whose codes we generate."""
+    """The artifact key of the profile's face latent model (``vasa_lab.latent``) whose motion encoder makes the codes
+    we generate: :meth:`LatentConfig.codes_config` (a gate phase trains only the decoder, so it keeps the key of the
+    model it continues, and the codes and generators made for that model stay valid)."""
     from ..artifacts import config_key
     from ..latent.config import LatentConfig
 
-    return config_key(LatentConfig.for_profile(profile))
+    return config_key(LatentConfig.for_profile(profile).codes_config())
 
 
 @dataclass(frozen=True)

@@ -162,8 +162,9 @@ def build_motion_clips(folder: str | Path, config: MotionConfig, latent_model=No
         from ..artifacts import config_key
         from ..latent.api import encode_motion
 
-        if config_key(latent_model.config) != config.latent_key:
-            raise ValueError(f"the face latent model has key {config_key(latent_model.config)}, but this motion config "
+        if config_key(latent_model.config.codes_config()) != config.latent_key:
+            raise ValueError(f"the face latent model's codes have key {config_key(latent_model.config.codes_config())}, "
+                             f"but this motion config "
                              f"was made for latent_key={config.latent_key}")
 
     rows = dict(motion=[], audio=[], states=[])

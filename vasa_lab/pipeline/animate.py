@@ -175,7 +175,7 @@ class Animator:
         """Encode the portrait ONCE: its canonical appearance volume V_app and identity code z_id."""
         from ..latent.api import encode_appearance
 
-        return encode_appearance(self.latent, portrait.crop)
+        return encode_appearance(self.latent, portrait.crop, portrait.crop_landmarks())
 
     def feature_chunks(self, audio, sample_rate: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start_frame, features (t, D)) chunks of the audio (a path, or an array at ``sample_rate``)."""

@@ -61,7 +61,7 @@ class Avatar:
         if not isinstance(portrait, Portrait):
             portrait = align_portrait(portrait, int(latent.config.image_size), tracker)
         self.latent, self.motion, self.portrait = latent, motion, portrait
-        self.appearance = encode_appearance(latent, portrait.crop)
+        self.appearance = encode_appearance(latent, portrait.crop, portrait.crop_landmarks())
         compositor = None
         if frame == "photo" and size is None and portrait.image is not None:
             from .photo import MAX_SIDE, PhotoCompositor

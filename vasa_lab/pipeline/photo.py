@@ -95,9 +95,11 @@ class PhotoCompositor:
         tensor = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255.0
         return cls(frame=frame, crop=tensor, matrix=matrix, mask=mask[..., None])
 
-    def draw_crops(self, painted: torch.Tensor, flow: torch.Tensor | None, image: torch.Tensor) -> torch.Tensor:
-        """The face crops at R px, (B, 3, R, R) in [0, 1]: the high-resolution photo read along the upsampled flow,
-        plus the upsampled painted correction; without a flow (a model that only paints) the image, upsampled."""
+    def draw_crops(self, painted: torch.Tensor, flow: torch.Tensor | None, image: torch.Tensor,
+                   gate: torch.Tensor | None = None) -> torch.Tensor:
+        """The face crops at R px, (B, 3, R, R) in [0, 1]: the high-resolution photo read along the upsampled flow
+        (times the upsampled copy gate, if the model has one), plus the upsampled painted correction; without a flow
+        (a model that only paints) the image, upsampled."""
         r = self.crop_size
         if flow is None:
             return F.interpolate(image, size=(r, r), mode="bicubic", align_corners=False).clamp(0, 1)
@@ -105,6 +107,8 @@ class PhotoCompositor:
         copied = F.grid_sample(self.crop.expand(flow.shape[0], -1, -1, -1), grid.permute(0, 2, 3, 1),
                                mode="bilinear", padding_mode="border", align_corners=False)
         correction = F.interpolate(painted, size=(r, r), mode="bilinear", align_corners=False)
+        if gate is not None:
+            copied = copied * F.interpolate(gate, size=(r, r), mode="bilinear", align_corners=False)
         return (copied + correction).clamp(0, 1)
 
     def paste(self, crops: torch.Tensor) -> np.ndarray:
@@ -121,8 +125,10 @@ class PhotoCompositor:
 
     def compose(self, rendered) -> np.ndarray:
         """A :class:`vasa_lab.latent.model.Rendered` batch -> (B, H, W, 3) uint8 frames of the photo."""
+        gate = getattr(rendered, "gate", None)
         return self.paste(self.draw_crops(rendered.painted.cpu(), None if rendered.flow is None else
-                                          rendered.flow.cpu(), rendered.image.cpu()))
+                                          rendered.flow.cpu(), rendered.image.cpu(),
+                                          None if gate is None else gate.cpu()))
 
 
 def render_parts(model, appearance, z_pose, z_dyn) -> object:

@@ -99,7 +99,7 @@ class FrameRenderer:
 
 def _first(rendered, n: int):
     """The first n frames of a Rendered batch."""
-    for name in ("image", "painted", "copied", "flow", "driver_grid"):
+    for name in ("image", "painted", "copied", "flow", "driver_grid", "gate"):
         value = getattr(rendered, name, None)
         if isinstance(value, torch.Tensor):
             setattr(rendered, name, value[:n])
@@ -108,7 +108,7 @@ def _first(rendered, n: int):
 
 def _float32(rendered):
     """A Rendered batch made under autocast, with its tensors back in float32 for the compositor."""
-    for name in ("image", "painted", "flow"):
+    for name in ("image", "painted", "flow", "gate"):
         value = getattr(rendered, name, None)
         if isinstance(value, torch.Tensor) and value.dtype != torch.float32:
             setattr(rendered, name, value.float())

@@ -230,6 +230,10 @@ class Portrait:
     faces: int                  # how many faces it found (the largest, best one is used)
     image: np.ndarray | None = None   # (H, W, 3) uint8 the whole photo (for drawing the video at its resolution)
 
+    def crop_landmarks(self) -> np.ndarray:
+        """(68, 2) the landmarks in the crop's pixels (NaN for a detector-only backend)."""
+        return transform_points(self.landmarks, crop_matrix(self.box, self.crop.shape[0]))
+
 
 def align_portrait(image, size: int, tracker=None) -> Portrait:
     """Find the face in a portrait (chapter 02's tracker) and crop it the way the training frames are framed.
