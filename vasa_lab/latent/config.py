@@ -8,7 +8,8 @@ profile    pixels  appearance volume C x D x   motion code              losses
                                                                         transfer, cross-identity; no GAN
 ``small``  128     16 x 8 x 32 x 32            6 pose + 24 dynamics     as tiny + mouth-inside L1 + expression
                                                                         supervision of z_dyn; eyes weighted 2x;
-                                                                        then a focus phase on blinks
+                                                                        then a focus phase on blinks, then a
+                                                                        decoder-only gate phase (copy gate)
 ``full``   512     96 x 16 x 64 x 64           6 pose + 128 dynamics    as tiny + patch GAN (hinge) + feature
                                                                         matching; VGG19 / ArcFace from local paths
 =========  ======  ==========================  =======================  ==========================================
