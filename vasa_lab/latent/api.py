@@ -106,12 +106,13 @@ def copy_gate_region(landmarks: np.ndarray, size: int) -> torch.Tensor:
     all ones (no restriction)."""
     import cv2
 
+    from ..geometry import LEFT_EYE, OUTER_LIPS, RIGHT_EYE
+    from .data import polygons_mask
+
     lm = np.asarray(landmarks, np.float64)
     if lm.shape != (68, 2) or not np.isfinite(lm).all():
         return torch.ones(1, 1, size, size)
-    region = np.zeros((size, size), np.uint8)
-    for group in (lm[48:60], lm[36:42], lm[42:48]):
-        cv2.fillPoly(region, [np.round(group * 8).astype(np.int32)], 1, shift=3)     # 1/8 px precision
+    region = polygons_mask(lm, size, (OUTER_LIPS, RIGHT_EYE, LEFT_EYE))
     grow = 2 * max(1, round(size / 40)) + 1
     region = cv2.dilate(region, np.ones((grow, grow), np.uint8))
     return torch.from_numpy(region.astype(np.float32))[None, None]

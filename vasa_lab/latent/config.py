@@ -208,7 +208,7 @@ class LatentConfig:
             # losses weigh the eyes, brows and mouth (w_face_parts, eye_weight, w_mouth_inside) and z_dyn is told what
             # a tracker reads of the expression (w_expression). Trains in ~1.5 h on 2 CPU cores; then a focus phase
             # (~40 min) shows it closed eyes: 40 % of the drivers mid-blink, the eyes weighted 4x, each expression's
-            # error in its own spread, and an extra L1 on the eyes' inside; then a gate phase (~13 min, G2D alone)
+            # error in its own spread, and an extra L1 on the eyes' inside; then a gate phase (~11 min, G2D alone)
             # teaches the decoder to paint the inside of an open mouth instead of stretching the lips over it.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,

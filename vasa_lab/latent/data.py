@@ -71,14 +71,21 @@ def mouth_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
     return inside_mask(landmarks, size, (MOUTH_INSIDE,))
 
 
+def polygons_mask(landmarks: np.ndarray, size: int, groups: tuple[list[int], ...]) -> np.ndarray:
+    """(size, size) uint8: 1 inside the polygon of each group of landmarks (pixels, filled at 1/8 px), 0 elsewhere."""
+    mask = np.zeros((size, size), np.uint8)
+    for group in groups:
+        cv2.fillPoly(mask, [np.round(np.asarray(landmarks, np.float64)[group] * 8).astype(np.int32)], 1, shift=3)
+    return mask
+
+
 def mouth_opening_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
     """(1, size, size) float: 1 inside the polygon of the inner lips (iBUG-68 60-67), where an open mouth shows
     its inside (teeth, tongue, shadow) and nothing of the closed source can be copied; all 0 for a closed mouth
     and when the landmarks are missing."""
-    mask = np.zeros((size, size), np.uint8)
-    if landmarks is not None and np.isfinite(landmarks).all():
-        cv2.fillPoly(mask, [np.round(landmarks[MOUTH_INSIDE] * 8).astype(np.int32)], 1, shift=3)   # 1/8 px
-    return torch.from_numpy(mask.astype(np.float32))[None]
+    if landmarks is None or not np.isfinite(landmarks).all():
+        return torch.zeros(1, size, size)
+    return torch.from_numpy(polygons_mask(landmarks, size, (MOUTH_INSIDE,)).astype(np.float32))[None]
 
 
 def eyes_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:

@@ -112,6 +112,14 @@ class LatentModule(L.LightningModule):
                 frozen.eval()
         return self
 
+    def warp_poses(self, batch: dict[str, torch.Tensor], enc_pose_s: torch.Tensor, enc_pose_d: torch.Tensor):
+        """The poses the rigid warps use: the tracker's where it is trusted (``warp_with_given_pose``), else E_mot's."""
+        if not self.cfg.warp_with_given_pose:
+            return enc_pose_s, enc_pose_d
+        ok = batch["pose_ok"].float()
+        return (torch.where(ok[:, :1] > 0, batch["source_pose"], enc_pose_s),
+                torch.where(ok[:, 1:] > 0, batch["driver_pose"], enc_pose_d))
+
     # -- the generator's losses ----------------------------------------------------------------------------------
     def generator_losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, torch.Tensor]:
         cfg, m = self.cfg, self.model
@@ -120,11 +128,7 @@ class LatentModule(L.LightningModule):
         enc_pose_s, dyn_s = m.encode_motion(see(xs))                        # (B, 6), (B, dyn)
         enc_pose_d, dyn_d = m.encode_motion(see(xd))
         pose_ok = batch["pose_ok"].float()                                  # (B, 2) given pose trusted?
-        if cfg.warp_with_given_pose:   # the rigid warps use the tracker's pose where there is one
-            pose_s = torch.where(pose_ok[:, :1] > 0, batch["source_pose"], enc_pose_s)
-            pose_d = torch.where(pose_ok[:, 1:] > 0, batch["driver_pose"], enc_pose_d)
-        else:
-            pose_s, pose_d = enc_pose_s, enc_pose_d
+        pose_s, pose_d = self.warp_poses(batch, enc_pose_s, enc_pose_d)
         app_s = m.encode_appearance(xs, (pose_s, dyn_s))
         xd_hat = m.render(app_s, pose_d, dyn_d)                             # self-reenactment (B, 3, H, W)
 
@@ -193,9 +197,7 @@ class LatentModule(L.LightningModule):
         with torch.no_grad():   # frozen: the codes and the volume are those of the model this phase continues
             enc_pose_s, dyn_s = m.encode_motion(xs)
             enc_pose_d, dyn_d = m.encode_motion(xd)
-            pose_ok = batch["pose_ok"].float()
-            pose_s = torch.where(pose_ok[:, :1] > 0, batch["source_pose"], enc_pose_s)
-            pose_d = torch.where(pose_ok[:, 1:] > 0, batch["driver_pose"], enc_pose_d)
+            pose_s, pose_d = self.warp_poses(batch, enc_pose_s, enc_pose_d)
             app_s = m.encode_appearance(xs, (pose_s, dyn_s))
         rendered = m.render_parts(app_s, pose_d, dyn_d)
         xd_hat, gate = rendered.image, rendered.gate

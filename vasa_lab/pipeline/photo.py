@@ -125,10 +125,9 @@ class PhotoCompositor:
 
     def compose(self, rendered) -> np.ndarray:
         """A :class:`vasa_lab.latent.model.Rendered` batch -> (B, H, W, 3) uint8 frames of the photo."""
-        gate = getattr(rendered, "gate", None)
         return self.paste(self.draw_crops(rendered.painted.cpu(), None if rendered.flow is None else
                                           rendered.flow.cpu(), rendered.image.cpu(),
-                                          None if gate is None else gate.cpu()))
+                                          None if rendered.gate is None else rendered.gate.cpu()))
 
 
 def render_parts(model, appearance, z_pose, z_dyn) -> object:
