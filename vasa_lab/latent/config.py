@@ -208,7 +208,7 @@ class LatentConfig:
             # losses weigh the eyes, brows and mouth (w_face_parts, eye_weight, w_mouth_inside) and z_dyn is told what
             # a tracker reads of the expression (w_expression). Trains in ~1.5 h on 2 CPU cores; then a focus phase
             # (~40 min) shows it closed eyes: 40 % of the drivers mid-blink, the eyes weighted 4x, each expression's
-            # error in its own spread, and an extra L1 on the eyes' inside; then a gate phase (~11 min, G2D alone)
+            # error in its own spread, and an extra L1 on the eyes' inside; then a gate phase (~20 min, G2D alone)
             # teaches the decoder to paint the inside of an open mouth instead of stretching the lips over it.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,
@@ -216,7 +216,7 @@ class LatentConfig:
                       w_face_parts=8.0, eye_weight=2.0, w_mouth_inside=4.0, w_expression=2.0,
                       batch_size=8, aux_batch=4, steps=7000, lr=1e-3,
                       focus_steps=2000, blink_share=0.4, focus_eye_weight=4.0, focus_lr=7e-4,
-                      focus_scaled_expression=True, focus_eye_inside=8.0, gate_steps=3000, gate_lr=3e-4)
+                      focus_scaled_expression=True, focus_eye_inside=8.0, gate_steps=5000, gate_lr=3e-4)
         else:
             # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
             cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,
