@@ -6,7 +6,9 @@ For the two real photos that ship inside packages (matplotlib's grace_hopper.jpg
 the tiny and small profiles: animate with the demo sentence in photo mode (the whole photo, the face pasted back)
 and in crop mode; print the video's size, the tracked mouth opening's std and range and its correlation with the
 speech's loudness (chapter 02's tracker on the output frames), and the sharpness (variance of the Laplacian) of the
-face region against the model's crop upscaled to the same size. Asserts nothing.
+face region against the model's crop upscaled to the same size. Photo mode runs twice: with the portrait's own
+expression read by the tracker (``source_expression="tracked"``, the default) and by the motion encoder
+("encoded"). Asserts nothing.
 """
 from __future__ import annotations
 
@@ -45,22 +47,25 @@ def main(argv=None) -> None:
     with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as im:
         photos = {"grace_hopper": np.asarray(im.convert("RGB")), "astronaut": skimage_data.astronaut()}
     for profile in args.profile or ("tiny", "small"):
-        animator = Animator(profile, device="cpu")
-        for name, image in photos.items():
-            result = animator.animate(image, speech, out / f"{name}_{profile}.mp4", progress=False)
-            frames, _ = read_video(result.path)
-            mouth = read_pixels(frames).mouth
-            crop = animator.animate(image, speech, out / f"{name}_{profile}_crop.mp4", progress=False, frame="crop")
-            small, _ = read_video(crop.path)
-            x0, y0, x1, y1 = np.round(result.portrait.box).astype(int)
-            face = frames[10, max(y0, 0):y1, max(x0, 0):x1]
-            upscaled = cv2.resize(small[10], (face.shape[1], face.shape[0]), interpolation=cv2.INTER_CUBIC)
-            loudness = frame_rms(speech, 16_000, len(frames))
-            print(f"{profile:5s} {name:12s} video {frames.shape[2]}x{frames.shape[1]}: mouth opening std "
-                  f"{np.nanstd(mouth):.3f} (range {np.nanmin(mouth):.3f}-{np.nanmax(mouth):.3f}), correlation with the "
-                  f"loudness {correlation(mouth, loudness):.2f}; face sharpness {sharpness(face):.0f} vs the crop "
-                  f"upscaled {sharpness(upscaled):.0f}")
-
+        for source in ("tracked", "encoded"):
+            animator = Animator(profile, device="cpu", source_expression=source)
+            for name, image in photos.items():
+                result = animator.animate(image, speech, out / f"{name}_{profile}.mp4", progress=False)
+                frames, _ = read_video(result.path)
+                mouth = read_pixels(frames).mouth
+                loudness = frame_rms(speech, 16_000, len(frames))
+                line = (f"{profile:5s} {name:12s} {source:7s} video {frames.shape[2]}x{frames.shape[1]}: mouth opening "
+                        f"std {np.nanstd(mouth):.3f} (range {np.nanmin(mouth):.3f}-{np.nanmax(mouth):.3f}), "
+                        f"correlation with the loudness {correlation(mouth, loudness):.2f}")
+                if source == "tracked":
+                    crop = animator.animate(image, speech, out / f"{name}_{profile}_crop.mp4", progress=False,
+                                            frame="crop")
+                    small, _ = read_video(crop.path)
+                    x0, y0, x1, y1 = np.round(result.portrait.box).astype(int)
+                    face = frames[10, max(y0, 0):y1, max(x0, 0):x1]
+                    upscaled = cv2.resize(small[10], (face.shape[1], face.shape[0]), interpolation=cv2.INTER_CUBIC)
+                    line += f"; face sharpness {sharpness(face):.0f} vs the crop upscaled {sharpness(upscaled):.0f}"
+                print(line, flush=True)
 
 if __name__ == "__main__":
     main()

@@ -481,7 +481,8 @@ def test_animate_function_and_cli(tmp_path, capsys):
     wav = tmp_path / "s.wav"
     sf.write(wav, speech(1.0), SR)
     code = main(["animate", "--image", str(DEMO_PORTRAIT), "--audio", str(wav), "--out", str(tmp_path / "c.mp4"),
-                 "--gaze=-10,5", "--distance", "1.1", "--emotion", "sad", "--steps", "5", "--quiet"])
+                 "--gaze=-10,5", "--distance", "1.1", "--emotion", "sad", "--steps", "5", "--quiet",
+                 "--source-expression", "encoded"])
     out = capsys.readouterr().out
     assert code == 0 and "video with sound" in out
     assert video_info(tmp_path / "c.mp4")["has_audio"]

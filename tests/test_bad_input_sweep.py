@@ -123,6 +123,7 @@ CASES = {
     "animate: zero steps": lambda f: animate_args(f, extra=["--steps", "0"]),
     "animate: bad --frame": lambda f: animate_args(f, extra=["--frame", "poster"]),
     "animate: tiny --max-side": lambda f: animate_args(f, extra=["--max-side", "8"]),
+    "animate: bad --source-expression": lambda f: animate_args(f, extra=["--source-expression", "smiling"]),
     # evaluate
     "evaluate: missing folder": lambda f: ["evaluate", "--generated", str(f["d"] / "nope"), "--reference",
                                            str(f["empty_dir"])],

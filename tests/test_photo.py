@@ -156,3 +156,55 @@ def test_with_two_faces_the_larger_one_is_animated_and_we_say_so(hopper):
     assert portrait.faces == 2
     centre_x = 0.5 * (portrait.box[0] + portrait.box[2])
     assert centre_x < 512                           # the big face on the left
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the portrait's own expression, read by the tracker (vasa_lab.pipeline.source_expression)
+# ---------------------------------------------------------------------------------------------------------------
+def test_the_tracked_expression_reads_a_world_face_at_rest_with_its_jaw_open_and_its_eyes_shut(animator):
+    from vasa_lab.pipeline.source_expression import TrackedExpression
+    from vasa_lab.world.clip import person
+    from vasa_lab.world.render import render_frame
+    from vasa_lab.world.state import FaceState
+
+    expr = animator.tracked_expression()
+    assert isinstance(expr, TrackedExpression) and animator.tracked_expression() is expr      # calibrated once
+    assert expr.mouth_jaw > expr.mouth_rest + 0.05 and expr.eyes_shut < expr.eyes_rest - 0.1
+    who = person(0, 1050).identity                               # not a calibration face (1100 ..)
+    def shares(**state):
+        image, _ = render_frame(who, FaceState(**state), 256)
+        return expr.shares(animator.tracker.detect(image)[0].landmarks)
+    jaw, lid = shares()
+    assert jaw < 0.25 and lid < 0.25                              # at rest
+    jaw, lid = shares(jaw_open=0.6)
+    assert 0.6 < jaw < 1.4 and lid < 0.25                         # the calibration's opening
+    jaw, lid = shares(blink=1.0)
+    assert jaw < 0.25 and lid > 0.7
+    rest_landmarks = animator.tracker.detect(render_frame(who, FaceState(), 256)[0])[0].landmarks
+    wide = rest_landmarks.copy()
+    wide[62:65, 1] -= 40                                          # an absurdly open mouth is clipped
+    assert expr.shares(wide)[0] == pytest.approx(1.5)
+    assert expr.shares(np.full((68, 2), np.nan)) is None and expr.code(np.full((68, 2), np.nan)) is None
+    assert torch.allclose(expr.code(rest_landmarks), expr.rest + sum(
+        s * (d - expr.rest) for s, d in zip(expr.shares(rest_landmarks), (expr.jaw, expr.shut))))
+
+
+def test_an_unknown_source_expression_is_one_clear_sentence():
+    with pytest.raises(ValueError, match="'tracked'.*'encoded'"):
+        Animator("tiny", source_expression="smiling")
+
+
+def test_grace_hoppers_mouth_moves_when_the_tracker_reads_her_expression(tmp_path, hopper):
+    """small's motion encoder reads her closed mouth as half open, so un-expressed from its reading her mouth stays
+    shut; read by the tracker it follows the speech (the frozen, encoded case must fail what the tracked one passes)."""
+    from vasa_lab.metrics.expression import read_pixels
+    from vasa_lab.pipeline.animate import demo_speech
+
+    speech = demo_speech()[: 16_000 * 3]
+    spread = {}
+    for source in ("tracked", "encoded"):
+        result = Animator("small", device="cpu", source_expression=source).animate(
+            hopper, speech, tmp_path / f"{source}.mp4", progress=False, watermark=False, sign=False)
+        frames, _ = read_video(result.path)
+        spread[source] = float(np.nanstd(read_pixels(frames).mouth))
+    assert spread["tracked"] > 0.025 and spread["tracked"] > 3 * spread["encoded"], spread

@@ -120,7 +120,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     result = animate(args.image, args.audio, args.out, gaze=gaze, distance=args.distance, emotion=args.emotion,
                      audio_scale=args.audio_scale, steps=args.steps, seed=args.seed, progress=not args.quiet,
                      profile=args.profile, size=args.size, frame=args.frame, max_side=args.max_side,
-                     key=args.sign_key)
+                     key=args.sign_key, source_expression=args.source_expression)
     _animate_summary(result)
     return 0
 
@@ -328,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --frame photo: the video's longest side at most (default 1024; larger photos shrink)")
     p.add_argument("--size", type=int, default=None, help="with --frame crop: video size in pixels (default: the "
                                                           "model's own)")
+    p.add_argument("--source-expression", choices=("tracked", "encoded"), default="tracked",
+                   help="the portrait's own expression, which the face is animated from: tracked (default: read by "
+                        "the face tracker, right for photographs) or encoded (the face model's own reading)")
     p.add_argument("--profile", default=None, help="tiny, small or full (default: $VASA_LAB_PROFILE or tiny)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--sign-key", default=None, metavar="PEM",

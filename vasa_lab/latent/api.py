@@ -119,14 +119,24 @@ def copy_gate_region(landmarks: np.ndarray, size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_appearance(model: FaceLatentModel, image, landmarks: np.ndarray | None = None) -> Appearance:
+def encode_appearance(model: FaceLatentModel, image, landmarks: np.ndarray | None = None,
+                      source_dyn: torch.Tensor | None = None) -> Appearance:
     """A portrait (or a batch of them) -> its Appearance (canonical volume V_app and z_id). Encode once, reuse.
 
     ``landmarks`` (68, 2), the portrait's in its own pixels (one portrait): a model with a copy gate then paints
-    over the copied portrait only around its lips and eyes (:func:`copy_gate_region`)."""
+    over the copied portrait only around its lips and eyes (:func:`copy_gate_region`). ``source_dyn`` (1, dyn_dim):
+    the portrait's expression code to un-express it from, instead of the motion encoder's reading of it (the
+    pipeline's :class:`vasa_lab.pipeline.source_expression.TrackedExpression`); its pose is still encoded."""
     model.eval()
     x = as_frames(image, model.config.image_size, "portrait").to(_device(model))
-    app = model.encode_appearance(x)
+    motion = None
+    if source_dyn is not None:
+        z_pose, z_dyn = model.encode_motion(x)
+        source_dyn = torch.as_tensor(source_dyn, dtype=z_dyn.dtype, device=z_dyn.device)
+        if source_dyn.shape[-1] != z_dyn.shape[-1]:
+            raise ValueError(f"source_dyn has {source_dyn.shape[-1]} numbers, the model's z_dyn {z_dyn.shape[-1]}")
+        motion = (z_pose, source_dyn.reshape(-1, z_dyn.shape[-1]).expand_as(z_dyn))
+    app = model.encode_appearance(x, motion)
     if landmarks is not None and model.decoder.gate is not None:
         shape = tuple(np.shape(image))
         width = shape[-2] if shape[-1] in (1, 3, 4) and len(shape) == 3 else shape[-1]   # (H, W, C) or (C, H, W)

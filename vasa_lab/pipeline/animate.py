@@ -114,15 +114,20 @@ class Animator:
 
     ``latent`` / ``motion``: models to use instead of the profile's (e.g. ones a notebook just trained);
     ``device``: "cpu", "cuda" or None (a GPU when there is one). ``chunk_seconds``: audio per chunk (memory);
-    ``render_batch``: frames per decoder call.
+    ``render_batch``: frames per decoder call. ``source_expression``: how the portrait's own expression, which the
+    face model un-expresses it from, is read: "tracked" (default: the tracker reads its mouth and eyes, see
+    :mod:`vasa_lab.pipeline.source_expression`) or "encoded" (the motion encoder's reading, as in training).
     """
 
     def __init__(self, profile: str | None = None, latent=None, motion=None, device: str | None = None,
-                 chunk_seconds: float = 30.0, render_batch: int = 64):
+                 chunk_seconds: float = 30.0, render_batch: int = 64, source_expression: str = "tracked"):
         import torch
 
         from ..config import resolve_profile
+        from .source_expression import check_source_expression
 
+        self.source_expression = check_source_expression(source_expression)
+        self._expression = None
         self.profile = resolve_profile(profile)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self._latent, self._motion = latent, motion
@@ -171,11 +176,26 @@ class Animator:
         """Read, find the face, crop it like the training frames (see the module docstring)."""
         return align_portrait(image, self.image_size, self.tracker)
 
+    def tracked_expression(self):
+        """The :class:`~vasa_lab.pipeline.source_expression.TrackedExpression` of these models (calibrated on first
+        use, about a second), or None with ``source_expression="encoded"``."""
+        from .source_expression import TrackedExpression
+
+        if self.source_expression != "tracked":
+            return None
+        if self._expression is None or self._expression[0] is not self.latent:
+            self._expression = (self.latent, TrackedExpression.calibrate(self.latent, self.tracker))
+        return self._expression[1]
+
     def appearance(self, portrait: Portrait):
-        """Encode the portrait ONCE: its canonical appearance volume V_app and identity code z_id."""
+        """Encode the portrait ONCE: its canonical appearance volume V_app and identity code z_id, un-expressed from
+        the expression ``source_expression`` reads."""
         from ..latent.api import encode_appearance
 
-        return encode_appearance(self.latent, portrait.crop, portrait.crop_landmarks())
+        landmarks = portrait.crop_landmarks()
+        expression = self.tracked_expression()
+        source_dyn = expression.code(landmarks) if expression is not None else None
+        return encode_appearance(self.latent, portrait.crop, landmarks, source_dyn)
 
     def feature_chunks(self, audio, sample_rate: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start_frame, features (t, D)) chunks of the audio (a path, or an array at ``sample_rate``)."""
@@ -229,6 +249,9 @@ class Animator:
         from .avatar import Avatar
 
         options.setdefault("model_id", self.profile)
+        options.setdefault("source_expression", self.source_expression)
+        if options["source_expression"] == "tracked":
+            options.setdefault("expression", self.tracked_expression())
         return Avatar(self.latent, self.motion, self.portrait(image), **options)
 
     # -- the whole job -----------------------------------------------------------------------------------------
@@ -398,8 +421,8 @@ def animate(image, audio, out, gaze=None, distance=None, emotion=None, audio_sca
         result = animate("me.jpg", "hello.wav", "outputs/me.mp4", emotion="happy")
         print(result.path, result.n_frames, result.timings)
     """
-    options = {k: kwargs.pop(k) for k in ("device", "chunk_seconds", "render_batch", "latent", "motion")
-               if k in kwargs}
+    options = {k: kwargs.pop(k) for k in ("device", "chunk_seconds", "render_batch", "latent", "motion",
+                                          "source_expression") if k in kwargs}
     return Animator(profile, **options).animate(image, audio, out, gaze=gaze, distance=distance, emotion=emotion,
                                                 audio_scale=audio_scale, steps=steps, seed=seed, progress=progress,
                                                 **kwargs)

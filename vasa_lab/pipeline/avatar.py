@@ -43,6 +43,9 @@ class Avatar:
     ``latent``/``motion``: trained models (``Avatar.from_image`` loads a profile's); ``portrait``: a
     :class:`~vasa_lab.tracking.align.Portrait` (aligned) or an image; ``frame``: "crop" (the model's square face,
     resized to ``size``) or "photo" (the whole photo at its resolution, longest side <= ``max_side``);
+    ``source_expression``: "tracked" (default) or "encoded", as for :class:`~vasa_lab.pipeline.animate.Animator`
+    (``expression``: a :class:`~vasa_lab.pipeline.source_expression.TrackedExpression` already calibrated for
+    ``latent``, else one is made);
     ``render_batch``, ``precision``, ``compile``: the renderer's (see :class:`FrameRenderer`).
     ``model_id``: the models' short name (a profile, or a checkpoint's hash) that the watermark carries;
     ``watermark``: True (default) marks every frame the avatar makes with the invisible watermark of chapter 11
@@ -52,16 +55,23 @@ class Avatar:
 
     def __init__(self, latent, motion, portrait, frame: str = "crop", size: int | None = None,
                  max_side: int | None = None, render_batch: int = 64, precision: str = "32", compile: bool = False,
-                 tracker=None, model_id: str = "custom", watermark: bool = True):
+                 tracker=None, model_id: str = "custom", watermark: bool = True, source_expression: str = "tracked",
+                 expression=None):
         from ..latent.api import encode_appearance
         from ..tracking.align import Portrait, align_portrait
+        from .source_expression import TrackedExpression, check_source_expression
 
         if frame not in ("photo", "crop"):
             raise ValueError(f"frame must be 'photo' (the whole photo) or 'crop' (the face square), not {frame!r}")
+        check_source_expression(source_expression)
         if not isinstance(portrait, Portrait):
             portrait = align_portrait(portrait, int(latent.config.image_size), tracker)
         self.latent, self.motion, self.portrait = latent, motion, portrait
-        self.appearance = encode_appearance(latent, portrait.crop, portrait.crop_landmarks())
+        landmarks, source_dyn = portrait.crop_landmarks(), None
+        if source_expression == "tracked":
+            expression = expression or TrackedExpression.calibrate(latent, tracker)
+            source_dyn = expression.code(landmarks)
+        self.appearance = encode_appearance(latent, portrait.crop, landmarks, source_dyn)
         compositor = None
         if frame == "photo" and size is None and portrait.image is not None:
             from .photo import MAX_SIDE, PhotoCompositor

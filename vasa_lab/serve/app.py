@@ -148,7 +148,8 @@ class AvatarServer:
         try:
             a = self.animator
             avatar = Avatar(a.latent, a.motion, entry["portrait"], frame="photo", max_side=self.config.max_side,
-                            model_id=a.profile).warm_up()        # first-use costs paid before the page waits
+                            model_id=a.profile, source_expression=a.source_expression,
+                            expression=a.tracked_expression()).warm_up()   # first-use costs paid before the page waits
 
             def ended(session):
                 with self.lock:

@@ -1,0 +1,114 @@
+"""The portrait's own expression, read by the tracker instead of the motion encoder.
+
+To animate a portrait, the face latent model first *un-expresses* it: the warp W_s->c moves the portrait's face
+from its own expression (its z_dyn) to a canonical one, and every generated frame's z_dyn moves it out again
+(chapter 03). So the portrait's z_dyn decides where "a closed mouth" starts. For the world's faces the motion
+encoder reads it well. For a photograph it may not: the encoder has only seen the synthetic world, and it can read
+a closed mouth as half open. Then the un-expressed face has its mouth pressed shut further, and the generated
+openings only bring it back to closed. Chapter 07 ("A real photograph") shows it on Grace Hopper's portrait: the
+tracker reads her mouth as closed as a world face at rest, her code lies about half way from a world face at rest
+to one with the jaw open, and her mouth does not move.
+
+The tracker's landmarks generalise to photographs (chapter 02 measured them on real faces), so we let the tracker
+read the portrait and write what it reads in the model's own codes:
+
+1. **calibrate** once per model: draw 16 world faces no profile trains on at rest, with the jaw open and with the
+   eyes shut; encode each with the motion encoder (the codes of faces whose expression is known) and read each with
+   the tracker (mouth opening, eye openness);
+2. for a portrait, the tracker's mouth opening and eye openness give how far it is from rest towards "jaw open"
+   and towards "eyes shut" (``jaw_share``, ``lid_share``, clipped to the calibrated range), and its source code is
+
+       z_src = z_rest + jaw_share (z_jaw - z_rest) + lid_share (z_shut - z_rest).
+
+A world portrait at rest gets nearly the code its own encoding gives; a photograph gets a code the model
+understands. Landmarks that are missing (a detector-only tracker backend) give no reading: the encoder's own
+code is kept. Smile, brows and gaze are not read this way (chapter 04: the codes do not carry them for new people).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+CALIBRATION_PEOPLE = 16          # world faces per calibration pose
+CALIBRATION_WORLD = (0, 1100)    # (world seed, first person): the profiles train on people 0-399; the demo's is 1001
+CALIBRATION_JAW = 0.6            # the jaw opening of the "jaw open" faces (FaceState.jaw_open: 0 closed, 1 wide)
+READ_SIZE = 256                  # the calibration faces are read by the tracker at this size (ratios do not depend on it)
+MAX_JAW_SHARE = 1.5              # a portrait's mouth may read up to 1.5x the calibration opening
+
+
+@dataclass(frozen=True)
+class TrackedExpression:
+    """A portrait's source z_dyn from what the tracker reads of its mouth and eyes (see the module docstring)."""
+
+    rest: torch.Tensor           # (1, dyn_dim) mean code of the world's faces at rest
+    jaw: torch.Tensor            # (1, dyn_dim) ... with the jaw open CALIBRATION_JAW
+    shut: torch.Tensor           # (1, dyn_dim) ... with the eyes shut
+    mouth_rest: float            # the tracker's mouth opening on those faces at rest
+    mouth_jaw: float             # ... with the jaw open
+    eyes_rest: float             # the tracker's eye openness at rest
+    eyes_shut: float             # ... with the eyes shut
+
+    @classmethod
+    @torch.no_grad()
+    def calibrate(cls, latent, tracker=None, people: int = CALIBRATION_PEOPLE) -> "TrackedExpression":
+        """Draw, encode and track the calibration faces (about a second on a CPU for 16 people)."""
+        from ..latent.api import encode_motion
+        from ..tracking import FaceTracker
+        from ..tracking.gaze import eye_openness, mouth_opening
+        from ..world.clip import person
+        from ..world.render import render_frame
+        from ..world.state import FaceState
+
+        tracker = tracker or FaceTracker("auto", smoothing=None)
+        size = int(latent.config.image_size)
+        codes, mouth, eyes = {}, {}, {}
+        for name, state in (("rest", FaceState()), ("jaw", FaceState(jaw_open=CALIBRATION_JAW)),
+                            ("shut", FaceState(blink=1.0))):
+            seed, first = CALIBRATION_WORLD
+            identities = [person(seed, first + i).identity for i in range(people)]
+            faces = np.stack([render_frame(idn, state, size)[0] for idn in identities])
+            _, z_dyn = encode_motion(latent, faces)
+            codes[name] = z_dyn.float().mean(0, keepdim=True).cpu()
+            readings = []
+            for idn in identities:
+                found = tracker.detect(render_frame(idn, state, READ_SIZE)[0])
+                if found and found[0].landmarks is not None and np.isfinite(found[0].landmarks).all():
+                    readings.append((mouth_opening(found[0].landmarks), eye_openness(found[0].landmarks)))
+            if not readings:
+                raise RuntimeError("the tracker found no calibration face: it cannot read a portrait's expression")
+            mouth[name], eyes[name] = (float(v) for v in np.mean(readings, axis=0))
+        if not (mouth["jaw"] > mouth["rest"] and eyes["shut"] < eyes["rest"]):
+            raise RuntimeError(f"the tracker does not tell the calibration faces apart (mouth {mouth}, eyes {eyes})")
+        return cls(codes["rest"], codes["jaw"], codes["shut"], mouth["rest"], mouth["jaw"], eyes["rest"],
+                   eyes["shut"])
+
+    def shares(self, landmarks: np.ndarray) -> tuple[float, float] | None:
+        """(jaw_share, lid_share) of a face's (68, 2) landmarks; None when they are missing."""
+        from ..tracking.gaze import eye_openness, mouth_opening
+
+        lm = np.asarray(landmarks, np.float64)
+        if lm.shape != (68, 2) or not np.isfinite(lm).all():
+            return None
+        jaw = (float(mouth_opening(lm)) - self.mouth_rest) / (self.mouth_jaw - self.mouth_rest)
+        lid = (self.eyes_rest - float(eye_openness(lm))) / (self.eyes_rest - self.eyes_shut)
+        return float(np.clip(jaw, 0.0, MAX_JAW_SHARE)), float(np.clip(lid, 0.0, 1.0))
+
+    def code(self, landmarks: np.ndarray) -> torch.Tensor | None:
+        """(1, dyn_dim) the source z_dyn for a face with these landmarks; None when they are missing."""
+        shares = self.shares(landmarks)
+        if shares is None:
+            return None
+        jaw, lid = shares
+        return self.rest + jaw * (self.jaw - self.rest) + lid * (self.shut - self.rest)
+
+
+SOURCE_EXPRESSIONS = ("tracked", "encoded")
+
+
+def check_source_expression(name: str) -> str:
+    if name not in SOURCE_EXPRESSIONS:
+        raise ValueError(f"source_expression must be 'tracked' (the tracker reads the portrait's mouth and eyes) or "
+                         f"'encoded' (the motion encoder's own reading), not {name!r}")
+    return name
