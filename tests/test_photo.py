@@ -185,8 +185,46 @@ def test_the_tracked_expression_reads_a_world_face_at_rest_with_its_jaw_open_and
     wide[62:65, 1] -= 40                                          # an absurdly open mouth is clipped
     assert expr.shares(wide)[0] == pytest.approx(1.5)
     assert expr.shares(np.full((68, 2), np.nan)) is None and expr.code(np.full((68, 2), np.nan)) is None
-    assert torch.allclose(expr.code(rest_landmarks), expr.rest + sum(
-        s * (d - expr.rest) for s, d in zip(expr.shares(rest_landmarks), (expr.jaw, expr.shut))))
+    shut_landmarks = animator.tracker.detect(render_frame(who, FaceState(blink=1.0), 256)[0])[0].landmarks
+    # a shut-eyed face's code sits nearer the shut code than a face at rest does
+    assert (torch.norm(expr.code(shut_landmarks) - expr.shut) < torch.norm(expr.code(rest_landmarks) - expr.shut))
+
+
+def test_a_source_code_changes_the_appearance_and_a_wrong_one_is_refused(animator, hopper):
+    from vasa_lab.latent.api import encode_appearance
+
+    portrait = animator.portrait(hopper)
+    latent = animator.latent
+    own = encode_appearance(latent, portrait.crop)
+    rest = encode_appearance(latent, portrait.crop, source_dyn=animator.tracked_expression().rest)
+    assert torch.equal(own.image, rest.image) and not torch.allclose(own.volume, rest.volume)
+    dyn = latent.config.dyn_dim
+    with pytest.raises(ValueError, match=f"source_dyn must be \\(1, {dyn}\\)"):
+        encode_appearance(latent, portrait.crop, source_dyn=torch.zeros(1, dyn + 1))
+    with pytest.raises(ValueError, match="for 1 portrait"):
+        encode_appearance(latent, portrait.crop, source_dyn=torch.zeros(3, dyn))
+
+
+def test_without_landmarks_the_encoders_reading_is_kept_and_nothing_is_calibrated(tmp_path, animator, hopper,
+                                                                                     sentence):
+    """A detector-only tracker (OpenCV's Haar boxes) gives no landmarks to read: the portrait is un-expressed from
+    the motion encoder's reading, as with source_expression="encoded", and the video is still made."""
+    from vasa_lab.pipeline import Avatar
+    from vasa_lab.tracking import FaceTracker
+
+    haar = Animator("tiny", latent=animator.latent, motion=animator.motion, device="cpu")
+    haar._tracker = FaceTracker("haar", smoothing=None)
+    portrait = haar.portrait(hopper)
+    assert not np.isfinite(portrait.landmarks).any()
+    encoded = Animator("tiny", latent=animator.latent, motion=animator.motion, device="cpu",
+                       source_expression="encoded")
+    assert torch.equal(haar.appearance(portrait).volume, encoded.appearance(portrait).volume)
+    assert haar._expression is None                                       # no calibration was run
+    avatar = Avatar(animator.latent, animator.motion, portrait, watermark=False)
+    assert torch.equal(avatar.appearance.volume, encoded.appearance(portrait).volume)
+    result = haar.animate(hopper, sentence[:16_000], tmp_path / "haar.mp4", progress=False, watermark=False,
+                          sign=False)
+    assert result.n_frames == 25
 
 
 def test_an_unknown_source_expression_is_one_clear_sentence():

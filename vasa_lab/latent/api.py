@@ -124,7 +124,7 @@ def encode_appearance(model: FaceLatentModel, image, landmarks: np.ndarray | Non
     """A portrait (or a batch of them) -> its Appearance (canonical volume V_app and z_id). Encode once, reuse.
 
     ``landmarks`` (68, 2), the portrait's in its own pixels (one portrait): a model with a copy gate then paints
-    over the copied portrait only around its lips and eyes (:func:`copy_gate_region`). ``source_dyn`` (1, dyn_dim):
+    over the copied portrait only around its lips and eyes (:func:`copy_gate_region`). ``source_dyn`` (1 or B, dyn_dim):
     the portrait's expression code to un-express it from, instead of the motion encoder's reading of it (the
     pipeline's :class:`vasa_lab.pipeline.source_expression.TrackedExpression`); its pose is still encoded."""
     model.eval()
@@ -133,9 +133,11 @@ def encode_appearance(model: FaceLatentModel, image, landmarks: np.ndarray | Non
     if source_dyn is not None:
         z_pose, z_dyn = model.encode_motion(x)
         source_dyn = torch.as_tensor(source_dyn, dtype=z_dyn.dtype, device=z_dyn.device)
-        if source_dyn.shape[-1] != z_dyn.shape[-1]:
-            raise ValueError(f"source_dyn has {source_dyn.shape[-1]} numbers, the model's z_dyn {z_dyn.shape[-1]}")
-        motion = (z_pose, source_dyn.reshape(-1, z_dyn.shape[-1]).expand_as(z_dyn))
+        source_dyn = source_dyn.reshape(-1, source_dyn.shape[-1]) if source_dyn.ndim else source_dyn.reshape(1, 1)
+        if source_dyn.shape[-1] != z_dyn.shape[-1] or source_dyn.shape[0] not in (1, z_dyn.shape[0]):
+            raise ValueError(f"source_dyn must be (1, {z_dyn.shape[-1]}) or ({z_dyn.shape[0]}, {z_dyn.shape[-1]}) for "
+                             f"{z_dyn.shape[0]} portrait(s), not {tuple(source_dyn.shape)}")
+        motion = (z_pose, source_dyn.expand_as(z_dyn))
     app = model.encode_appearance(x, motion)
     if landmarks is not None and model.decoder.gate is not None:
         shape = tuple(np.shape(image))

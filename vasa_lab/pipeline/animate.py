@@ -34,6 +34,7 @@ frame, an unknown emotion name (the message lists the valid ones), a gaze or dis
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,8 @@ class Animator:
         from .source_expression import check_source_expression
 
         self.source_expression = check_source_expression(source_expression)
-        self._expression = None
+        self._expression = None                 # (the latent model it was calibrated for, its TrackedExpression)
+        self._expression_lock = threading.Lock()
         self.profile = resolve_profile(profile)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self._latent, self._motion = latent, motion
@@ -178,24 +180,25 @@ class Animator:
 
     def tracked_expression(self):
         """The :class:`~vasa_lab.pipeline.source_expression.TrackedExpression` of these models (calibrated on first
-        use, about a second), or None with ``source_expression="encoded"``."""
+        use, a few seconds; again when ``latent`` is replaced, not when its weights are changed in place), or None
+        with ``source_expression="encoded"``. Safe to call from several threads (one calibrates, the others wait)."""
+        return self._calibrated() if self.source_expression == "tracked" else None
+
+    def _calibrated(self):
         from .source_expression import TrackedExpression
 
-        if self.source_expression != "tracked":
-            return None
-        if self._expression is None or self._expression[0] is not self.latent:
-            self._expression = (self.latent, TrackedExpression.calibrate(self.latent, self.tracker))
-        return self._expression[1]
+        with self._expression_lock:
+            if self._expression is None or self._expression[0] is not self.latent:
+                self._expression = (self.latent, TrackedExpression.calibrate(self.latent, self.tracker))
+            return self._expression[1]
 
     def appearance(self, portrait: Portrait):
         """Encode the portrait ONCE: its canonical appearance volume V_app and identity code z_id, un-expressed from
-        the expression ``source_expression`` reads."""
-        from ..latent.api import encode_appearance
+        the expression ``source_expression`` reads (the encoder's own when the tracker gave no landmarks)."""
+        from .source_expression import has_landmarks, portrait_appearance
 
-        landmarks = portrait.crop_landmarks()
-        expression = self.tracked_expression()
-        source_dyn = expression.code(landmarks) if expression is not None else None
-        return encode_appearance(self.latent, portrait.crop, landmarks, source_dyn)
+        expression = self.tracked_expression() if has_landmarks(portrait) else None
+        return portrait_appearance(self.latent, portrait, expression)
 
     def feature_chunks(self, audio, sample_rate: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start_frame, features (t, D)) chunks of the audio (a path, or an array at ``sample_rate``)."""
@@ -249,10 +252,13 @@ class Animator:
         from .avatar import Avatar
 
         options.setdefault("model_id", self.profile)
+        from .source_expression import has_landmarks
+
         options.setdefault("source_expression", self.source_expression)
-        if options["source_expression"] == "tracked":
-            options.setdefault("expression", self.tracked_expression())
-        return Avatar(self.latent, self.motion, self.portrait(image), **options)
+        portrait = self.portrait(image)
+        if options["source_expression"] == "tracked" and has_landmarks(portrait) and "expression" not in options:
+            options["expression"] = self._calibrated()       # once, even when this Animator itself is "encoded"
+        return Avatar(self.latent, self.motion, portrait, **options)
 
     # -- the whole job -----------------------------------------------------------------------------------------
     def animate(self, image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = 0.5,

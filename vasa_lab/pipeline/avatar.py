@@ -57,9 +57,8 @@ class Avatar:
                  max_side: int | None = None, render_batch: int = 64, precision: str = "32", compile: bool = False,
                  tracker=None, model_id: str = "custom", watermark: bool = True, source_expression: str = "tracked",
                  expression=None):
-        from ..latent.api import encode_appearance
         from ..tracking.align import Portrait, align_portrait
-        from .source_expression import TrackedExpression, check_source_expression
+        from .source_expression import TrackedExpression, check_source_expression, has_landmarks, portrait_appearance
 
         if frame not in ("photo", "crop"):
             raise ValueError(f"frame must be 'photo' (the whole photo) or 'crop' (the face square), not {frame!r}")
@@ -67,11 +66,11 @@ class Avatar:
         if not isinstance(portrait, Portrait):
             portrait = align_portrait(portrait, int(latent.config.image_size), tracker)
         self.latent, self.motion, self.portrait = latent, motion, portrait
-        landmarks, source_dyn = portrait.crop_landmarks(), None
-        if source_expression == "tracked":
+        if source_expression == "tracked" and has_landmarks(portrait):
             expression = expression or TrackedExpression.calibrate(latent, tracker)
-            source_dyn = expression.code(landmarks)
-        self.appearance = encode_appearance(latent, portrait.crop, landmarks, source_dyn)
+        else:
+            expression = None                 # the encoder's own reading (asked for, or no landmarks to read)
+        self.appearance = portrait_appearance(latent, portrait, expression)
         compositor = None
         if frame == "photo" and size is None and portrait.image is not None:
             from .photo import MAX_SIDE, PhotoCompositor

@@ -12,7 +12,7 @@ to one with the jaw open, and her mouth does not move.
 The tracker's landmarks generalise to photographs (chapter 02 measured them on real faces), so we let the tracker
 read the portrait and write what it reads in the model's own codes:
 
-1. **calibrate** once per model: draw 16 world faces no profile trains on at rest, with the jaw open and with the
+1. **calibrate** once per model: draw 16 world faces that tiny and small never trained on at rest, with the jaw open and with the
    eyes shut; encode each with the motion encoder (the codes of faces whose expression is known) and read each with
    the tracker (mouth opening, eye openness);
 2. for a portrait, the tracker's mouth opening and eye openness give how far it is from rest towards "jaw open"
@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 CALIBRATION_PEOPLE = 16          # world faces per calibration pose
-CALIBRATION_WORLD = (0, 1100)    # (world seed, first person): the profiles train on people 0-399; the demo's is 1001
+CALIBRATION_WORLD = (0, 1100)    # (world seed, first person): tiny and small train on people 0-249 / 0-399 (full's
+                                 # 10,000 clips reach person 4999: calibration only, no score is measured on them)
 CALIBRATION_JAW = 0.6            # the jaw opening of the "jaw open" faces (FaceState.jaw_open: 0 closed, 1 wide)
 READ_SIZE = 256                  # the calibration faces are read by the tracker at this size (ratios do not depend on it)
 MAX_JAW_SHARE = 1.5              # a portrait's mouth may read up to 1.5x the calibration opening
@@ -53,7 +54,8 @@ class TrackedExpression:
     @classmethod
     @torch.no_grad()
     def calibrate(cls, latent, tracker=None, people: int = CALIBRATION_PEOPLE) -> "TrackedExpression":
-        """Draw, encode and track the calibration faces (about a second on a CPU for 16 people)."""
+        """Draw, encode and track the calibration faces (a few seconds on a CPU for 16 people). Calibrate again after
+        changing the model's weights: the codes are the model's."""
         from ..latent.api import encode_motion
         from ..tracking import FaceTracker
         from ..tracking.gaze import eye_openness, mouth_opening
@@ -105,6 +107,22 @@ class TrackedExpression:
 
 
 SOURCE_EXPRESSIONS = ("tracked", "encoded")
+
+
+def has_landmarks(portrait) -> bool:
+    """Whether the tracker gave this :class:`~vasa_lab.tracking.align.Portrait` landmarks to read (a detector-only
+    backend gives none: then the encoder's own reading is the only one)."""
+    return bool(np.isfinite(portrait.landmarks).all())
+
+
+def portrait_appearance(latent, portrait, expression: TrackedExpression | None = None):
+    """Encode an aligned portrait once (:func:`vasa_lab.latent.api.encode_appearance`, with its landmarks for the copy
+    gate), un-expressed from ``expression``'s reading of it; None (or no landmarks): from the encoder's own."""
+    from ..latent.api import encode_appearance
+
+    landmarks = portrait.crop_landmarks()
+    source_dyn = expression.code(landmarks) if expression is not None else None
+    return encode_appearance(latent, portrait.crop, landmarks, source_dyn)
 
 
 def check_source_expression(name: str) -> str:

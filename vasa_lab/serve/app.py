@@ -80,6 +80,7 @@ class AvatarServer:
         self.config = config
         self.animator = animator or Animator(config.profile)
         self.animator.latent, self.animator.motion                 # loaded now, not on the first visitor
+        self.animator.tracked_expression()                         # calibrated now too (a few seconds)
         self.portraits: OrderedDict[str, dict] = OrderedDict()
         self.sessions: set = set()
         self.lock = threading.Lock()
