@@ -3,8 +3,9 @@
     python benchmarks/bench_head_audio.py [--profile tiny] [--out benchmarks/results/head_audio_tiny.json]
     python benchmarks/bench_head_audio.py --profile small --part sampler     # part 3 only, a few minutes
     python benchmarks/bench_head_audio.py --part pixels                      # part 2 only, about 10 minutes
+    python benchmarks/bench_head_audio.py --part capp                        # part 4 only, about 1 minute
 
-Three measurements, held-out people of the profile's world:
+Four measurements, held-out people of the profile's world:
 
 1. on the motion codes (chapter 06's measure): the audio-pose correlation (head speed against loudness, best lag
    0-10 frames) of generated motion under variants of generation: the default (audio guidance 0.5, gaze 1, 10 DDIM
@@ -20,6 +21,9 @@ Three measurements, held-out people of the profile's world:
    small), truth vs generated (and generated with the drift control's bound off; and the clips' own codes through
    that bound: what it takes from real blinks and the jaw); one denoising step at each noise level on windows
    with a blink, and the whole DDIM sampler from that noise (where the sampler loses it); and the same motion drawn on `make demo`'s portrait, the eyes read by the tracker.
+4. what CAPP reads: the true pose taken apart (smoothed, its frame-scale residual shuffled or replaced by white
+   noise that does or does not follow the speaker's head activity, a random walk alone) and how big the true,
+   encoded and generated pose's frame-scale residual is and how closely its size follows that activity.
 """
 from __future__ import annotations
 
@@ -318,15 +322,72 @@ def blink_pixels(profile: str, model, test: list[dict], n_clips: int = 6) -> dic
     return out
 
 
+def capp_part(profile: str, n_clips: int = 24, model_file: str | None = None) -> dict:
+    """What CAPP reads, and what the generator misses (part 4, on the codes: no renderer, no tracker).
+
+    CAPP scores the true pose and the true pose taken apart (:func:`vasa_lab.metrics.capp.taken_apart`: smoothed,
+    its frame-scale jitter shuffled, another clip's, white noise that does or does not follow the world's head
+    activity, a random walk alone, 5 frames late). Then the true, encoded and generated pose: CAPP, the size of
+    the frame-scale jitter and how closely it follows the activity (:func:`~vasa_lab.metrics.capp.frame_scale_motion`).
+    ``model_file``: a motion model's safetensors (same config as the profile's) to read instead of the shipped one.
+    """
+    from vasa_lab import course
+    from vasa_lab.latent.api import encode_motion
+    from vasa_lab.metrics import world_clips
+    from vasa_lab.metrics.capp import capp_windows, frame_scale_motion, load_capp, taken_apart
+    from vasa_lab.metrics.features import log_mel
+    from vasa_lab.motion import MotionConditions
+    from vasa_lab.pipeline.animate import Animator
+    from vasa_lab.world.behaviour import head_activity, loudness_db
+
+    capp = load_capp(profile)
+    animator = Animator(profile)
+    if model_file:
+        from safetensors.torch import load_file
+        animator.motion.load_state_dict(load_file(model_file))
+    clips = world_clips(course.world(profile), "test")[:n_clips]
+    rng = np.random.default_rng(0)
+    apart: dict[str, list[float]] = {}
+    rows: dict[str, dict[str, list[float]]] = {}
+    for i, c in enumerate(clips):
+        mel = log_mel(c.audio, c.n_frames, n_mels=capp.config.n_mels)
+        activity = head_activity(loudness_db(c.audio, 16_000, c.n_frames))
+        pose = np.asarray(c.pose, np.float32)
+        for name, p in taken_apart(pose, activity, clips[(i + 1) % len(clips)].pose, rng).items():
+            apart.setdefault(name, []).append(float(capp_windows(capp, mel, p).mean()))
+        chunks = list(animator.feature_chunks(c.audio, 16_000))
+        motion = np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), seed=i)))
+        for name, p in {"true pose": pose, "encoded z_pose": encode_motion(animator.latent, c.frames)[0].numpy(),
+                        "generated (default sampler)": motion[: c.n_frames, :6]}.items():
+            size, follows = frame_scale_motion(p, activity)
+            row = rows.setdefault(name, dict(capp=[], jitter=[], follows_activity=[]))
+            row["capp"].append(float(capp_windows(capp, mel, np.asarray(p, np.float32)).mean()))
+            row["jitter"].append(size)
+            row["follows_activity"].append(follows)
+    out = dict(taken_apart={k: round(float(np.mean(v)), 3) for k, v in apart.items()},
+               poses={k: {m: round(float(np.mean(v)), 3) for m, v in row.items()} for k, row in rows.items()},
+               n_clips=len(clips))
+    print(f"  CAPP of the true pose, taken apart ({len(clips)} held-out clips):")
+    for name, v in out["taken_apart"].items():
+        print(f"    {name:45s} {v:.3f}")
+    print(f"  {'':30s} CAPP  frame-scale jitter (deg)  its size follows the activity (r)")
+    for name, row in out["poses"].items():
+        print(f"  {name:30s} {row['capp']:.3f}  {row['jitter']:25.3f}  {row['follows_activity']:.3f}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="tiny")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--part", choices=("all", "pixels", "sampler"), default="all",
-                    help="pixels: only part 2, sampler: only part 3 (a few minutes each), merged into an existing "
-                         "results file")
+    ap.add_argument("--part", choices=("all", "pixels", "sampler", "capp"), default="all",
+                    help="pixels: only part 2, sampler: only part 3, capp: only part 4 (a few minutes each), merged "
+                         "into an existing results file")
+    ap.add_argument("--motion-file", default=None,
+                    help="part 4 only: a motion model's model.safetensors to read instead of the shipped one")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
+    from bench_motion_loss import write_results
     from vasa_lab.repro import setup
 
     setup(seed=0)
@@ -342,13 +403,13 @@ def main() -> None:
     if args.part in ("all", "sampler"):
         print("\n3. what the sampler keeps, on the codes (24 held-out clips):")
         result["sampler"] = sampler_level(args.profile)
+    if args.part in ("all", "capp"):
+        print("\n4. what CAPP reads, and what the generator misses (24 held-out clips, on the codes):")
+        result["capp"] = capp_part(args.profile, model_file=args.motion_file)
     seconds = round(time.time() - started, 1)
-    key = {"all": "seconds", "pixels": "seconds_part_2", "sampler": "seconds_part_3"}[args.part]
+    key = {"all": "seconds", "pixels": "seconds_part_2", "sampler": "seconds_part_3", "capp": "seconds_part_4"}[args.part]
     result[key] = seconds                                                  # a part's rerun keeps the full time
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")                     # atomically: a kill never leaves half a results file
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(out)
+    write_results(out, result)                        # atomically: a kill never leaves half a results file
     print(f"\n({seconds:.0f} s) -> {out}")
 
 

@@ -102,6 +102,38 @@ def test_info_nce_known_case_and_symmetry():
     assert float(info_nce(a, p, 2.0)) == pytest.approx(float(info_nce(p, a, 2.0)), rel=1e-6)   # symmetric
 
 
+def test_head_activity_and_frame_scale_motion():
+    """What chapter 10's section 7 measures: the world's head activity from loudness, and whether a pose's
+    frame-scale jitter follows it."""
+    from vasa_lab.metrics.capp import frame_scale_motion, taken_apart
+    from vasa_lab.world.behaviour import head_activity, loudness_db
+
+    sr, n = 16_000, 100
+    t = np.arange(sr * 4) / sr
+    audio = np.where(t < 2, 0.3 * np.sin(2 * np.pi * 200 * t), 1e-4).astype(np.float32)   # 2 s speech, 2 s pause
+    loud = loudness_db(audio, sr, n)
+    assert loud.max() == pytest.approx(0.0, abs=1e-4) and loud.min() >= -60 and loud[75:].max() < -30
+    act = head_activity(loud)
+    assert act.shape == (n,) and act[40:50].min() > 0.9 and act[-1] < 0.2 and act.min() >= 0.1 - 1e-6
+
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.normal(0, 0.05, (n, 6)), axis=0)
+    follows = smooth + rng.normal(0, 1.0, (n, 6)) * act[:, None]         # jitters while speaking only
+    constant = smooth + rng.normal(0, 0.6, (n, 6))                         # jitters all along
+    size_f, r_f = frame_scale_motion(follows, act)
+    size_c, r_c = frame_scale_motion(constant, act)
+    size_s, _ = frame_scale_motion(smooth, act)
+    assert r_f > 0.7 and r_c < 0.4 and size_s < 0.1 * size_c
+
+    parts = taken_apart(follows, act, constant, rng)
+    np.testing.assert_allclose(parts["true pose"], follows, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(parts["true pose 5 frames late"][5:], follows[:-5], rtol=1e-5, atol=1e-5)
+    assert all(v.shape == (n, 6) and v.dtype == np.float32 for v in parts.values())
+    assert frame_scale_motion(parts["smoothed, sigma 2 frames"], act)[0] < 0.3 * size_f
+    assert frame_scale_motion(parts["smoothed + white noise x activity"], act)[1] > 0.7
+    assert frame_scale_motion(parts["smoothed + white noise, constant"], act)[1] < 0.4
+
+
 def test_capp_windows_and_short_clips():
     assert window_starts(100, 75) == [0, 25]
     assert window_starts(60, 75) == [0]

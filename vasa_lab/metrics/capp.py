@@ -309,3 +309,61 @@ def load_capp(profile: str | None = None, config: CAPPConfig | None = None, stor
                              expensive=cfg.profile != "tiny",
                              how_to_make=f"python -m vasa_lab.metrics.train --profile {cfg.profile}")
     return net.requires_grad_(False).eval()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# what the score listens for (chapter 10, section 7; benchmarks/bench_head_audio.py --part capp)
+# ---------------------------------------------------------------------------------------------------------------
+def frame_scale_motion(pose: np.ndarray, activity: np.ndarray, sigma: float = 2.0) -> tuple[float, float]:
+    """The head's frame-scale motion: the pose minus itself smoothed (Gaussian, ``sigma`` frames). Returns its mean
+    size over yaw, pitch and roll (degrees) and the correlation of that size, smoothed over about 3 frames, with
+    ``activity`` (T,), e.g. :func:`vasa_lab.world.behaviour.head_activity`: does the head jitter while the person
+    speaks and keep still in a pause?"""
+    from scipy.ndimage import gaussian_filter1d
+
+    pose = np.asarray(pose, np.float64)
+    residual = np.abs(pose - gaussian_filter1d(pose, sigma, axis=0))[:, :3]
+    size = gaussian_filter1d(residual.sum(1), 3.0)
+    return float(residual.mean()), float(np.corrcoef(size, np.asarray(activity, np.float64))[0, 1])
+
+
+def taken_apart(pose: np.ndarray, activity: np.ndarray, other_pose: np.ndarray,
+                rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A true head pose (T, 6) taken apart, to be scored by CAPP against its own audio: each entry keeps one thing
+    and loses another. "smoothed": the pose with its frame-scale motion (sigma 2 frames) removed; to that, the
+    motion put back shuffled in time, another clip's, or white noise of its size, constant or scaled frame by
+    frame by ``activity``; a random walk alone whose steps do or do not follow ``activity``; the pose 5 frames late.
+    ``other_pose``: another clip's pose (its frame-scale motion, tiled to this length)."""
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.signal import lfilter
+
+    pose = np.asarray(pose, np.float64)
+    smooth = gaussian_filter1d(pose, 2.0, axis=0)
+    residual = pose - smooth
+    size = residual.std(0, keepdims=True)
+    other = np.asarray(other_pose, np.float64)
+    other = np.resize(other - gaussian_filter1d(other, 2.0, axis=0), pose.shape)
+    steps = np.diff(pose, axis=0).std(0, keepdims=True)
+
+    def unit(x):
+        return x / x.std(0, keepdims=True)
+
+    def walk(kicks):                     # a random walk, slowly pulled back to 0, with the pose's step size
+        w = lfilter([1.0], [1.0, -0.97], kicks, axis=0)
+        return w / np.diff(w, axis=0).std(0, keepdims=True) * steps
+
+    act = np.asarray(activity, np.float64)[:, None]
+    white, kicks = rng.standard_normal(pose.shape), rng.standard_normal(pose.shape)
+    variants = {
+        "true pose": pose,
+        "smoothed, sigma 1 frame": gaussian_filter1d(pose, 1.0, axis=0),
+        "smoothed, sigma 2 frames": smooth,
+        "smoothed + its jitter shuffled in time": smooth + residual[rng.permutation(len(residual))],
+        "smoothed + another clip's jitter": smooth + other,
+        "smoothed + white noise, constant": smooth + unit(white) * size,
+        "smoothed + white noise x activity": smooth + unit(white * act) * size,
+        "a random walk alone, constant steps": walk(kicks),
+        "a random walk alone, steps x activity": walk(kicks * act),
+        "true pose 5 frames late": np.concatenate([np.repeat(pose[:1], 5, 0), pose[:-5]]),
+    }
+    return {k: v.astype(np.float32) for k, v in variants.items()}

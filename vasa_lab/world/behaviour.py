@@ -66,13 +66,18 @@ def frame_rms(audio: np.ndarray, sample_rate: int, n_frames: int, fps: float = 2
     return out
 
 
+def loudness_db(audio: np.ndarray, sample_rate: int, n_frames: int, fps: float = 25.0) -> np.ndarray:
+    """Each video frame's loudness in dB below the clip's loudest frame, (T,) in -60..0."""
+    rms = frame_rms(audio, sample_rate, n_frames, fps)
+    energy = 20 * np.log10(np.maximum(rms, 1e-5) / max(rms.max(), 1e-5))
+    return np.clip(energy, -60, 0).astype(np.float32)
+
+
 def prosody(audio: np.ndarray, sample_rate: int, n_frames: int, fps: float = 25.0) -> Prosody:
     """Loudness and pitch per video frame (pitch by the YIN estimator, a fast autocorrelation method)."""
     import librosa
 
-    rms = frame_rms(audio, sample_rate, n_frames, fps)
-    energy = 20 * np.log10(np.maximum(rms, 1e-5) / max(rms.max(), 1e-5))
-    energy = np.clip(energy, -60, 0).astype(np.float32)
+    energy = loudness_db(audio, sample_rate, n_frames, fps)
     hop = int(round(sample_rate / fps))
     f0 = librosa.yin(audio.astype(np.float32), fmin=65, fmax=400, sr=sample_rate, frame_length=1024,
                      hop_length=hop, center=True)
@@ -203,6 +208,14 @@ def gaze_track(rng: np.random.Generator, n: int, cond: ClipConditions, fps: floa
     return yaw.astype(np.float32), pitch.astype(np.float32)
 
 
+def head_activity(energy: np.ndarray) -> np.ndarray:
+    """How hard the head's random wander is kicked each frame, (T,) in 0.1..1: 1 while speaking (loudness above
+    -30 dB of the clip's peak, smoothed over about half a second), 0.1 in a long pause. The head moves less when
+    the speaker is silent; chapter 10's CAPP learns exactly this (``benchmarks/bench_head_audio.py --part capp``)."""
+    speaking = lfilter([0.08], [1, -0.92], (np.asarray(energy) > -30).astype(np.float32))  # smoothed 0..1 talking
+    return 0.1 + 0.9 * speaking
+
+
 def motion_tracks(
     rng: np.random.Generator,
     audio: np.ndarray,
@@ -220,8 +233,7 @@ def motion_tracks(
     pros = prosody(audio, sample_rate, n_frames, fps)
     accents = accent_impulses(pros)
     syllables = np.minimum(syllable_impulses(pros), 1.0)
-    speaking = lfilter([0.08], [1, -0.92], (pros.energy > -30).astype(np.float32))  # smoothed 0..1 "talking"
-    activity = 0.1 + 0.9 * speaking   # the head moves less in pauses: fewer random kicks
+    activity = head_activity(pros.energy)
     amp = style.amplitude
 
     # pitch: nods on syllables and accents (a nod is a downward dip), plus a drift kicked while speaking
