@@ -19,6 +19,7 @@ Writes ``benchmarks/results/capp_training_tiny.json``.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 from pathlib import Path
@@ -39,20 +40,19 @@ VARIANTS = {
 }
 
 
-def held_out(n_clips: int):
-    """The test clips with their mel rows, activity and true pose (computed once for every variant)."""
+def test_clips_with_activity(n_clips: int, n_mels: int):
+    """The test clips, each with its mel rows and head activity (computed once for every variant)."""
     from vasa_lab import course
     from vasa_lab.metrics import world_clips
     from vasa_lab.metrics.features import log_mel
     from vasa_lab.world.behaviour import head_activity, loudness_db
 
     clips = world_clips(course.world("tiny"), "test")[:n_clips]
-    return [dict(clip=c, mel=log_mel(c.audio, c.n_frames), activity=head_activity(loudness_db(c.audio, 16_000,
-                                                                                              c.n_frames)))
-            for c in clips]
+    return [dict(clip=c, mel=log_mel(c.audio, c.n_frames, n_mels=n_mels),
+                 activity=head_activity(loudness_db(c.audio, 16_000, c.n_frames))) for c in clips]
 
 
-def read(model, latent, capp, clips, codes) -> dict:
+def read_variant(model, latent, capp, clips, codes) -> dict:
     """CAPP, jitter and its fit to the activity, at audio guidance 0.5 and 1; lip sync and dP on the codes."""
     from vasa_lab.metrics.capp import capp_windows, frame_scale_motion
     from vasa_lab.metrics.motion_codes import JawProbe, evaluate_clips
@@ -84,7 +84,8 @@ def read(model, latent, capp, clips, codes) -> dict:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=24)
-    ap.add_argument("--only", default=None, help="one variant's name (default: all)")
+    ap.add_argument("--only", default=None, choices=list(VARIANTS),
+                    help="one variant (default: all); merged into an existing results file")
     ap.add_argument("--out", default="benchmarks/results/capp_training_tiny.json")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -98,11 +99,13 @@ def main(argv=None) -> None:
     setup(seed=0)
     started = time.time()
     latent, capp = load_latent_model("tiny"), load_capp("tiny")
-    clips = held_out(args.clips)
+    clips = test_clips_with_activity(args.clips, capp.config.n_mels)
     truth = [frame_scale_motion(i["clip"].pose, i["activity"]) for i in clips]
-    result = dict(true_pose=dict(jitter=round(float(np.mean([t[0] for t in truth])), 3),
-                                 follows_activity=round(float(np.mean([t[1] for t in truth])), 3)),
-                  n_clips=len(clips), variants={})
+    out = Path(args.out)
+    result = json.loads(out.read_text()) if args.only and out.exists() else dict(variants={})
+    result.update(true_pose=dict(jitter=round(float(np.mean([t[0] for t in truth])), 3),
+                                 follows_activity=round(float(np.mean([t[1] for t in truth])), 3),
+                                 n_clips=len(clips)))
     print(f"true pose: frame-scale jitter {result['true_pose']['jitter']:.3f} deg, its size follows the activity "
           f"r {result['true_pose']['follows_activity']:.3f}")
     codes = None
@@ -112,13 +115,13 @@ def main(argv=None) -> None:
             continue
         cfg = MotionConfig.for_profile("tiny", **overrides)
         model = load_motion_model(config=cfg).eval()            # trained once (a few minutes), then cached
-        codes = codes or motion_clips(cfg)
-        row = read(model, latent, capp, clips, codes)
-        result["variants"][name] = dict(overrides=overrides, **row)
+        if codes is None:
+            codes = motion_clips(cfg)
+        row = read_variant(model, latent, capp, clips, codes)
+        result["variants"][name] = dict(overrides=overrides, n_clips=len(clips), **row)
         print(f"{name:44s} {row['CAPP']:6.3f} {row['CAPP, audio 1']:8.3f} {row['jitter']:7.3f} "
               f"{row['follows_activity']:8.3f} {row['jaw_r']:6.3f} {row['dP']:6.3f}", flush=True)
     result["seconds"] = round(time.time() - started, 1)
-    out = Path(args.out)
     write_results(out, result)                        # atomically: a kill never leaves half a results file
     print(f"({result['seconds']:.0f} s) -> {out}")
 

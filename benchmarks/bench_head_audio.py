@@ -343,8 +343,8 @@ def capp_part(profile: str, n_clips: int = 24, model_file: str | None = None) ->
     capp = load_capp(profile)
     animator = Animator(profile)
     if model_file:
-        from safetensors.torch import load_file
-        animator.motion.load_state_dict(load_file(model_file))
+        from vasa_lab.artifacts import load_state_dict
+        animator.motion.load_state_dict(load_state_dict(model_file))
     clips = world_clips(course.world(profile), "test")[:n_clips]
     rng = np.random.default_rng(0)
     apart: dict[str, list[float]] = {}
@@ -384,8 +384,11 @@ def main() -> None:
                     help="pixels: only part 2, sampler: only part 3, capp: only part 4 (a few minutes each), merged "
                          "into an existing results file")
     ap.add_argument("--motion-file", default=None,
-                    help="part 4 only: a motion model's model.safetensors to read instead of the shipped one")
+                    help="with --part capp and --out only: a motion model's weights (same config as the profile's) "
+                         "to read instead of the shipped one")
     args = ap.parse_args()
+    if args.motion_file and (args.part != "capp" or not args.out):
+        ap.error("--motion-file needs --part capp and its own --out (the results file holds the shipped model's)")
     warnings.filterwarnings("ignore")
     from bench_motion_loss import write_results
     from vasa_lab.repro import setup
@@ -406,6 +409,7 @@ def main() -> None:
     if args.part in ("all", "capp"):
         print("\n4. what CAPP reads, and what the generator misses (24 held-out clips, on the codes):")
         result["capp"] = capp_part(args.profile, model_file=args.motion_file)
+        result["capp"]["motion_file"] = args.motion_file      # None: the shipped model
     seconds = round(time.time() - started, 1)
     key = {"all": "seconds", "pixels": "seconds_part_2", "sampler": "seconds_part_3", "capp": "seconds_part_4"}[args.part]
     result[key] = seconds                                                  # a part's rerun keeps the full time

@@ -132,6 +132,10 @@ def test_head_activity_and_frame_scale_motion():
     assert frame_scale_motion(parts["smoothed, sigma 2 frames"], act)[0] < 0.3 * size_f
     assert frame_scale_motion(parts["smoothed + white noise x activity"], act)[1] > 0.7
     assert frame_scale_motion(parts["smoothed + white noise, constant"], act)[1] < 0.4
+    walk_follows = frame_scale_motion(parts["a random walk alone, steps x activity"], act)[1]
+    assert walk_follows > frame_scale_motion(parts["a random walk alone, constant steps"], act)[1] + 0.3
+    shuffled = parts["smoothed + its jitter shuffled in time"]
+    assert frame_scale_motion(shuffled, act)[1] < r_f - 0.2       # the same jitter, no longer where the speech is
 
 
 def test_capp_windows_and_short_clips():

@@ -314,17 +314,29 @@ def load_capp(profile: str | None = None, config: CAPPConfig | None = None, stor
 # ---------------------------------------------------------------------------------------------------------------
 # what the score listens for (chapter 10, section 7; benchmarks/bench_head_audio.py --part capp)
 # ---------------------------------------------------------------------------------------------------------------
-def frame_scale_motion(pose: np.ndarray, activity: np.ndarray, sigma: float = 2.0) -> tuple[float, float]:
-    """The head's frame-scale motion: the pose minus itself smoothed (Gaussian, ``sigma`` frames). Returns its mean
-    size over yaw, pitch and roll (degrees) and the correlation of that size, smoothed over about 3 frames, with
-    ``activity`` (T,), e.g. :func:`vasa_lab.world.behaviour.head_activity`: does the head jitter while the person
-    speaks and keep still in a pause?"""
+def frame_scale_jitter(pose: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """|pose - pose smoothed| (Gaussian, ``sigma`` frames) for yaw, pitch, roll: (T, 3) in degrees. The head's
+    frame-to-frame jitter, what smoothing would take away."""
     from scipy.ndimage import gaussian_filter1d
 
     pose = np.asarray(pose, np.float64)
-    residual = np.abs(pose - gaussian_filter1d(pose, sigma, axis=0))[:, :3]
-    size = gaussian_filter1d(residual.sum(1), 3.0)
-    return float(residual.mean()), float(np.corrcoef(size, np.asarray(activity, np.float64))[0, 1])
+    return np.abs(pose - gaussian_filter1d(pose, sigma, axis=0))[:, :3]
+
+
+def jitter_size(pose: np.ndarray) -> np.ndarray:
+    """How much the head jitters around each frame: :func:`frame_scale_jitter` summed over the three angles and
+    smoothed over about 3 frames, (T,) in degrees."""
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(frame_scale_jitter(pose).sum(1), 3.0)
+
+
+def frame_scale_motion(pose: np.ndarray, activity: np.ndarray) -> tuple[float, float]:
+    """The head's frame-scale motion: the mean of :func:`frame_scale_jitter` (degrees) and the correlation over frames
+    of :func:`jitter_size` with ``activity`` (T,), e.g. :func:`vasa_lab.world.behaviour.head_activity`: does the head
+    jitter while the person speaks and keep still in a pause?"""
+    return (float(frame_scale_jitter(pose).mean()),
+            float(np.corrcoef(jitter_size(pose), np.asarray(activity, np.float64))[0, 1]))
 
 
 def taken_apart(pose: np.ndarray, activity: np.ndarray, other_pose: np.ndarray,

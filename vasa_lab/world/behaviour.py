@@ -211,7 +211,7 @@ def gaze_track(rng: np.random.Generator, n: int, cond: ClipConditions, fps: floa
 def head_activity(energy: np.ndarray) -> np.ndarray:
     """How hard the head's random wander is kicked each frame, (T,) in 0.1..1: 1 while speaking (loudness above
     -30 dB of the clip's peak, smoothed over about half a second), 0.1 in a long pause. The head moves less when
-    the speaker is silent; chapter 10's CAPP learns exactly this (``benchmarks/bench_head_audio.py --part capp``)."""
+    the speaker is silent; chapter 10 (section 7) shows that its CAPP network has learned to expect this."""
     speaking = lfilter([0.08], [1, -0.92], (np.asarray(energy) > -30).astype(np.float32))  # smoothed 0..1 talking
     return 0.1 + 0.9 * speaking
 
