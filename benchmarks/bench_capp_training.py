@@ -56,7 +56,7 @@ def read_variant(model, latent, capp, clips, codes) -> dict:
     """CAPP, jitter and its fit to the activity, at audio guidance 0.5 and 1; lip sync and dP on the codes."""
     from vasa_lab.metrics.capp import capp_windows, frame_scale_motion
     from vasa_lab.metrics.motion_codes import JawProbe, evaluate_clips
-    from vasa_lab.motion import MotionConditions
+    from vasa_lab.metrics.baselines import generator_motion
     from vasa_lab.pipeline.animate import Animator
 
     animator = Animator("tiny", latent=latent, motion=model)
@@ -65,9 +65,7 @@ def read_variant(model, latent, capp, clips, codes) -> dict:
         capps, jitter, follows = [], [], []
         for k, item in enumerate(clips):
             c = item["clip"]
-            chunks = list(animator.feature_chunks(c.audio, 16_000))
-            pose = np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), seed=k,
-                                                              audio_scale=scale)))[: c.n_frames, :6]
+            pose = generator_motion(animator, c, seed=k, audio_scale=scale)[: c.n_frames, :6]
             capps.append(float(capp_windows(capp, item["mel"], pose).mean()))
             size, r = frame_scale_motion(pose, item["activity"])
             jitter.append(size)

@@ -334,9 +334,9 @@ def capp_part(profile: str, n_clips: int = 24, model_file: str | None = None) ->
     from vasa_lab import course
     from vasa_lab.latent.api import encode_motion
     from vasa_lab.metrics import world_clips
+    from vasa_lab.metrics.baselines import generator_motion
     from vasa_lab.metrics.capp import capp_windows, frame_scale_motion, load_capp, taken_apart
     from vasa_lab.metrics.features import log_mel
-    from vasa_lab.motion import MotionConditions
     from vasa_lab.pipeline.animate import Animator
     from vasa_lab.world.behaviour import head_activity, loudness_db
 
@@ -355,10 +355,9 @@ def capp_part(profile: str, n_clips: int = 24, model_file: str | None = None) ->
         pose = np.asarray(c.pose, np.float32)
         for name, p in taken_apart(pose, activity, clips[(i + 1) % len(clips)].pose, rng).items():
             apart.setdefault(name, []).append(float(capp_windows(capp, mel, p).mean()))
-        chunks = list(animator.feature_chunks(c.audio, 16_000))
-        motion = np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), seed=i)))
+        generated = generator_motion(animator, c, seed=i)[: c.n_frames, :6]
         for name, p in {"true pose": pose, "encoded z_pose": encode_motion(animator.latent, c.frames)[0].numpy(),
-                        "generated (default sampler)": motion[: c.n_frames, :6]}.items():
+                        "generated (default sampler)": generated}.items():
             size, follows = frame_scale_motion(p, activity)
             row = rows.setdefault(name, dict(capp=[], jitter=[], follows_activity=[]))
             row["capp"].append(float(capp_windows(capp, mel, np.asarray(p, np.float32)).mean()))

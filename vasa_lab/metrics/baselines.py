@@ -91,16 +91,22 @@ def generator_status(profile: str | None = None) -> str | None:
     return None
 
 
-def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10, audio_scale: float = 0.5) -> EvalClip:
-    """Our generator on (first frame, audio): ``animator`` is a :class:`vasa_lab.pipeline.animate.Animator`. Default
-    conditions (no gaze, distance or emotion given), DDIM with ``steps`` steps, audio guidance ``audio_scale``."""
+def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10, audio_scale: float = 0.5) -> np.ndarray:
+    """Our generator's motion codes (T', 6 + dyn) for ``clip``'s audio: ``animator`` is a
+    :class:`vasa_lab.pipeline.animate.Animator`. Default conditions (no gaze, distance or emotion given), DDIM with
+    ``steps`` steps, audio guidance ``audio_scale``. The first 6 numbers of a frame are its head pose."""
     from ..motion import MotionConditions
 
+    chunks = animator.feature_chunks(clip.audio, 16_000)
+    return np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), steps=steps, seed=seed,
+                                                      audio_scale=audio_scale)))
+
+
+def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10, audio_scale: float = 0.5) -> EvalClip:
+    """Our generator on (first frame, audio): the video of :func:`generator_motion` drawn from the first frame."""
     portrait = animator.portrait(clip.frames[0])
     appearance = animator.appearance(portrait)
-    chunks = animator.feature_chunks(clip.audio, 16_000)
-    motion = np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), steps=steps, seed=seed,
-                                                                audio_scale=audio_scale)))
+    motion = generator_motion(animator, clip, seed=seed, steps=steps, audio_scale=audio_scale)
     frames = np.concatenate(list(animator.render_batches(appearance, motion, size=clip.frames.shape[1])))
     n = min(len(frames), clip.n_frames)
     return EvalClip(f"{clip.name}-generated-{seed}", frames[:n], clip.audio, portrait=clip.frames[0],
