@@ -1,6 +1,7 @@
 """Where is the asked emotion lost? Stage by stage, from the small profile's codes to its pixels (issue 16).
 
     python benchmarks/bench_emotion_stages.py [--pairs 5]
+    python benchmarks/bench_emotion_stages.py --emotion-steps 3000 --w-lips 8    # the face model after an emotion phase
 
 The emotion control read from pixels is nil for the smile (bench_expressive: happy +0.00). Four stages:
 
@@ -27,9 +28,14 @@ import torch
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pairs", type=int, default=5, help="people per split for stage 3 (default 5)")
+    p.add_argument("--emotion-steps", type=int, default=None,
+                   help="read the face latent model with this many emotion-phase steps (default: the profile's; "
+                        "a model not in the store is trained first, about 25 min for 3000 steps on 2 cores)")
+    p.add_argument("--w-lips", type=float, default=None, help="... and this lips weight (LatentConfig.w_lips)")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
 
+    from vasa_lab.artifacts import config_key
     from vasa_lab.audio import audio_features, prepare_audio
     from vasa_lab.data.clips import dataset_folder
     from vasa_lab.metrics.expression import read_pixels
@@ -42,7 +48,10 @@ def main(argv=None) -> None:
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.world.state import STATE_NAMES
 
-    latent = load_latent_model("small").eval()
+    from vasa_lab.latent.config import LatentConfig, emotion_phase
+    config = LatentConfig.for_profile("small")
+    latent = load_latent_model(config=emotion_phase(config, args.emotion_steps, args.w_lips)).eval()
+    print(f"the face latent model: {latent.config.profile}, config {config_key(latent.config)}")
     motion = load_motion_model("small").eval()
     clips = motion_clips(motion.config)
     folder = dataset_folder(motion.config)

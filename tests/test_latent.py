@@ -393,6 +393,35 @@ def test_a_gate_phase_trains_only_the_decoder_and_keeps_the_motion_codes(tiny_wo
         train_latent(FaceLatentModel(cfg), first_phase=FaceLatentModel(replace(before, steps=5)))
 
 
+def test_an_emotion_phase_trains_the_renderer_and_keeps_the_encoders(tiny_world, tmp_path):
+    """emotion_steps > 0 continues the gate phase's model: both warps, G3D and G2D learn (with the lips' box
+    weighted), the motion and appearance encoders do not, so the motion codes and every model trained on them stay
+    valid; the config refuses an emotion phase without a gate phase."""
+    from vasa_lab.artifacts import ArtifactStore, config_key
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.latent.id_net import IdentityNetConfig
+
+    store = ArtifactStore(tmp_path / "store", packaged=None)
+    first = LatentConfig(data=str(tiny_world), steps=2, batch_size=4, aux_batch=2, min_pair_gap=5, w_cross_id=0,
+                         w_perceptual=0)
+    gated = replace(first, gate_steps=2)
+    cfg = replace(gated, emotion_steps=3, emotion_lr=1e-2, w_lips=8.0)
+    assert cfg.previous_phase() == gated and cfg.without_gate() == first and cfg.first_phase() == first
+    assert config_key(cfg.codes_config()) == config_key(first) and config_key(cfg) != config_key(gated)
+    model = load_latent_model(config=cfg, store=store, identity_config=IdentityNetConfig(data=str(tiny_world)))
+    start = load_latent_model(config=gated, store=store)
+    assert "lips" in store.meta("latent", cfg)["metrics"]["final"]
+    old = start.state_dict()
+    learned = ("decoder.", "warp_to_canonical.", "warp_to_driver.", "canonical_3d.")
+    for name, value in model.state_dict().items():
+        if name.startswith(("motion_encoder.", "appearance_encoder.")):
+            assert torch.equal(value, old[name]), f"{name} changed in the emotion phase"
+    for part in learned:
+        assert any(not torch.equal(v, old[k]) for k, v in model.state_dict().items() if k.startswith(part)), part
+    with pytest.raises(ValueError, match="gate_steps > 0"):
+        replace(first, emotion_steps=3).check()
+
+
 def test_a_gate_region_lets_the_gate_close_only_where_the_portraits_lips_and_eyes_are():
     """With a gate_region (from the portrait's landmarks) the copy gate stays open, and the paint that came with a
     closed gate is dropped, wherever the flow reads outside it; a region of ones changes nothing."""

@@ -124,6 +124,19 @@ class LatentConfig:
     gate_lr: float = field(default=3e-4, metadata=ADDED_LATER)
     w_gate: float = field(default=1.0, metadata=ADDED_LATER)
 
+    # --- a fourth phase that draws the emotion (0 steps = none) ---------------------------------------------------
+    # The smile lives in z_dyn (a ridge probe reads it on the training people) but the renderer does not draw it: it
+    # is constant within a clip, so only pairs whose driver comes from the person's other clip ask for it, and it
+    # lifts the mouth's corners by a pixel or two, a small share of any loss. ``emotion_steps`` more steps continue
+    # the gate phase's model (:meth:`without_emotion`) with the motion and appearance encoders frozen (the motion
+    # codes do not change, so the motion transformer trained on them stays valid) while both warps, G3D and G2D
+    # learn; ``emotion_other_clip_share`` of the pairs take the driver from the person's other clip, and ``w_lips``
+    # weighs the box around the outer lips, where the smile shows.
+    emotion_steps: int = field(default=0, metadata=ADDED_LATER)
+    emotion_lr: float = field(default=3e-4, metadata=ADDED_LATER)
+    emotion_other_clip_share: float = field(default=0.8, metadata=ADDED_LATER)
+    w_lips: float = field(default=0.0, metadata=ADDED_LATER)
+
     @property
     def volume_size(self) -> int:
         return self.image_size // 2 ** len(self.app_channels)
@@ -150,9 +163,17 @@ class LatentConfig:
     def has_gate_phase(self) -> bool:
         return self.gate_steps > 0
 
+    @property
+    def has_emotion_phase(self) -> bool:
+        return self.emotion_steps > 0
+
+    def without_emotion(self) -> "LatentConfig":
+        """The config of the model the emotion phase starts from: this one without the emotion settings."""
+        return replace(self, emotion_steps=0, emotion_lr=3e-4, emotion_other_clip_share=0.8, w_lips=0.0)
+
     def without_gate(self) -> "LatentConfig":
-        """The config of the model the gate phase starts from: this one without the gate settings."""
-        return replace(self, gate_steps=0, gate_lr=3e-4, w_gate=1.0)
+        """The config of the model the gate phase starts from: this one without the gate (and emotion) settings."""
+        return replace(self.without_emotion(), gate_steps=0, gate_lr=3e-4, w_gate=1.0)
 
     def first_phase(self) -> "LatentConfig":
         """The config of the model the focus phase starts from: this one without the focus (and gate) settings."""
@@ -161,6 +182,8 @@ class LatentConfig:
 
     def previous_phase(self) -> "LatentConfig | None":
         """The config of the model this one's training continues (None for a first phase)."""
+        if self.has_emotion_phase:
+            return self.without_emotion()
         if self.has_gate_phase:
             return self.without_gate()
         if self.has_focus_phase:
@@ -168,8 +191,8 @@ class LatentConfig:
         return None
 
     def codes_config(self) -> "LatentConfig":
-        """The config whose motion encoder this model has: the gate phase trains only G2D, so its motion codes are
-        exactly those of the model it continues (motion data and generators are keyed by this one)."""
+        """The config whose motion encoder this model has: the gate and emotion phases do not train it, so the motion
+        codes are exactly those of the focus phase's model (motion data and generators are keyed by this one)."""
         return self.without_gate()
 
     def without_disentanglement_losses(self) -> "LatentConfig":
@@ -194,6 +217,14 @@ class LatentConfig:
         if self.gate_steps > 0 and not self.image_skip:
             raise ValueError("a copy gate (gate_steps > 0) needs the source-pixel path (image_skip=True): without it "
                              "nothing is copied")
+        if self.emotion_steps < 0 or self.emotion_lr <= 0 or self.w_lips < 0 \
+                or not 0 <= self.emotion_other_clip_share <= 1:
+            raise ValueError(f"the emotion phase needs emotion_steps >= 0, emotion_lr > 0, w_lips >= 0 and "
+                             f"emotion_other_clip_share in [0, 1], not {self.emotion_steps}, {self.emotion_lr}, "
+                             f"{self.w_lips} and {self.emotion_other_clip_share}")
+        if self.emotion_steps > 0 and self.gate_steps <= 0:
+            raise ValueError("the emotion phase (emotion_steps > 0) continues the gate phase's model: it needs "
+                             "gate_steps > 0")
         if min(self.volume_depth, self.volume_size) < 4:
             raise ValueError(f"the volume {self.volume_shape} is too small: depth and size must be at least 4")
 
@@ -227,3 +258,13 @@ class LatentConfig:
                       image_skip=False, dyn_to_decoder=False, w_face_parts=1.0,
                       batch_size=4, lr=2e-4)
         return replace(cfg, **overrides) if overrides else cfg
+
+
+def emotion_phase(config: LatentConfig, steps: int | None = None, w_lips: float | None = None) -> LatentConfig:
+    """``config`` with ``steps`` emotion-phase steps and lips weight ``w_lips`` (None keeps the config's own); 0 steps
+    gives exactly the model before that phase (the benchmarks' ``--emotion-steps``)."""
+    if steps is not None:
+        config = replace(config, emotion_steps=steps)
+    if w_lips is not None:
+        config = replace(config, w_lips=w_lips)
+    return config if config.has_emotion_phase else config.without_emotion()

@@ -88,6 +88,11 @@ def mouth_opening_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
     return torch.from_numpy(polygons_mask(landmarks, size, (MOUTH_INSIDE,)).astype(np.float32))[None]
 
 
+def lips_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
+    """The box around the outer lips (:func:`inside_mask`): where a smile lifts or lowers the mouth's corners."""
+    return inside_mask(landmarks, size, (OUTER_LIPS,))
+
+
 def eyes_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
     """The boxes around each eye's six points (:func:`inside_mask`): where a blink changes the pixels."""
     return inside_mask(landmarks, size, (RIGHT_EYE, LEFT_EYE))
@@ -105,7 +110,8 @@ class FramePairDataset(Dataset):
     ``pose_ok`` (2,) whether those poses are trusted; ``identity`` () int64; ``same_clip`` () bool;
     ``driver_parts`` (1, H, W) the driver's eyes/brows/mouth boxes (:func:`face_parts_mask`); ``driver_mouth``
     (1, H, W) the box of the driver's mouth inside (:func:`mouth_inside_mask`); ``driver_eyes`` (1, H, W) the boxes
-    of its eyes (:func:`eyes_inside_mask`); ``driver_mouth_open`` (1, H, W) the polygon of its inner lips
+    of its eyes (:func:`eyes_inside_mask`); ``driver_lips`` (1, H, W) the box of its outer lips (:func:`lips_mask`);
+    ``driver_mouth_open`` (1, H, W) the polygon of its inner lips
     (:func:`mouth_opening_mask`); ``source_expression``,
     ``driver_expression`` (K,) and ``expression_ok`` (2, K) from :meth:`ClipFrames.expression`.
     ``blink_share`` of the pairs take their driver from the frames where the person's eyes are closed.
@@ -164,6 +170,7 @@ class FramePairDataset(Dataset):
             driver_parts=face_parts_mask(driver_landmarks, driver.shape[-1], self.eye_weight),
             driver_mouth=mouth_inside_mask(driver_landmarks, driver.shape[-1]),
             driver_eyes=eyes_inside_mask(driver_landmarks, driver.shape[-1]),
+            driver_lips=lips_mask(driver_landmarks, driver.shape[-1]),
             driver_mouth_open=mouth_opening_mask(driver_landmarks, driver.shape[-1]),
             source_expression=torch.from_numpy(expr_s[s].copy()), driver_expression=torch.from_numpy(expr_d[d].copy()),
             expression_ok=torch.from_numpy(np.stack([eok_s[s], eok_d[d]])),

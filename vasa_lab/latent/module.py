@@ -83,8 +83,12 @@ class LatentModule(L.LightningModule):
         self.steps, self.lr = (cfg.focus_steps, cfg.focus_lr) if cfg.has_focus_phase else (cfg.steps, cfg.lr)
         if cfg.has_gate_phase:   # the gate phase trains G2D alone: the encoders, warps and G3D stay as they were
             self.steps, self.lr = cfg.gate_steps, cfg.gate_lr
+            trained = ("decoder.",)
+            if cfg.has_emotion_phase:   # ... the emotion phase the warps and G3D too; never the encoders
+                self.steps, self.lr = cfg.emotion_steps, cfg.emotion_lr
+                trained = ("decoder.", "warp_to_canonical.", "warp_to_driver.", "canonical_3d.")
             for name, p in model.named_parameters():
-                p.requires_grad_(name.startswith("decoder."))
+                p.requires_grad_(name.startswith(trained))
         self.history: list[dict[str, float]] = []
         self.generator = torch.Generator().manual_seed(cfg.seed + 1)
 
@@ -191,14 +195,18 @@ class LatentModule(L.LightningModule):
         """The gate phase: only G2D learns. The reconstruction terms of :meth:`generator_losses` (the eyes' inside
         too), and the copy gate pushed to 0 inside the driver's inner-lip polygon and towards 1 on the lips around it
         and everywhere outside the mouth's and the eyes' boxes (inside the eyes' boxes the reconstruction alone
-        decides: a closing lid is painted where the open eye was)."""
+        decides: a closing lid is painted where the open eye was).
+
+        The emotion phase uses the same losses, plus ``w_lips`` on the box around the driver's outer lips, with the
+        warps and G3D learning as well (the parameters that learn are set in ``__init__``; the frozen ones build no
+        graph)."""
         cfg, m = self.cfg, self.model
         xs, xd = batch["source"], batch["driver"]
-        with torch.no_grad():   # frozen: the codes and the volume are those of the model this phase continues
+        with torch.no_grad():   # frozen: the codes are those of the model this phase continues
             enc_pose_s, dyn_s = m.encode_motion(xs)
             enc_pose_d, dyn_d = m.encode_motion(xd)
             pose_s, pose_d = self.warp_poses(batch, enc_pose_s, enc_pose_d)
-            app_s = m.encode_appearance(xs, (pose_s, dyn_s))
+        app_s = m.encode_appearance(xs, (pose_s, dyn_s))   # the gate phase: frozen too (no parameter here learns)
         rendered = m.render_parts(app_s, pose_d, dyn_d)
         xd_hat, gate = rendered.image, rendered.gate
         logs = dict(l1=l1(xd_hat, xd), ssim=1 - ms_ssim(xd_hat, xd).mean(),
@@ -215,6 +223,9 @@ class LatentModule(L.LightningModule):
         total = (cfg.w_l1 * logs["l1"] + cfg.w_face_parts * logs["parts"] + cfg.w_ssim * logs["ssim"]
                  + cfg.w_mouth_inside * logs["mouth_inside"] + cfg.focus_eye_inside * logs["eyes_inside"]
                  + cfg.w_gate * (logs["gate_mouth"] + logs["gate_lips"] + logs["gate_rest"]))
+        if cfg.has_emotion_phase and cfg.w_lips > 0:   # the lips' box: where a smile lifts the corners
+            logs["lips"] = masked_l1(xd_hat, xd, batch["driver_lips"])
+            total = total + cfg.w_lips * logs["lips"]
         return total, logs, xd_hat
 
     # -- Lightning -----------------------------------------------------------------------------------------------
@@ -275,6 +286,9 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     mid-blink (``blink_share``) and the eyes weighted ``focus_eye_weight``. A config with a gate phase
     (``gate_steps`` > 0) continues the model of ``config.without_gate()`` (passed as ``first_phase`` too): its weights
     are copied, the new copy gate starts near 1, and ``gate_steps`` steps train G2D alone (:meth:`LatentModule.gate_losses`).
+    A config with an emotion phase (``emotion_steps`` > 0) continues the model of ``config.without_emotion()`` (passed
+    as ``first_phase``): ``emotion_steps`` steps train the warps, G3D and G2D on pairs whose driver comes mostly from
+    the person's other clip, with the lips weighted ``w_lips``; the encoders stay as they were.
 
     ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
     ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).
@@ -291,7 +305,14 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     if clips.image_size() != cfg.image_size:
         raise ValueError(f"the data in {folder} is {clips.image_size()} px but the model is for "
                          f"{cfg.image_size} px (profile {cfg.profile!r})")
-    if cfg.has_gate_phase:
+    if cfg.has_emotion_phase:
+        if first_phase is None or first_phase.config != cfg.without_emotion():
+            raise ValueError("the emotion phase continues the model of config.without_emotion(): pass it as first_phase")
+        model.load_state_dict(first_phase.state_dict())
+        pairs = FramePairDataset(clips, cfg.emotion_steps * cfg.batch_size, cfg.min_pair_gap,
+                                 cfg.emotion_other_clip_share, cfg.seed + 3, cfg.focus_eye_weight or cfg.eye_weight,
+                                 cfg.blink_share)
+    elif cfg.has_gate_phase:
         if first_phase is None or first_phase.config != cfg.without_gate():
             raise ValueError("the gate phase continues the model of config.without_gate(): pass it as first_phase")
         missing, unexpected = model.load_state_dict(first_phase.state_dict(), strict=False)

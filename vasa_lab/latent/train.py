@@ -19,7 +19,9 @@ A profile with a focus phase (``small``: ``focus_steps`` > 0) is trained in phas
 config without the focus settings (found in the store, where ``small``'s ships, or trained first), and the focus
 phase continues it with drivers drawn mid-blink. ``--focus-steps 0`` trains (or finds) the first phase alone.
 ``small`` then has a third, the gate phase (``gate_steps`` > 0): it continues the focus phase's model, training only
-the decoder and its copy gate; ``--gate-steps 0`` stops before it.
+the decoder and its copy gate; ``--gate-steps 0`` stops before it. A fourth, the emotion phase (``emotion_steps`` >
+0), continues the gate phase's model with the encoders frozen, so that the renderer draws the smile the motion codes
+hold; ``--emotion-steps 0`` stops before it.
 """
 from __future__ import annotations
 
@@ -48,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the second phase's extra L1 weight on the eyes' inside (0 = none)")
     p.add_argument("--gate-steps", type=int, default=None,
                    help="steps of the decoder-only copy-gate phase (default: the profile's; 0 = none)")
+    p.add_argument("--emotion-steps", type=int, default=None,
+                   help="steps of the emotion phase after the gate phase (default: the profile's; 0 = none)")
+    p.add_argument("--w-lips", type=float, default=None, help="the emotion phase's extra L1 weight on the lips' box")
     p.add_argument("--devices", type=int, default=1)
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
     p.add_argument("--precision", default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
@@ -67,7 +72,8 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
         overrides["steps"] = args.steps
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
-    for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside", "gate_steps"):
+    for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside", "gate_steps", "emotion_steps",
+                 "w_lips"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.vgg19:
@@ -75,6 +81,8 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.arcface:
         overrides["arcface_path"] = args.arcface
     cfg = LatentConfig.for_profile(args.profile, **overrides)
+    if not cfg.has_emotion_phase:   # --emotion-steps 0: exactly the phase before the emotion phase
+        cfg = cfg.without_emotion()
     if not cfg.has_gate_phase:    # --gate-steps 0: exactly the phase before the gate's
         cfg = cfg.without_gate()
     if not cfg.has_focus_phase:   # --focus-steps 0: exactly the first phase (its other focus and gate settings unused)
@@ -89,6 +97,8 @@ def phase_of(cfg: LatentConfig) -> str:
         text = f"{cfg.focus_steps} focus steps after {cfg.steps}"
     if cfg.has_gate_phase:
         text = f"{cfg.gate_steps} gate steps after {text}"
+    if cfg.has_emotion_phase:
+        text = f"{cfg.emotion_steps} emotion steps after {text}"
     return text
 
 
