@@ -361,6 +361,9 @@ class LightAnimator(Animator):
     def appearance(self, portrait):
         return None
 
+    def portrait_motion(self, portrait):
+        return None                       # no face model: the motion starts with no context
+
     def render_batches(self, appearance, motion, size=None):
         for start in range(0, len(motion), self.render_batch):
             x = motion[start:start + self.render_batch]

@@ -246,3 +246,29 @@ def test_grace_hoppers_mouth_moves_when_the_tracker_reads_her_expression(tmp_pat
         frames, _ = read_video(result.path)
         spread[source] = float(np.nanstd(read_pixels(frames).mouth))
     assert spread["tracked"] > 0.025 and spread["tracked"] > 3 * spread["encoded"], spread
+
+
+def test_the_generated_motion_starts_where_the_portrait_is(animator):
+    """The pipeline starts the motion generator from the portrait's own code (its pose as encoded, its expression as
+    tracked): the first frames keep the portrait's encoded pose, where a generator with no context starts wherever
+    its training clips put it; the avatar's streams start from the same code."""
+    from vasa_lab.world.clip import person
+    from vasa_lab.world.render import render_frame
+    from vasa_lab.world.state import FaceState
+    from vasa_lab.motion import MotionConditions
+
+    image, _ = render_frame(person(0, 1050).identity, FaceState(yaw=12.0, jaw_open=0.3), 256)
+    portrait = animator.portrait(image)
+    own = animator.portrait_motion(portrait)
+    assert own.shape == (1, animator.motion.config.motion_dim) and np.isfinite(own).all()
+    expr = animator.tracked_expression()
+    torch.testing.assert_close(torch.from_numpy(own[0, 6:]), expr.code(portrait.crop_landmarks()).reshape(-1))
+    speech = np.sin(np.linspace(0, 300, 16_000)).astype(np.float32) * 0.3
+    def first_yaw(start):
+        chunks = animator.feature_chunks(speech, 16_000)
+        return np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), seed=0, first_motion=start)))[:5, 0]
+    anchored, free = first_yaw(own), first_yaw(None)
+    assert np.abs(anchored - own[0, 0]).mean() < 4.0, (anchored, own[0, 0])
+    assert np.abs(anchored - own[0, 0]).mean() < np.abs(free - own[0, 0]).mean()
+    avatar = animator.avatar(image)
+    np.testing.assert_allclose(avatar.start_motion, own, atol=1e-5)

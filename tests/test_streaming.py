@@ -181,17 +181,19 @@ def test_the_stream_makes_every_frame_with_its_own_audio(avatar, speech):
 
 
 def test_whole_window_stream_is_the_offline_video(animator, avatar, speech):
-    """lookahead=None with the offline gain: the streamed motion is the offline motion, and its frames the offline
-    frames (within one grey level: the decoder draws them in batches of another size)."""
+    """lookahead=None with the offline gain: the streamed motion is the offline motion (both started from the
+    portrait's own code), and its frames the offline frames (within one grey level: the decoder draws them in batches
+    of another size)."""
     from vasa_lab.audio.waveform import _meter
 
     cfg = animator.motion.config.audio
     prepared = prepare_audio(speech, SR, cfg)
     gain = _meter(speech, cfg).gain()                        # the offline path's own gain
-    motion = generate_motion(animator.motion, audio_features(prepared, cfg), None, seed=2)
     from vasa_lab.pipeline.animate import DEMO_PORTRAIT
 
     plain = animator.avatar(DEMO_PORTRAIT, watermark=False)   # the watermark (chapter 11) aside: frames compared
+    motion = generate_motion(animator.motion, audio_features(prepared, cfg), None, seed=2,
+                             first_motion=plain.start_motion)   # both start where the portrait is
     offline = plain.renderer.render(motion)
     frames = list(plain.stream(array_chunks(speech, SR, 20), SR, lookahead=None, seed=2, gain=gain))
     assert np.array_equal(np.stack([f.motion for f in frames]), motion)      # the same motion, exactly

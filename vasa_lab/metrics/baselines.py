@@ -91,23 +91,32 @@ def generator_status(profile: str | None = None) -> str | None:
     return None
 
 
-def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10, audio_scale: float = 0.5) -> np.ndarray:
+def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10, audio_scale: float = 0.5,
+                     first_motion: np.ndarray | None = None) -> np.ndarray:
     """Our generator's motion codes (T', 6 + dyn) for ``clip``'s audio: ``animator`` is a
     :class:`vasa_lab.pipeline.animate.Animator`. Default conditions (no gaze, distance or emotion given), DDIM with
-    ``steps`` steps, audio guidance ``audio_scale``. The first 6 numbers of a frame are its head pose."""
+    ``steps`` steps, audio guidance ``audio_scale``; ``first_motion`` the motion to start from (the pipeline's: the
+    portrait's own code, ``animator.portrait_motion``), None for none. The first 6 numbers of a frame are its head
+    pose."""
     from ..motion import MotionConditions
 
     chunks = animator.feature_chunks(clip.audio, 16_000)
     return np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), steps=steps, seed=seed,
-                                                      audio_scale=audio_scale)))
+                                                      audio_scale=audio_scale, first_motion=first_motion)))
 
 
 def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10, audio_scale: float = 0.5) -> EvalClip:
-    """Our generator on (first frame, audio): the video of :func:`generator_motion` drawn from the first frame."""
+    """Our generator on (first frame, audio), as ``vasa-lab animate`` runs it: the motion of :func:`generator_motion`,
+    started from the portrait's own motion code, drawn from the first frame and pasted back into it (the pipeline's
+    ``frame="photo"``), so the video has the clip's framing, as the reference and the other rows do."""
+    from ..pipeline.photo import MAX_SIDE, PhotoCompositor
+
     portrait = animator.portrait(clip.frames[0])
     appearance = animator.appearance(portrait)
-    motion = generator_motion(animator, clip, seed=seed, steps=steps, audio_scale=audio_scale)
-    frames = np.concatenate(list(animator.render_batches(appearance, motion, size=clip.frames.shape[1])))
+    motion = generator_motion(animator, clip, seed=seed, steps=steps, audio_scale=audio_scale,
+                              first_motion=animator.portrait_motion(portrait))
+    compositor = PhotoCompositor.for_portrait(portrait.image, portrait.box, MAX_SIDE)
+    frames = np.concatenate(list(animator.render_batches(appearance, motion, compositor=compositor)))
     n = min(len(frames), clip.n_frames)
     return EvalClip(f"{clip.name}-generated-{seed}", frames[:n], clip.audio, portrait=clip.frames[0],
                     pose=motion[:n, :6], meta=dict(clip.meta, method="generator", seed=seed))

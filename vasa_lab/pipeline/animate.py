@@ -200,6 +200,14 @@ class Animator:
         expression = self.tracked_expression() if has_landmarks(portrait) else None
         return portrait_appearance(self.latent, portrait, expression)
 
+    def portrait_motion(self, portrait: Portrait) -> np.ndarray:
+        """The portrait's own motion code (1, 6 + dyn_dim), where the generated motion starts
+        (:func:`~vasa_lab.pipeline.source_expression.portrait_motion`)."""
+        from .source_expression import has_landmarks, portrait_motion
+
+        expression = self.tracked_expression() if has_landmarks(portrait) else None
+        return portrait_motion(self.latent, portrait, expression)
+
     def feature_chunks(self, audio, sample_rate: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start_frame, features (t, D)) chunks of the audio (a path, or an array at ``sample_rate``)."""
         from ..audio import iter_audio_features
@@ -212,14 +220,16 @@ class Animator:
 
     def motion_chunks(self, chunks: Iterable[tuple[int, np.ndarray]], cond, steps: int = 10, sampler: str = "ddim",
                       audio_scale: float = 0.5, gaze_scale: float = 1.0, seed: int = 0,
-                      timings: dict | None = None) -> Iterator[np.ndarray]:
+                      timings: dict | None = None, first_motion: np.ndarray | None = None) -> Iterator[np.ndarray]:
         """Motion (t, 6 + dyn_dim) for each feature chunk: ONE :class:`~vasa_lab.motion.stream.MotionStream` with
         whole windows is fed chunk after chunk, so the sliding windows run on across chunk joins as if the audio had
-        come in one piece (how it is cut changes nothing), and every frame is drawn once its window is complete."""
+        come in one piece (how it is cut changes nothing), and every frame is drawn once its window is complete.
+        ``first_motion``: the motion to start from (the first window's context), e.g. :meth:`portrait_motion`;
+        None starts with no context."""
         from ..motion.stream import MotionStream
 
         stream = MotionStream(self.motion, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
-                              gaze_scale=gaze_scale, seed=seed, lookahead=None)
+                              gaze_scale=gaze_scale, seed=seed, lookahead=None, first_motion=first_motion)
         for _, feats in chunks:
             started = time.perf_counter()
             x = stream.push(feats)
@@ -323,6 +333,7 @@ class Animator:
         self.latent, self.motion                        # loaded here (from the store, or shipped), timed
         lap("models")
         appearance = self.appearance(portrait)
+        start = self.portrait_motion(portrait)          # the motion starts where the portrait is
         lap("appearance")
 
         # 3. audio -> features -> motion -> frames -> the file, one chunk at a time
@@ -366,7 +377,7 @@ class Animator:
                 features = self._timed(self.feature_chunks(audio, sample_rate), timings, "features")
                 for motion in self.motion_chunks(features, cond, steps=steps, sampler=sampler,
                                                  audio_scale=audio_scale, gaze_scale=gaze_scale, seed=seed,
-                                                 timings=timings):
+                                                 timings=timings, first_motion=start):
                     for frames in self._timed(self.render_batches(appearance, motion, size, **render_options),
                                               timings, "render"):
                         if marker is not None:

@@ -125,6 +125,20 @@ def portrait_appearance(latent, portrait, expression: TrackedExpression | None =
     return encode_appearance(latent, portrait.crop, landmarks, source_dyn)
 
 
+def portrait_motion(latent, portrait, expression: TrackedExpression | None = None) -> np.ndarray:
+    """The portrait's own motion code (1, 6 + dyn_dim): its head pose as the motion encoder reads it, and the
+    expression its appearance is un-expressed from (``expression``'s reading; the encoder's without one or without
+    landmarks). The pipeline starts the motion generator from it (``first_motion``): the face begins where the
+    portrait is, instead of at a pose drawn from the training clips (chapter 10 measures what that costs)."""
+    from ..latent.api import encode_motion
+
+    z_pose, z_dyn = encode_motion(latent, portrait.crop[None])
+    own = expression.code(portrait.crop_landmarks()) if expression is not None and has_landmarks(portrait) else None
+    if own is not None:
+        z_dyn = torch.as_tensor(own, dtype=z_dyn.dtype).reshape(1, -1)
+    return np.concatenate([z_pose.numpy(), z_dyn.numpy()], axis=1).astype(np.float32)
+
+
 def check_source_expression(name: str) -> str:
     if name not in SOURCE_EXPRESSIONS:
         raise ValueError(f"source_expression must be 'tracked' (the tracker reads the portrait's mouth and eyes) or "
