@@ -132,7 +132,7 @@ def portrait_motion(latent, portrait, expression: TrackedExpression | None = Non
     portrait is, instead of at a pose drawn from the training clips (chapter 10 measures what that costs)."""
     from ..latent.api import encode_motion
 
-    z_pose, z_dyn = encode_motion(latent, portrait.crop[None])
+    z_pose, z_dyn = encode_motion(latent, np.array(portrait.crop)[None])   # a writable copy of the crop
     own = expression.code(portrait.crop_landmarks()) if expression is not None and has_landmarks(portrait) else None
     if own is not None:
         z_dyn = torch.as_tensor(own, dtype=z_dyn.dtype).reshape(1, -1)
