@@ -90,7 +90,10 @@ def main(argv=None) -> None:
                       for a, b in by_person("train")])
     print(f"   the smile within a training clip: std {within:.3f}; a person's two clips differ by more than 0.3 for "
           f"{differ:.0%} of the training people (latent config other_clip_share: "
-          f"{latent.config.other_clip_share} of the pairs take the driver from the other clip)")
+          f"{latent.config.other_clip_share} of the pairs take the driver from the other clip"
+          + (f"; in its emotion phase {latent.config.blink_share} of the drivers are mid-blink and "
+             f"{latent.config.emotion_other_clip_share} of the others from the other clip"
+             if latent.config.has_emotion_phase else "") + ")")
 
     print("2. the generator: mean probe smile / brow of motion generated for the demo sentence")
     cfg = motion.config.audio

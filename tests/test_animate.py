@@ -514,3 +514,22 @@ def test_chunk_joins_are_seamless(animator):
           f" elsewhere {steps(carried)[inner].mean():.2f}")
     assert steps(carried)[joins].mean() < 1.5 * steps(carried)[inner].mean()
     assert steps(fresh)[joins].mean() > 2.0 * steps(fresh)[inner].mean()
+
+
+def test_animate_starts_the_motion_from_the_portraits_code(tmp_path, monkeypatch):
+    """animate() hands the motion generator the portrait's own code (Animator.portrait_motion) as the first window's
+    context: the video starts where the portrait is."""
+    import torch
+
+    from vasa_lab.motion import MotionConfig, MotionDiT
+
+    torch.manual_seed(0)
+    light = MotionDiT(MotionConfig.for_profile("tiny", codes="truth", width=16, layers=1, heads=2, window=250))
+    a = LightAnimator("tiny", motion=light, chunk_seconds=20, render_batch=250)
+    own = np.full((1, light.config.motion_dim), 0.25, np.float32)
+    monkeypatch.setattr(a, "portrait_motion", lambda portrait: own)
+    given, chunks = [], a.motion_chunks
+    monkeypatch.setattr(a, "motion_chunks", lambda *args, **kw: given.append(kw.get("first_motion")) or chunks(*args, **kw))
+    _noise_speech_file(tmp_path / "speech.wav", 1)
+    a.animate(None, tmp_path / "speech.wav", tmp_path / "out.mp4", steps=1, progress=False)
+    assert len(given) == 1 and given[0] is own

@@ -486,6 +486,10 @@ def test_training_cli_options(tmp_path):
     focus = config_from_args(parse_args(["--profile", "small", "--gate-steps", "0"]))
     assert focus == LatentConfig.for_profile("small").without_gate() and focus.has_focus_phase
     assert not focus.has_gate_phase and LatentConfig.for_profile("small").has_gate_phase
+    emotion = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "30", "--w-lips", "8"]))
+    assert emotion.has_emotion_phase and emotion.w_lips == 8 and emotion.without_emotion() == LatentConfig.for_profile("small")
+    assert main(["--profile", "small", "--w-lips", "8", "--store", str(tmp_path)]) == 2            # no emotion steps
+    assert main(["--profile", "small", "--gate-steps", "0", "--emotion-steps", "30", "--store", str(tmp_path)]) == 2
 
 
 def test_shipped_tiny_weights_load_into_todays_code(tmp_path):

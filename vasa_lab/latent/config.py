@@ -124,14 +124,15 @@ class LatentConfig:
     gate_lr: float = field(default=3e-4, metadata=ADDED_LATER)
     w_gate: float = field(default=1.0, metadata=ADDED_LATER)
 
-    # --- a fourth phase that draws the emotion (0 steps = none) ---------------------------------------------------
+    # --- a fourth phase meant to teach the renderer the smile (0 steps = none; tried, it did not help: README) ----
     # The smile lives in z_dyn (a ridge probe reads it on the training people) but the renderer does not draw it: it
     # is constant within a clip, so only pairs whose driver comes from the person's other clip ask for it, and it
     # lifts the mouth's corners by a pixel or two, a small share of any loss. ``emotion_steps`` more steps continue
     # the gate phase's model (:meth:`without_emotion`) with the motion and appearance encoders frozen (the motion
     # codes do not change, so the motion transformer trained on them stays valid) while both warps, G3D and G2D
-    # learn; ``emotion_other_clip_share`` of the pairs take the driver from the person's other clip, and ``w_lips``
-    # weighs the box around the outer lips, where the smile shows.
+    # learn. Pairs: ``blink_share`` of the drivers mid-blink, as in the focus phase (so the blinks stay drawn), and
+    # ``emotion_other_clip_share`` of the others from the person's other clip (small: 0.4 and 0.8, so 0.68 of all
+    # drivers come from the other clip); ``w_lips`` weighs the box around the outer lips, where the smile shows.
     emotion_steps: int = field(default=0, metadata=ADDED_LATER)
     emotion_lr: float = field(default=3e-4, metadata=ADDED_LATER)
     emotion_other_clip_share: float = field(default=0.8, metadata=ADDED_LATER)
@@ -266,5 +267,7 @@ def emotion_phase(config: LatentConfig, steps: int | None = None, w_lips: float 
     if steps is not None:
         config = replace(config, emotion_steps=steps)
     if w_lips is not None:
+        if not config.has_emotion_phase:
+            raise ValueError("w_lips weighs the emotion phase's lips: it needs emotion steps > 0")
         config = replace(config, w_lips=w_lips)
     return config if config.has_emotion_phase else config.without_emotion()

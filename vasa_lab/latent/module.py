@@ -287,8 +287,9 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     (``gate_steps`` > 0) continues the model of ``config.without_gate()`` (passed as ``first_phase`` too): its weights
     are copied, the new copy gate starts near 1, and ``gate_steps`` steps train G2D alone (:meth:`LatentModule.gate_losses`).
     A config with an emotion phase (``emotion_steps`` > 0) continues the model of ``config.without_emotion()`` (passed
-    as ``first_phase``): ``emotion_steps`` steps train the warps, G3D and G2D on pairs whose driver comes mostly from
-    the person's other clip, with the lips weighted ``w_lips``; the encoders stay as they were.
+    as ``first_phase``): ``emotion_steps`` steps train the warps, G3D and G2D on pairs drawn as in the focus phase
+    (``blink_share`` mid-blink) with ``emotion_other_clip_share`` of the rest from the person's other clip, the lips
+    weighted ``w_lips``; the encoders stay as they were.
 
     ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
     ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).

@@ -20,8 +20,8 @@ config without the focus settings (found in the store, where ``small``'s ships, 
 phase continues it with drivers drawn mid-blink. ``--focus-steps 0`` trains (or finds) the first phase alone.
 ``small`` then has a third, the gate phase (``gate_steps`` > 0): it continues the focus phase's model, training only
 the decoder and its copy gate; ``--gate-steps 0`` stops before it. A fourth, the emotion phase (``emotion_steps`` >
-0), continues the gate phase's model with the encoders frozen, so that the renderer draws the smile the motion codes
-hold; ``--emotion-steps 0`` stops before it.
+0), continues the gate phase's model with the encoders frozen, meant to teach the renderer the smile the motion codes
+hold (tried on small, it did not: the README); it is off in every profile.
 """
 from __future__ import annotations
 
@@ -81,6 +81,10 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.arcface:
         overrides["arcface_path"] = args.arcface
     cfg = LatentConfig.for_profile(args.profile, **overrides)
+    if args.w_lips is not None and not cfg.has_emotion_phase:
+        raise ValueError("--w-lips weighs the emotion phase's lips: it needs --emotion-steps > 0")
+    if cfg.has_emotion_phase and not cfg.has_gate_phase:
+        raise ValueError("the emotion phase continues the gate phase: --emotion-steps needs --gate-steps > 0")
     if not cfg.has_emotion_phase:   # --emotion-steps 0: exactly the phase before the emotion phase
         cfg = cfg.without_emotion()
     if not cfg.has_gate_phase:    # --gate-steps 0: exactly the phase before the gate's

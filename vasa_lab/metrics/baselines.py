@@ -7,7 +7,8 @@
 * :func:`random_motion_clip` - the portrait driven by the motion of another person's clip: realistic motion
   that has nothing to do with this audio (lip sync and CAPP should drop to chance, dP and FVD stay plausible).
 * :func:`generator_clip` - our VASA-1 reproduction (``vasa_lab.pipeline.animate``): portrait + audio -> video, with the
-  default conditions and sampler; :func:`generator_status` says whether its trained weights are at hand.
+  default conditions and sampler, the motion started from the portrait's own code and the face pasted back into the
+  first frame, as ``vasa-lab animate`` does; :func:`generator_status` says whether its trained weights are at hand.
 
 Each returns an :class:`~.features.EvalClip` whose ``portrait`` is the clip's first frame, so identity similarity
 compares against what the method was given.

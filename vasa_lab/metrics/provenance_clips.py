@@ -2,7 +2,9 @@
 
 * :func:`generated_clips` - the tiny profile's generator (shipped weights, nothing trains): the first frame of a
   synthetic person's clip as the portrait, that clip's speech as the audio, the motion transformer, the renderer.
-  These are the videos the watermark must survive on.
+  These are the videos the watermark must survive on. (They keep the model's square crop and start the motion with
+  no context, as the pipeline did before it started from the portrait's own code; chapter 11's detectors were
+  trained and measured on them as they are.)
 * :func:`world_clips` - the synthetic world's own ("real") clips, never through the generator.
 * :func:`photo_clips` - real photographs that ship inside scikit-image and matplotlib, turned into short clips by a
   slow random pan and zoom (a camera over a still photo), encoded with H.264.

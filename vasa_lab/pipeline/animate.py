@@ -4,7 +4,9 @@ Every earlier chapter built one stage; this module joins them, in the order VASA
 
     portrait --(02 tracker: 68 landmarks)--> aligned crop --(03 appearance encoder, ONCE)--> V_app, z_id
     speech   --(05 audio features, in chunks)--> A (T, D) at 25 fps
-    A + controls (gaze g, distance d, emotion e) --(06 diffusion transformer, sliding windows)--> X = [z_pose, z_dyn]
+    aligned crop --(03 motion encoder; 02 tracker for the expression)--> the portrait's own code [z_pose, z_dyn]
+    A + controls (gaze g, distance d, emotion e) --(06 diffusion transformer, sliding windows, the first one
+        continuing the portrait's own code, so the video starts where the portrait is)--> X = [z_pose, z_dyn]
     V_app + X --(03 decoder, batched)--> frames --> mp4 (H.264, 25 fps) with the ORIGINAL audio muxed in
 
 Three things make it work for audio of any length, which is what people ask the open peers for (VASA1.md, "What
