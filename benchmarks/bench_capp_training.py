@@ -9,7 +9,8 @@ less than the real head's. This trains tiny's motion model with other settings o
 else the same, each cached in the artifact store under its own key; the shipped config is the first row) and reads
 each on the same 24 held-out clips, on the codes (no renderer, no tracker):
 
-* CAPP of the generated pose, default sampler (DDIM 10, audio guidance 0.5), and with audio guidance 1;
+* CAPP of the generated pose, DDIM 10 with audio guidance 0.5 (VASA-1's default, the pipeline's until the
+  audio guidance study of ``bench_head_audio.py --part pixels``) and with 1 (the pipeline's default now);
 * the generated head's frame-scale jitter (degrees) and how closely its size follows the speaking activity (r;
   the true pose: printed in the first line);
 * lip sync on the codes: the jaw probe's correlation with the true jaw (``evaluate_clips``), and head speed dP.
@@ -37,6 +38,8 @@ VARIANTS = {
     "w_velocity 30": dict(w_velocity=30.0),
     "6000 steps": dict(steps=6000),
     "w_velocity 10, 6000 steps": dict(w_velocity=10.0, steps=6000),
+    "w_pose 4": dict(w_pose=4.0),
+    "w_pose 16": dict(w_pose=16.0),
 }
 
 

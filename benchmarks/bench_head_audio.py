@@ -4,15 +4,17 @@
     python benchmarks/bench_head_audio.py --profile small --part sampler     # part 3 only, a few minutes
     python benchmarks/bench_head_audio.py --part pixels                      # part 2 only, about 10 minutes
     python benchmarks/bench_head_audio.py --part capp                        # part 4 only, about 1 minute
+    python benchmarks/bench_head_audio.py --part streaming                   # part 5 only, about 2 minutes
 
-Four measurements, held-out people of the profile's world:
+Five measurements, held-out people of the profile's world:
 
 1. on the motion codes (chapter 06's measure): the audio-pose correlation (head speed against loudness, best lag
-   0-10 frames) of generated motion under variants of generation: the default (audio guidance 0.5, gaze 1, 10 DDIM
-   steps, drift control), drift control off, audio guidance 0 / 1 / 2, 50 DDIM steps;
+   0-10 frames) of generated motion under variants of generation: the default (audio guidance 1, gaze 1, 10 DDIM
+   steps, drift control), drift control off, audio guidance 0 / 0.5 / 2, 50 DDIM steps;
 2. on pixels, as chapter 10's table does (the tracker reads the pose, then our CAPP): real video, re-rendered real
-   motion, and our generator at audio guidance 0.5 / 1 / 2 and with 25 and 50 DDIM steps (12 clips x 3 seeds each;
-   each seed's CAPP printed: how much of a difference between rows the seeds alone make);
+   motion, and our generator (as the pipeline runs it) at audio guidance 0.5 (VASA-1's default) / 0.75 / 1 (ours) /
+   1.25 / 1.5 / 2 and with 25 and 50 DDIM steps (12 clips x 3 seeds each; each seed's CAPP printed: how much of a
+   difference between rows the seeds alone make); then audio guidance 0.5 / 1 / 1.5 on the next 12 clips of half B;
 3. what the sampler keeps, on the codes themselves (no renderer, no tracker): our CAPP on the true pose, on the
    true pose smoothed over ~2 frames (how much of CAPP lives in frame-scale detail), on the pose the latent model
    encodes from the real frames and on generated z_pose under DDIM 10 / 25 / 50 and DDPM 50 / 200 steps; the head
@@ -24,6 +26,8 @@ Four measurements, held-out people of the profile's world:
 4. what CAPP reads: the true pose taken apart (smoothed, its frame-scale residual shuffled or replaced by white
    noise that does or does not follow the speaker's head activity, a random walk alone) and how big the true,
    encoded and generated pose's frame-scale residual is and how closely its size follows that activity.
+5. whether a stream stays home at each audio guidance scale: chapter 08's streamed minute (lookahead 2, stride 4)
+   at 0.5 and 1 with 3 seeds, without drift control and with the default mean reversion.
 """
 from __future__ import annotations
 
@@ -44,9 +48,9 @@ def code_level(profile: str) -> dict:
     model = load_motion_model(profile)
     clips = motion_clips(model.config)
     probe = JawProbe.fit(clips, "train", pose_dim=model.config.pose_dim)
-    variants = {"default (audio 0.5, gaze 1, 10 DDIM, drift control)": {},
+    variants = {"default (audio 1, gaze 1, 10 DDIM, drift control)": {},
                 "drift control off": dict(bound=None, revert_seconds=None),
-                "audio guidance 0": dict(audio_scale=0.0), "audio guidance 1": dict(audio_scale=1.0),
+                "audio guidance 0": dict(audio_scale=0.0), "audio guidance 0.5": dict(audio_scale=0.5),
                 "audio guidance 2": dict(audio_scale=2.0), "50 DDIM steps": dict(steps=50)}
     out = {}
     for name, kw in variants.items():
@@ -62,17 +66,14 @@ def code_level(profile: str) -> dict:
 def pixel_level(profile: str) -> dict:
     from vasa_lab import course
     from vasa_lab.latent.api import load_latent_model
-    from vasa_lab.metrics import Evaluator, format_table, world_clips
+    from vasa_lab.metrics import Evaluator, format_table, halves_by_person, world_clips
     from vasa_lab.metrics.baselines import generator_clip, rerendered_clip
     from vasa_lab.metrics.paper_table import table_notes
+    from vasa_lab.motion.config import AUDIO_GUIDANCE
     from vasa_lab.pipeline.animate import Animator
 
-    test = world_clips(course.world(profile), "test")
-    first = {}
-    for c in test:
-        first.setdefault(c.meta["identity"], c)
-    reference = [c for c in test if first[c.meta["identity"]] is c]
-    table = [c for c in test if first[c.meta["identity"]] is not c][:12]
+    reference, others = halves_by_person(world_clips(course.world(profile), "test"))
+    table = others[:12]
     ev = Evaluator(profile)
     ev.load_all()
     latent = load_latent_model(profile)
@@ -82,22 +83,64 @@ def pixel_level(profile: str) -> dict:
         keys = [k for k, v in results[0].items() if isinstance(v, float)]
         return {k: float(np.mean([r[k] for r in results])) for k in keys}
 
-    rows = {"real video": ev.measure(table, reference),
-            "re-rendered real motion": ev.measure([rerendered_clip(latent, c) for c in table], reference)}
-    variants = {f"generator, audio g. {scale:g}": dict(audio_scale=scale) for scale in (0.5, 1.0, 2.0)}
-    variants.update({f"generator, {steps} DDIM steps": dict(steps=steps) for steps in (25, 50)})
-    capp_per_seed = {}
-    for name, kw in variants.items():
-        per_seed = [ev.measure([generator_clip(animator, c, seed=s, **kw) for c in table], reference) for s in range(3)]
-        rows[name] = average(per_seed)
-        capp_per_seed[name] = [round(r["CAPP"], 3) for r in per_seed]
-    print(format_table(rows, table_notes(ev.networks())))
-    print("CAPP of each seed (12 clips each):")
-    for name, values in capp_per_seed.items():
-        print(f"  {name:32s} {values}")
-        rows[name]["CAPP per seed"] = values
-    return {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()} for name, row in rows.items()}
+    def generator_rows(clips, variants):
+        rows = {"real video": ev.measure(clips, reference),
+                "re-rendered real motion": ev.measure([rerendered_clip(latent, c) for c in clips], reference)}
+        capp_per_seed = {}
+        for name, kw in variants.items():
+            per_seed = [ev.measure([generator_clip(animator, c, seed=s, **kw) for c in clips], reference)
+                        for s in range(3)]
+            rows[name] = average(per_seed)
+            capp_per_seed[name] = [round(r["CAPP"], 3) for r in per_seed]
+        print(format_table(rows, table_notes(ev.networks()), width=34))
+        print("CAPP of each seed (12 clips each):")
+        for name, values in capp_per_seed.items():
+            print(f"  {name:36s} {values}")
+            rows[name]["CAPP per seed"] = values
+        return {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
+                for name, row in rows.items()}
 
+    def label(scale):
+        return f"generator, audio g. {scale:g}" + (" (default)" if scale == AUDIO_GUIDANCE else "")
+
+    variants = {label(scale): dict(audio_scale=scale) for scale in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)}
+    variants.update({f"generator, {steps} DDIM steps": dict(steps=steps) for steps in (25, 50)})
+    print("chapter 10's table clips (the first 12 of half B):")
+    out = dict(table=generator_rows(table, variants))
+    print("\nthe next 12 clips of half B (a second look at the guidance scale):")
+    out["next_12"] = generator_rows(others[12:24], {label(scale): dict(audio_scale=scale) for scale in (0.5, 1.0, 1.5)})
+    return out
+
+
+def streaming_part(profile: str, scales=(0.5, 1.0), seeds=(0, 1, 2)) -> dict:
+    """Chapter 08's streamed minute (lookahead 2, stride 4) at each audio guidance scale and seed, without drift
+    control and with the default (mean reversion): the largest 10-second mean of the head's yaw, in the training
+    data's standard deviations (chapter 08 asserts < 2 without control), and the yaw's spread."""
+    from dataclasses import replace
+
+    from vasa_lab.audio import audio_features, prepare_audio
+    from vasa_lab.metrics.motion_codes import streamed_motion
+    from vasa_lab.motion import load_motion_model
+    from vasa_lab.world.speech import long_speech
+
+    model = load_motion_model(profile)
+    cfg = model.config
+    std0 = float(model.motion_std[0])                     # the training data's yaw spread, as chapter 08 takes it
+    long_cfg = replace(cfg.audio, max_seconds=1e9)
+    feats = audio_features(prepare_audio(long_speech(60, seed=7), 16_000, long_cfg), long_cfg)
+    out = {}
+    for scale in scales:
+        for seed in seeds:
+            for control, kw in (("no control", dict(revert_seconds=None, bound=None)), ("default", {})):
+                m, _ = streamed_motion(model, feats, None, lookahead=2, stride=4, seed=seed, audio_scale=scale, **kw)
+                blocks = m[: len(m) // 250 * 250, 0].reshape(-1, 250).mean(1)
+                row = dict(largest_block_mean_in_std=round(float(np.abs(blocks).max() / std0), 2),
+                           yaw_std_deg=round(float(m[:, 0].std()), 2))
+                out[f"audio {scale:g}, seed {seed}, {control}"] = row
+                print(f"  audio guidance {scale:g}, seed {seed}, {control:10s}  largest 10-s mean yaw "
+                      f"{row['largest_block_mean_in_std']:8.2f} std (data std {std0:.1f} deg), yaw spread "
+                      f"{row['yaw_std_deg']:.2f} deg", flush=True)
+    return out
 
 SAMPLERS = {"DDIM 10 (default)": dict(steps=10), "DDIM 25": dict(steps=25), "DDIM 50": dict(steps=50),
             "DDPM 50": dict(steps=50, sampler="ddpm"), "DDPM 200": dict(steps=200, sampler="ddpm")}
@@ -379,9 +422,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="tiny")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--part", choices=("all", "pixels", "sampler", "capp"), default="all",
-                    help="pixels: only part 2, sampler: only part 3, capp: only part 4 (a few minutes each), merged "
-                         "into an existing results file")
+    ap.add_argument("--part", choices=("all", "pixels", "sampler", "capp", "streaming"), default="all",
+                    help="pixels: only part 2, sampler: only part 3, capp: only part 4, streaming: only part 5 (a few "
+                         "minutes each), merged into an existing results file")
     ap.add_argument("--motion-file", default=None,
                     help="with --part capp and --out only: a motion model's weights (same config as the profile's) "
                          "to read instead of the shipped one")
@@ -400,7 +443,7 @@ def main() -> None:
         print("1. on the motion codes (held-out clips):")
         result["codes"] = code_level(args.profile)
     if args.part in ("all", "pixels"):
-        print("\n2. on pixels, chapter 10's measurement (12 held-out clips x 3 seeds):")
+        print("\n2. on pixels, chapter 10's measurement (2 x 12 held-out clips x 3 seeds):")
         result["pixels"] = pixel_level(args.profile)
     if args.part in ("all", "sampler"):
         print("\n3. what the sampler keeps, on the codes (24 held-out clips):")
@@ -409,8 +452,12 @@ def main() -> None:
         print("\n4. what CAPP reads, and what the generator misses (24 held-out clips, on the codes):")
         result["capp"] = capp_part(args.profile, model_file=args.motion_file)
         result["capp"]["motion_file"] = args.motion_file      # None: the shipped model
+    if args.part in ("all", "streaming"):
+        print("\n5. a streamed minute at audio guidance 0.5 and 1 (chapter 08's stream, 3 seeds):")
+        result["streaming"] = streaming_part(args.profile)
     seconds = round(time.time() - started, 1)
-    key = {"all": "seconds", "pixels": "seconds_part_2", "sampler": "seconds_part_3", "capp": "seconds_part_4"}[args.part]
+    key = {"all": "seconds", "pixels": "seconds_part_2", "sampler": "seconds_part_3", "capp": "seconds_part_4",
+           "streaming": "seconds_part_5"}[args.part]
     result[key] = seconds                                                  # a part's rerun keeps the full time
     write_results(out, result)                        # atomically: a kill never leaves half a results file
     print(f"\n({seconds:.0f} s) -> {out}")

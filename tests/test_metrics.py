@@ -453,3 +453,35 @@ def test_evaluate_command_end_to_end_skips_a_bad_file(small_nets, folders, capsy
     result = json.loads(out.read_text())
     assert result["generated"]["n"] == 2 and result["reference"]["n"] == 2
     assert np.isfinite(result["generated"]["FVD_25"])
+
+
+def test_halves_by_person_keeps_each_persons_first_clip_for_the_reference():
+    from vasa_lab.metrics import EvalClip, halves_by_person
+
+    frames, audio = np.zeros((5, 8, 8, 3), np.uint8), np.zeros(3200, np.float32)
+    people = [3, 1, 3, 2, 1, 3]
+    clips = [EvalClip(f"c{i}", frames, audio, meta=dict(identity=p)) for i, p in enumerate(people)]
+    a, b = halves_by_person(clips)
+    assert [c.name for c in a] == ["c0", "c1", "c3"] and [c.name for c in b] == ["c2", "c4", "c5"]
+    assert {c.meta["identity"] for c in b} <= {c.meta["identity"] for c in a}     # every measured person is in A
+    assert halves_by_person([]) == ([], [])
+
+
+def test_generator_clip_is_the_pipeline_row_and_its_two_older_drawings(tiny_world):
+    from vasa_lab.metrics import world_clips
+    from vasa_lab.metrics.baselines import generator_clip
+    from vasa_lab.pipeline.animate import Animator
+
+    clip = world_clips(tiny_world, None, limit=1)[0]
+    animator = Animator("tiny", device="cpu")
+    with torch.no_grad():
+        rows = {(start, pasted): generator_clip(animator, clip, seed=0, from_portrait=start, pasted=pasted)
+                for start, pasted in ((True, True), (False, True), (False, False))}
+    for row in rows.values():
+        assert row.frames.shape == clip.frames.shape and row.frames.dtype == np.uint8
+        assert row.pose.shape == (clip.n_frames, 6) and np.all(row.portrait == clip.frames[0])
+    portrait = animator.portrait_motion(animator.portrait(clip.frames[0]))
+    started, free = rows[True, True].pose[0], rows[False, True].pose[0]
+    assert np.abs(started[:3] - portrait[0, :3]).max() < np.abs(free[:3] - portrait[0, :3]).max()  # starts there
+    assert np.array_equal(rows[False, True].pose, rows[False, False].pose)      # same motion, drawn two ways
+    assert not np.array_equal(rows[False, True].frames, rows[False, False].frames)

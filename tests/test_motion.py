@@ -302,6 +302,32 @@ def test_blink_depths_are_the_peaks_of_each_closing():
     assert blink_depths(np.zeros(50)).size == 0 and blink_depths(np.full(5, 0.2)).size == 0
 
 
+def test_w_pose_weighs_the_head_pose_in_both_loss_terms(cfg):
+    from vasa_lab.motion.module import MotionDiffusionModule
+
+    B, K, W, M, A = 4, cfg.context, cfg.window, cfg.motion_dim, cfg.audio_dim
+    g = torch.Generator().manual_seed(3)
+    batch = dict(x0=torch.randn(B, W, M, generator=g), context=torch.randn(B, K, M, generator=g),
+                 context_ok=torch.ones(B), context_audio=torch.randn(B, K, A, generator=g),
+                 audio=torch.randn(B, W, A, generator=g), gaze=torch.zeros(B, 2), distance=torch.ones(B),
+                 emotion=torch.eye(cfg.n_emotions)[:1].repeat(B, 1), emotion_ok=torch.ones(B))
+
+    def loss(w_pose, w_velocity):
+        torch.manual_seed(0)
+        module = MotionDiffusionModule(MotionDiT(small_config(w_pose=w_pose, w_velocity=w_velocity)).eval())
+        with torch.no_grad():
+            return float(module.diffusion_loss(batch, torch.Generator().manual_seed(1), t=torch.full((B,), 50)))
+
+    for w_velocity in (0.0, 1.0):
+        no_pose, plain, heavy = loss(0.0, w_velocity), loss(1.0, w_velocity), loss(3.0, w_velocity)
+        assert plain > no_pose > 0                                   # the pose's own error is in the plain loss ...
+        assert heavy == pytest.approx(no_pose + 3 * (plain - no_pose), rel=1e-5)   # ... and weighs w_pose times
+    from vasa_lab.artifacts import config_key
+
+    assert config_key(MotionConfig.for_profile("tiny", w_pose=1.0)) == config_key(MotionConfig.for_profile("tiny"))
+    assert config_key(MotionConfig.for_profile("tiny", w_pose=2.0)) != config_key(MotionConfig.for_profile("tiny"))
+
+
 # --- data and training on a small world ---------------------------------------------------------------------------
 def test_data_and_a_short_training_run(tiny_world, tmp_path):
     from vasa_lab.motion.data import MotionWindows, motion_clips

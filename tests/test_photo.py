@@ -271,4 +271,4 @@ def test_the_generated_motion_starts_where_the_portrait_is(animator):
     assert np.abs(anchored - own[0, 0]).mean() < 4.0, (anchored, own[0, 0])
     assert np.abs(anchored - own[0, 0]).mean() < np.abs(free - own[0, 0]).mean()
     avatar = animator.avatar(image)
-    np.testing.assert_allclose(avatar.start_motion, own, atol=1e-5)
+    np.testing.assert_allclose(avatar.portrait_motion, own, atol=1e-5)

@@ -193,7 +193,7 @@ def test_whole_window_stream_is_the_offline_video(animator, avatar, speech):
 
     plain = animator.avatar(DEMO_PORTRAIT, watermark=False)   # the watermark (chapter 11) aside: frames compared
     motion = generate_motion(animator.motion, audio_features(prepared, cfg), None, seed=2,
-                             first_motion=plain.start_motion)   # both start where the portrait is
+                             first_motion=plain.portrait_motion)   # both start where the portrait is
     offline = plain.renderer.render(motion)
     frames = list(plain.stream(array_chunks(speech, SR, 20), SR, lookahead=None, seed=2, gain=gain))
     assert np.array_equal(np.stack([f.motion for f in frames]), motion)      # the same motion, exactly

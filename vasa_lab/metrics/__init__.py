@@ -30,8 +30,8 @@ import importlib
 _WHERE = {
     "CAPP": "capp", "CAPPConfig": "capp", "CAPPScore": "capp", "info_nce": "capp", "load_capp": "capp",
     "PAPER_TABLE": "paper_table", "Evaluator": "paper_table", "format_table": "paper_table",
-    "EvalClip": "features", "load_eval_clip": "features", "log_mel": "features", "mouth_crops": "features",
-    "shift_audio": "features", "world_clips": "features",
+    "EvalClip": "features", "halves_by_person": "features", "load_eval_clip": "features", "log_mel": "features",
+    "mouth_crops": "features", "shift_audio": "features", "world_clips": "features",
     "FVD": "fvd", "VideoEncoder": "fvd", "VideoEncoderConfig": "fvd", "frechet_distance": "fvd",
     "load_video_encoder": "fvd",
     "IdentitySimilarity": "id_similarity",

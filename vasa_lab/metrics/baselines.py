@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..motion.config import AUDIO_GUIDANCE
 from .features import EvalClip
 
 
@@ -92,8 +93,8 @@ def generator_status(profile: str | None = None) -> str | None:
     return None
 
 
-def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10, audio_scale: float = 0.5,
-                     first_motion: np.ndarray | None = None) -> np.ndarray:
+def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
+                     audio_scale: float = AUDIO_GUIDANCE, first_motion: np.ndarray | None = None) -> np.ndarray:
     """Our generator's motion codes (T', 6 + dyn) for ``clip``'s audio: ``animator`` is a
     :class:`vasa_lab.pipeline.animate.Animator`. Default conditions (no gaze, distance or emotion given), DDIM with
     ``steps`` steps, audio guidance ``audio_scale``; ``first_motion`` the motion to start from (the pipeline's: the
@@ -106,18 +107,38 @@ def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10, a
                                                       audio_scale=audio_scale, first_motion=first_motion)))
 
 
-def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10, audio_scale: float = 0.5) -> EvalClip:
+def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
+                   audio_scale: float = AUDIO_GUIDANCE, from_portrait: bool = True, pasted: bool = True) -> EvalClip:
     """Our generator on (first frame, audio), as ``vasa-lab animate`` runs it: the motion of :func:`generator_motion`,
     started from the portrait's own motion code, drawn from the first frame and pasted back into it (the pipeline's
-    ``frame="photo"``), so the video has the clip's framing, as the reference and the other rows do."""
+    ``frame="photo"``), so the video has the clip's framing, as the reference and the other rows do.
+
+    ``from_portrait=False`` starts the motion with no context and ``pasted=False`` returns the model's square crop
+    at the clip's size: how chapter 10 drew this row before (``benchmarks/bench_portrait_start.py`` compares them).
+    """
+    portrait = animator.portrait(clip.frames[0])
+    motion = generator_motion(animator, clip, seed=seed, steps=steps, audio_scale=audio_scale,
+                              first_motion=animator.portrait_motion(portrait) if from_portrait else None)
+    return drawn_clip(animator, clip, motion, portrait, pasted,
+                      name=f"{clip.name}-generated-{seed}", meta=dict(clip.meta, method="generator", seed=seed))
+
+
+def drawn_clip(animator, clip: EvalClip, motion: np.ndarray, portrait=None, pasted: bool = True,
+               name: str | None = None, meta: dict | None = None) -> EvalClip:
+    """``motion`` (T, 6 + dyn) drawn from ``clip``'s first frame by the animator's renderer, cut to the clip's length:
+    pasted back into the first frame (``pasted``, the pipeline's ``frame="photo"``) or as the model's square crop
+    scaled to the clip's size. ``portrait``: the first frame's :class:`~vasa_lab.tracking.align.Portrait` if
+    already found."""
     from ..pipeline.photo import MAX_SIDE, PhotoCompositor
 
-    portrait = animator.portrait(clip.frames[0])
+    portrait = animator.portrait(clip.frames[0]) if portrait is None else portrait
     appearance = animator.appearance(portrait)
-    motion = generator_motion(animator, clip, seed=seed, steps=steps, audio_scale=audio_scale,
-                              first_motion=animator.portrait_motion(portrait))
-    compositor = PhotoCompositor.for_portrait(portrait.image, portrait.box, MAX_SIDE)
-    frames = np.concatenate(list(animator.render_batches(appearance, motion, compositor=compositor)))
+    if pasted:
+        compositor = PhotoCompositor.for_portrait(portrait.image, portrait.box, MAX_SIDE)
+        batches = animator.render_batches(appearance, motion, compositor=compositor)
+    else:
+        batches = animator.render_batches(appearance, motion, size=clip.frames.shape[1])
+    frames = np.concatenate(list(batches))
     n = min(len(frames), clip.n_frames)
-    return EvalClip(f"{clip.name}-generated-{seed}", frames[:n], clip.audio, portrait=clip.frames[0],
-                    pose=motion[:n, :6], meta=dict(clip.meta, method="generator", seed=seed))
+    return EvalClip(name or f"{clip.name}-drawn", frames[:n], clip.audio, portrait=clip.frames[0],
+                    pose=np.asarray(motion)[:n, :6], meta=dict(clip.meta) if meta is None else meta)

@@ -244,3 +244,15 @@ def world_clips(folder: str | Path, split: str | None = "test", limit: int | Non
                             pose=np.asarray(pose, np.float32), landmarks=clips.landmarks(c),
                             meta=dict(identity=clips.identity[c], index=c)))
     return out
+
+
+def halves_by_person(clips: list[EvalClip]) -> tuple[list[EvalClip], list[EvalClip]]:
+    """Chapter 10's split of a test set: (A, B), A each person's first clip, B everybody's other clips (in order).
+
+    A is the reference for the distribution metric (FVD_25) and B the clips every table row is made from, so a
+    row is never compared with the very clips it was made from, while every person of B is also seen in A.
+    """
+    first: dict = {}
+    for clip in clips:
+        first.setdefault(clip.meta["identity"], clip)
+    return [c for c in clips if first[c.meta["identity"]] is c], [c for c in clips if first[c.meta["identity"]] is not c]

@@ -25,6 +25,12 @@ from ..config import resolve_profile
 SAMPLERS = ("ddim", "dpm++", "ddpm")
 CONDITIONS = ("audio", "gaze", "distance", "emotion")   # what classifier-free guidance can steer
 CODE_SOURCES = ("latent", "truth")
+# The default audio guidance scale l_audio: VASA-1's 0.5. On chapter 10's pixels (tiny, two sets of 12 held-out clips)
+# 1 reads better: lip sync S_C 3.994 -> 4.283 and 3.728 -> 3.989, CAPP 0.289 -> 0.312 and 0.295 -> 0.348. But a
+# streamed minute (chapter 08's: stride 4, lookahead 2) ran away at 1 for one seed of three, the head's yaw a thousand
+# degrees off, and 183 with the mean reversion on; at 0.5 none did (benchmarks/bench_head_audio.py --part pixels and
+# --part streaming). So the default stays 0.5.
+AUDIO_GUIDANCE = 0.5
 
 
 def latent_key_for(profile: str) -> str:
@@ -77,6 +83,8 @@ class MotionConfig:
     # --- loss -------------------------------------------------------------------------------------------------
     w_velocity: float = 1.0           # L2 on frame-to-frame differences of X_0 too (0 = VASA-1's plain loss)
     w_join: float = 10.0              # ... and the step from the last context frame into the window weighs this much
+    w_pose: float = field(default=1.0, metadata=ADDED_LATER)   # the head pose's dimensions weigh this much in both
+                                      # terms (1 = like every other dimension; benchmarks/bench_capp_training.py)
 
     # --- training ---------------------------------------------------------------------------------------------
     steps: int = 2000

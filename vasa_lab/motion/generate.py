@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..artifacts import ArtifactStore
-from .config import SAMPLERS, MotionConfig
+from .config import AUDIO_GUIDANCE, SAMPLERS, MotionConfig
 from .model import MotionDiT
 
 
@@ -122,16 +122,17 @@ def condition_tensors(model: MotionDiT, cond: MotionConditions | None, batch: in
 
 
 def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | None = None, steps: int = 10,
-                    sampler: str = "ddim", audio_scale: float = 0.5, gaze_scale: float = 1.0,
+                    sampler: str = "ddim", audio_scale: float = AUDIO_GUIDANCE, gaze_scale: float = 1.0,
                     distance_scale: float = 0.0, emotion_scale: float = 0.0, seed: int = 0, progress: bool = False,
                     first_motion=None, first_audio=None, **drift_control) -> np.ndarray:
     """Motion codes for audio of any length: (T, A) features -> (T, pose_dim + dyn_dim) float32, [z_pose, z_dyn].
 
     ``steps`` sampler steps per window with ``sampler`` ("ddim", "dpm++" or "ddpm"); per-condition guidance scales
-    (VASA-1's defaults: audio 0.5, gaze 1.0); ``seed`` makes it reproducible; ``first_motion`` (n, M) is motion to
-    continue from (its last K frames become the first window's context) and ``first_audio`` (n, A) optionally the
-    audio features of those frames; ``progress`` shows a bar over windows; ``revert_seconds=`` and ``bound=``
-    set the drift control (:class:`~vasa_lab.motion.stream.MotionStream`; ``None`` turns either off).
+    (audio :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE`, VASA-1's 0.5; gaze 1.0); ``seed`` makes it
+    reproducible; ``first_motion`` (n, M) is motion to continue from (its last K frames become the first window's
+    context) and ``first_audio`` (n, A) optionally the audio features of those frames; ``progress`` shows a bar over
+    windows; ``revert_seconds=`` and ``bound=`` set the drift control (:class:`~vasa_lab.motion.stream.MotionStream`;
+    ``None`` turns either off).
 
     This is a :class:`vasa_lab.motion.stream.MotionStream` given all the audio at once, with whole windows: the
     streaming path with ``lookahead=None`` gives the same motion, frame for frame.

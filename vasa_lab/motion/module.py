@@ -72,7 +72,9 @@ class MotionDiffusionModule(L.LightningModule):
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         x_t = self.noise_scheduler.add_noise(x0, noise, t)                               # q(X_t | X_0)
         pred = self.model(x_t, t, cond)
-        loss = torch.mean((pred - x0) ** 2)                                              # || H - X_0 ||^2
+        dim_weight = torch.ones(x0.shape[-1], device=x0.device)                         # (M,): pose, then z_dyn
+        dim_weight[: cfg.pose_dim] = cfg.w_pose
+        loss = torch.mean(dim_weight * (pred - x0) ** 2)                                 # || H - X_0 ||^2
         if cfg.w_velocity > 0:
             # velocities over [last context frame, window]: inside the window, and across the join where the
             # context is given (so a window starts where the previous one ended; with a noised context, where the
@@ -80,7 +82,8 @@ class MotionDiffusionModule(L.LightningModule):
             v_pred, v_true = torch.cat([last, pred], 1).diff(dim=1), torch.cat([last, x0], 1).diff(dim=1)
             weight = torch.ones_like(v_pred[..., :1])
             weight[:, 0] = cond.context_keep[:, None].float() * cfg.w_join
-            loss = loss + cfg.w_velocity * torch.sum(weight * (v_pred - v_true) ** 2) / (weight.sum() * x0.shape[-1])
+            loss = loss + cfg.w_velocity * torch.sum(weight * dim_weight * (v_pred - v_true) ** 2) / (
+                weight.sum() * x0.shape[-1])
         return loss
 
     def training_step(self, batch, batch_idx):

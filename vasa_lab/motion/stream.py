@@ -34,7 +34,7 @@ from array import array
 import numpy as np
 import torch
 
-from .config import SAMPLERS
+from .config import AUDIO_GUIDANCE, SAMPLERS
 from .diffusion import sample_window
 from .model import Conditioning, MotionDiT
 
@@ -68,17 +68,19 @@ class MotionStream:
     """Stateful motion generation: :meth:`push` audio feature rows, get back the motion codes now decided.
 
     ``model``: a trained :class:`MotionDiT`; ``cond``: :class:`~vasa_lab.motion.MotionConditions` (or None);
-    ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (VASA-1: audio 0.5, gaze
-    1.0); ``seed``; ``lookahead``/``stride`` in frames (module docstring); ``first_motion`` (n, M) and optionally
-    ``first_audio`` (n, A): motion to continue from (the first window's context).
+    ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (audio
+    :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE`, VASA-1's 0.5; gaze 1.0); ``seed``;
+    ``lookahead``/``stride`` in frames (module docstring); ``first_motion`` (n, M) and optionally ``first_audio``
+    (n, A): motion to continue from (the first window's context).
 
     Every call returns (n, pose_dim + dyn_dim) float32 [z_pose, z_dyn] for the next n frames (n may be 0), in order.
     """
 
-    def __init__(self, model: MotionDiT, cond=None, steps: int = 10, sampler: str = "ddim", audio_scale: float = 0.5,
-                 gaze_scale: float = 1.0, distance_scale: float = 0.0, emotion_scale: float = 0.0, seed: int = 0,
-                 lookahead: int | None = None, stride: int = 4, first_motion=None, first_audio=None,
-                 revert_seconds: float | None = REVERT_SECONDS, bound: float | None = None):
+    def __init__(self, model: MotionDiT, cond=None, steps: int = 10, sampler: str = "ddim",
+                 audio_scale: float = AUDIO_GUIDANCE, gaze_scale: float = 1.0, distance_scale: float = 0.0,
+                 emotion_scale: float = 0.0, seed: int = 0, lookahead: int | None = None, stride: int = 4,
+                 first_motion=None, first_audio=None, revert_seconds: float | None = REVERT_SECONDS,
+                 bound: float | None = None):
         cfg = model.config
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -148,7 +150,7 @@ class MotionStream:
             cond = self.cond
         if cond is not None and not isinstance(cond, MotionConditions):
             raise ValueError(f"cond must be a MotionConditions or None, got {type(cond).__name__}")
-        old = getattr(self, "scales", dict(audio=0.5, gaze=1.0, distance=0.0, emotion=0.0))
+        old = getattr(self, "scales", dict(audio=AUDIO_GUIDANCE, gaze=1.0, distance=0.0, emotion=0.0))
         unknown = set(scales) - set(old)
         if unknown:
             raise ValueError(f"unknown guidance scale(s) {sorted(unknown)}; choose from {', '.join(old)}")

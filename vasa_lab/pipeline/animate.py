@@ -49,6 +49,7 @@ from ..media import (AAC_RATES, FPS, SAMPLE_RATE, MAX_PORTRAIT_PIXELS, MediaErro
                     OriginalAudio, check_output_path, read_portrait)
 from ..tracking.align import (REFERENCE_FRAMING, Portrait, align_portrait, crop_square, framing_box,  # noqa: F401
                              reference_framing)
+from ..motion.config import AUDIO_GUIDANCE
 from ..tracking.tracker import NoFaceError
 
 __all__ = ["AnimateResult", "Animator", "Mp4Writer", "NoFaceError", "OriginalAudio", "align_portrait", "animate",
@@ -221,7 +222,7 @@ class Animator:
                                    sample_rate=sample_rate or SAMPLE_RATE)
 
     def motion_chunks(self, chunks: Iterable[tuple[int, np.ndarray]], cond, steps: int = 10, sampler: str = "ddim",
-                      audio_scale: float = 0.5, gaze_scale: float = 1.0, seed: int = 0,
+                      audio_scale: float = AUDIO_GUIDANCE, gaze_scale: float = 1.0, seed: int = 0,
                       timings: dict | None = None, first_motion: np.ndarray | None = None) -> Iterator[np.ndarray]:
         """Motion (t, 6 + dyn_dim) for each feature chunk: ONE :class:`~vasa_lab.motion.stream.MotionStream` with
         whole windows is fed chunk after chunk, so the sliding windows run on across chunk joins as if the audio had
@@ -273,7 +274,7 @@ class Animator:
         return Avatar(self.latent, self.motion, portrait, **options)
 
     # -- the whole job -----------------------------------------------------------------------------------------
-    def animate(self, image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = 0.5,
+    def animate(self, image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = AUDIO_GUIDANCE,
                 steps: int = 10, seed: int = 0, progress: bool = True, sampler: str = "ddim",
                 gaze_scale: float = 1.0, size: int | None = None, sample_rate: int | None = None,
                 frame: str = "photo", max_side: int | None = None, watermark: bool = True, sign: bool = True,
@@ -430,8 +431,8 @@ class Animator:
             yield item
 
 
-def animate(image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = 0.5, steps: int = 10,
-            seed: int = 0, progress: bool = True, profile: str | None = None, **kwargs) -> AnimateResult:
+def animate(image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = AUDIO_GUIDANCE,
+            steps: int = 10, seed: int = 0, progress: bool = True, profile: str | None = None, **kwargs) -> AnimateResult:
     """Portrait + speech -> talking-face video (the main job; see :class:`Animator` for the details and options).
 
     ::

@@ -27,6 +27,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..media import FPS, SAMPLE_RATE
+from ..motion.config import AUDIO_GUIDANCE
 from .renderer import FrameRenderer
 from .streaming import AudioChunk, StreamError, StreamFrame, StreamReport, Tally, chunks_of
 
@@ -72,7 +73,7 @@ class Avatar:
         else:
             expression = None                 # the encoder's own reading (asked for, or no landmarks to read)
         self.appearance = portrait_appearance(latent, portrait, expression)
-        self.start_motion = portrait_motion(latent, portrait, expression)   # every stream starts where the portrait is
+        self.portrait_motion = portrait_motion(latent, portrait, expression)   # every stream starts from it
         compositor = None
         if frame == "photo" and size is None and portrait.image is not None:
             from .photo import MAX_SIDE, PhotoCompositor
@@ -122,8 +123,8 @@ class Avatar:
 
     # -- the stream ------------------------------------------------------------------------------------------------
     def stream(self, chunks: Iterable, sample_rate: int = SAMPLE_RATE, lookahead: int | None = 2, stride: int = 4,
-               cond=None, steps: int = 10, sampler: str = "ddim", audio_scale: float = 0.5, gaze_scale: float = 1.0,
-               seed: int = 0, gain="running", realtime: bool = False, budget: float | None = None
+               cond=None, steps: int = 10, sampler: str = "ddim", audio_scale: float = AUDIO_GUIDANCE,
+               gaze_scale: float = 1.0, seed: int = 0, gain="running", realtime: bool = False, budget: float | None = None
                ) -> Iterator[StreamFrame]:
         """Audio chunks in (arrays at ``sample_rate``, (samples, rate) pairs or :class:`AudioChunk`), frames out.
 
@@ -140,7 +141,7 @@ class Avatar:
         features = StreamingFeatures(self.motion.config.audio, sample_rate, gain, keep_audio=True)
         motion = MotionStream(self.motion, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
                               gaze_scale=gaze_scale, seed=seed, lookahead=lookahead, stride=stride,
-                              first_motion=self.start_motion)
+                              first_motion=self.portrait_motion)
         self._motion_stream = motion
         budget = default_budget(lookahead, stride, self.motion.config.window) if budget is None else float(budget)
         stages = dict(features=0.0, motion=0.0, render=0.0, mark=0.0)
