@@ -4,7 +4,7 @@
     python benchmarks/bench_head_audio.py --profile small --part sampler     # part 3 only, a few minutes
     python benchmarks/bench_head_audio.py --part pixels                      # part 2 only, about 10 minutes
     python benchmarks/bench_head_audio.py --part capp                        # part 4 only, about 1 minute
-    python benchmarks/bench_head_audio.py --part streaming                   # part 5 only, about 2 minutes
+    python benchmarks/bench_head_audio.py --part streaming [--stream-seeds 3] # part 5 only, about 2 minutes
 
 Five measurements, held-out people of the profile's world:
 
@@ -114,13 +114,14 @@ def pixel_level(profile: str) -> dict:
 
 def streaming_part(profile: str, scales=(0.5, 1.0), seeds=(0, 1, 2)) -> dict:
     """Chapter 08's streamed minute (lookahead 2, stride 4) at each audio guidance scale and seed, without drift
-    control and with the default (mean reversion): the largest 10-second mean of the head's yaw, in the training
-    data's standard deviations (chapter 08 asserts < 2 without control), and the yaw's spread."""
+    control and with the default (mean reversion), and offline (whole windows, the default control): the largest
+    10-second mean of the head's yaw, in the training data's standard deviations (chapter 08 asserts < 2 without
+    control), and the yaw's spread."""
     from dataclasses import replace
 
     from vasa_lab.audio import audio_features, prepare_audio
     from vasa_lab.metrics.motion_codes import streamed_motion
-    from vasa_lab.motion import load_motion_model
+    from vasa_lab.motion import generate_motion, load_motion_model
     from vasa_lab.world.speech import long_speech
 
     model = load_motion_model(profile)
@@ -131,8 +132,13 @@ def streaming_part(profile: str, scales=(0.5, 1.0), seeds=(0, 1, 2)) -> dict:
     out = {}
     for scale in scales:
         for seed in seeds:
-            for control, kw in (("no control", dict(revert_seconds=None, bound=None)), ("default", {})):
-                m, _ = streamed_motion(model, feats, None, lookahead=2, stride=4, seed=seed, audio_scale=scale, **kw)
+            for control, kw in (("no control", dict(revert_seconds=None, bound=None)), ("default", {}),
+                                ("offline", None)):
+                if kw is None:
+                    m = generate_motion(model, feats, None, seed=seed, audio_scale=scale)
+                else:
+                    m, _ = streamed_motion(model, feats, None, lookahead=2, stride=4, seed=seed, audio_scale=scale,
+                                           **kw)
                 blocks = m[: len(m) // 250 * 250, 0].reshape(-1, 250).mean(1)
                 row = dict(largest_block_mean_in_std=round(float(np.abs(blocks).max() / std0), 2),
                            yaw_std_deg=round(float(m[:, 0].std()), 2))
@@ -428,6 +434,7 @@ def main() -> None:
     ap.add_argument("--motion-file", default=None,
                     help="with --part capp and --out only: a motion model's weights (same config as the profile's) "
                          "to read instead of the shipped one")
+    ap.add_argument("--stream-seeds", type=int, default=3, help="seeds per guidance scale in part 5 (default 3)")
     args = ap.parse_args()
     if args.motion_file and (args.part != "capp" or not args.out):
         ap.error("--motion-file needs --part capp and its own --out (the results file holds the shipped model's)")
@@ -453,8 +460,8 @@ def main() -> None:
         result["capp"] = capp_part(args.profile, model_file=args.motion_file)
         result["capp"]["motion_file"] = args.motion_file      # None: the shipped model
     if args.part in ("all", "streaming"):
-        print("\n5. a streamed minute at audio guidance 0.5 and 1 (chapter 08's stream, 3 seeds):")
-        result["streaming"] = streaming_part(args.profile)
+        print(f"\n5. a streamed minute at audio guidance 0.5 and 1 (chapter 08's stream, {args.stream_seeds} seeds):")
+        result["streaming"] = streaming_part(args.profile, seeds=range(args.stream_seeds))
     seconds = round(time.time() - started, 1)
     key = {"all": "seconds", "pixels": "seconds_part_2", "sampler": "seconds_part_3", "capp": "seconds_part_4",
            "streaming": "seconds_part_5"}[args.part]

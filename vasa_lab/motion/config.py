@@ -26,10 +26,10 @@ SAMPLERS = ("ddim", "dpm++", "ddpm")
 CONDITIONS = ("audio", "gaze", "distance", "emotion")   # what classifier-free guidance can steer
 CODE_SOURCES = ("latent", "truth")
 # The default audio guidance scale l_audio: VASA-1's 0.5. On chapter 10's pixels (tiny, two sets of 12 held-out clips)
-# 1 reads better: lip sync S_C 3.994 -> 4.283 and 3.728 -> 3.989, CAPP 0.289 -> 0.312 and 0.295 -> 0.348. But a
-# streamed minute (chapter 08's: stride 4, lookahead 2) ran away at 1 for one seed of three, the head's yaw a thousand
-# degrees off, and 183 with the mean reversion on; at 0.5 none did (benchmarks/bench_head_audio.py --part pixels and
-# --part streaming). So the default stays 0.5.
+# 1 reads better: lip sync S_C 3.994 -> 4.283 and 3.728 -> 3.989, CAPP 0.289 -> 0.312 and 0.295 -> 0.348. But
+# chapter 08's streamed minute (stride 4, lookahead 2) ran away at 1 for one seed of six, the head's yaw a thousand
+# degrees off, and 180 with the mean reversion on; at 0.5 none did (benchmarks/bench_head_audio.py --part pixels and
+# --part streaming --stream-seeds 6). So the default stays 0.5.
 AUDIO_GUIDANCE = 0.5
 
 
