@@ -93,6 +93,17 @@ def test_page_routes_and_portraits(client):
     assert client.get("/health").json()["max_streams"] == 2
 
 
+def test_the_pages_audio_slider_starts_at_the_pipelines_default(client):
+    import re
+
+    from vasa_lab.motion.config import AUDIO_GUIDANCE
+
+    page = client.get("/").text
+    slider = re.search(r'<input id="audio"[^>]*value="([0-9.]+)"', page)
+    shown = re.search(r'<span id="audio-v">([0-9.]+)</span>', page)
+    assert float(slider.group(1)) == float(shown.group(1)) == AUDIO_GUIDANCE
+
+
 def test_other_host_names_are_refused_without_a_token(server):
     with TestClient(make_app(server.config, server), base_url="http://evil.example") as c:
         assert c.get("/").status_code == 400                                  # DNS rebinding: refused

@@ -152,6 +152,29 @@ def test_a_lookahead_stream_does_not_depend_on_how_the_audio_was_cut(animator, m
     assert all(int(c.audio_keep.sum()) == 3 + 2 for c in first[1:-3])   # then 3 kept + 2 ahead, exactly
 
 
+def test_a_short_history_is_padded_with_the_head_held_still_and_no_sound(animator, monkeypatch):
+    """The first windows of a stream see fewer than K drawn frames. The context repeats the oldest one (a head
+    held still before the stream began) but marks the repeats' audio unknown: a sound held for K frames is nothing
+    speech does, and at audio guidance 1 it sent chapter 08's stream into a runaway."""
+    import vasa_lab.motion.stream as ms
+
+    model = animator.motion
+    K = model.config.context
+    rows = np.random.default_rng(5).standard_normal((30, model.config.audio_dim)).astype(np.float32)
+    seen = []
+    original = ms.sample_window
+    monkeypatch.setattr(ms, "sample_window", lambda m, c, *a, **k: seen.append(c) or original(m, c, *a, **k))
+    stream = MotionStream(model, None, seed=0, lookahead=2, stride=4, steps=2)
+    stream.push(rows)
+    first, second, third, fourth = seen[:4]
+    assert not bool(first.context_keep[0]) and not first.context_audio_keep.any()      # nothing drawn yet
+    for c, drawn in ((second, 1), (third, 5), (fourth, 9)):                          # keeps 1, then 4 at a time
+        assert bool(c.context_keep[0])
+        assert torch.equal(c.context[0, :K - drawn], c.context[0, :1].expand(K - drawn, -1))   # held still ...
+        assert c.context_audio_keep[0].tolist() == [False] * (K - drawn) + [True] * drawn  # ... in silence
+        assert torch.equal(c.context_audio[0, K - drawn:], torch.as_tensor(rows[:drawn]))   # the real audio after
+    assert seen[4].context_audio_keep.all()                                             # 13 drawn: no padding
+
 def test_conditions_change_from_the_next_window(animator):
     model = animator.motion
     rows = np.zeros((40, model.config.audio_dim), np.float32)

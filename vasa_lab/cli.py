@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distance", type=float, default=None, help="head-to-camera distance, 1 = average, 1.2 = closer")
     p.add_argument("--emotion", default=None, help="neutral, happy, angry, surprised or sad")
     p.add_argument("--audio-scale", type=float, default=None,
-                   help="audio guidance scale (default 0.5, VASA-1's)")
+                   help="audio guidance scale (default 1; VASA-1 uses 0.5)")
     p.add_argument("--steps", type=int, default=10, help="sampler steps per window")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frame", choices=("photo", "crop"), default="photo",

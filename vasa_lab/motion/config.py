@@ -25,12 +25,12 @@ from ..config import resolve_profile
 SAMPLERS = ("ddim", "dpm++", "ddpm")
 CONDITIONS = ("audio", "gaze", "distance", "emotion")   # what classifier-free guidance can steer
 CODE_SOURCES = ("latent", "truth")
-# The default audio guidance scale l_audio: VASA-1's 0.5. On chapter 10's pixels (tiny, two sets of 12 held-out clips)
-# 1 reads better: lip sync S_C 3.994 -> 4.283 and 3.728 -> 3.989, CAPP 0.289 -> 0.312 and 0.295 -> 0.348. But
-# chapter 08's streamed minute (stride 4, lookahead 2) ran away at 1 for one seed of six, the head's yaw a thousand
-# degrees off, and 180 with the mean reversion on; at 0.5 none did (benchmarks/bench_head_audio.py --part pixels and
-# --part streaming --stream-seeds 6). So the default stays 0.5.
-AUDIO_GUIDANCE = 0.5
+# The default audio guidance scale l_audio. VASA-1's is 0.5; on chapter 10's pixels (tiny, two sets of 12 held-out
+# clips) 1 reads better: lip sync S_C 3.994 -> 4.283 and 3.728 -> 3.989, CAPP 0.289 -> 0.312 and 0.295 -> 0.348
+# (benchmarks/bench_head_audio.py --part pixels). A streamed minute that once ran away at 1 was a wild first frame, not
+# the scale: from that frame streams leave home at 0.5 as at 1, and from real first frames at neither (chapter 08;
+# --part streaming --stream-seeds 6: six seeds stay home at both scales).
+AUDIO_GUIDANCE = 1.0
 
 
 def latent_key_for(profile: str) -> str:

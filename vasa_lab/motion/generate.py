@@ -128,7 +128,7 @@ def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | N
     """Motion codes for audio of any length: (T, A) features -> (T, pose_dim + dyn_dim) float32, [z_pose, z_dyn].
 
     ``steps`` sampler steps per window with ``sampler`` ("ddim", "dpm++" or "ddpm"); per-condition guidance scales
-    (audio :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE`, VASA-1's 0.5; gaze 1.0); ``seed`` makes it
+    (audio :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE`, 1; VASA-1 uses 0.5; gaze 1.0); ``seed`` makes it
     reproducible; ``first_motion`` (n, M) is motion to continue from (its last K frames become the first window's
     context) and ``first_audio`` (n, A) optionally the audio features of those frames; ``progress`` shows a bar over
     windows; ``revert_seconds=`` and ``bound=`` set the drift control (:class:`~vasa_lab.motion.stream.MotionStream`;

@@ -69,7 +69,7 @@ class MotionStream:
 
     ``model``: a trained :class:`MotionDiT`; ``cond``: :class:`~vasa_lab.motion.MotionConditions` (or None);
     ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (audio
-    :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE`, VASA-1's 0.5; gaze 1.0); ``seed``;
+    :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE`, 1; VASA-1 uses 0.5; gaze 1.0); ``seed``;
     ``lookahead``/``stride`` in frames (module docstring); ``first_motion`` (n, M) and optionally ``first_audio``
     (n, A): motion to continue from (the first window's context).
 
@@ -239,14 +239,18 @@ class MotionStream:
         present = torch.arange(W) < have
         hist = self._history
         conds, scales = self._controls
-        # the last K frames so far; fewer than K (a short first_motion, W < K): the oldest one repeated
-        idx = torch.clamp(torch.arange(len(hist) - K, len(hist)), min=0)
+        # the last K frames so far; fewer than K (a short first_motion, a stream's first windows): the oldest one
+        # repeated, as a head held still before it, but with no audio: a sound held for K frames is nothing speech
+        # does, and at audio guidance 1 it sent a stream that began with no context into a runaway (chapter 08)
+        pos = torch.arange(len(hist) - K, len(hist))
+        idx = torch.clamp(pos, min=0)
         has_context = len(hist) > 0
         c = Conditioning(
             context=(hist[idx] if has_context else torch.zeros(K, M))[None],
             context_keep=torch.tensor([has_context]),
             context_audio=(self._history_audio[idx] if has_context else torch.zeros(K, A))[None],
-            context_audio_keep=(self._history_audio_keep[idx] if has_context else torch.zeros(K, dtype=torch.bool))[None],
+            context_audio_keep=(self._history_audio_keep[idx] & (pos >= 0) if has_context
+                                else torch.zeros(K, dtype=torch.bool))[None],
             audio=audio[None], audio_keep=present[None], **conds).to(self.device)
         x0 = sample_window(model, c, cfg, steps=self.steps, sampler=self.sampler, scales=scales,
                            generator=self.generator)[0].cpu()
