@@ -109,7 +109,7 @@ class MotionStream:
         self.cond = None
         self.set_conditions(cond, audio=audio_scale, gaze=gaze_scale, distance=distance_scale, emotion=emotion_scale)
 
-        W, K, M, A = cfg.window, cfg.context, cfg.motion_dim, cfg.audio_dim
+        K, M, A = cfg.context, cfg.motion_dim, cfg.audio_dim
         self._pending = torch.zeros(0, A)         # audio rows of frames not yet drawn (frames n_done, n_done + 1, ..)
         self.n_done = 0                           # frames drawn and given out
         self.n_rows = 0                           # audio rows received
