@@ -155,7 +155,7 @@ def test_a_lookahead_stream_does_not_depend_on_how_the_audio_was_cut(animator, m
 def test_a_short_history_is_padded_with_the_head_held_still_and_no_sound(animator, monkeypatch):
     """The first windows of a stream see fewer than K drawn frames. The context repeats the oldest one (a head
     held still before the stream began) but marks the repeats' audio unknown: a sound held for K frames is nothing
-    speech does, and at audio guidance 1 it sent chapter 08's stream into a runaway."""
+    speech does (with it, chapter 08's stream from a wild first frame ran away at audio guidance 1)."""
     import vasa_lab.motion.stream as ms
 
     model = animator.motion
@@ -174,6 +174,7 @@ def test_a_short_history_is_padded_with_the_head_held_still_and_no_sound(animato
         assert c.context_audio_keep[0].tolist() == [False] * (K - drawn) + [True] * drawn  # ... in silence
         assert torch.equal(c.context_audio[0, K - drawn:], torch.as_tensor(rows[:drawn]))   # the real audio after
     assert seen[4].context_audio_keep.all()                                             # 13 drawn: no padding
+
 
 def test_conditions_change_from_the_next_window(animator):
     model = animator.motion

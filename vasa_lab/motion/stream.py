@@ -241,7 +241,7 @@ class MotionStream:
         conds, scales = self._controls
         # the last K frames so far; fewer than K (a short first_motion, a stream's first windows): the oldest one
         # repeated, as a head held still before it, but with no audio: a sound held for K frames is nothing speech
-        # does, and at audio guidance 1 it sent a stream that began with no context into a runaway (chapter 08)
+        # does (with it, chapter 08's stream from a wild first frame ran away at audio guidance 1; see "A wild start")
         pos = torch.arange(len(hist) - K, len(hist))
         idx = torch.clamp(pos, min=0)
         has_context = len(hist) > 0
