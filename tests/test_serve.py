@@ -102,6 +102,7 @@ def test_the_pages_audio_slider_starts_at_the_pipelines_default(client):
     slider = re.search(r'<input id="audio"[^>]*value="([0-9.]+)"', page)
     shown = re.search(r'<span id="audio-v">([0-9.]+)</span>', page)
     assert float(slider.group(1)) == float(shown.group(1)) == AUDIO_GUIDANCE
+    assert "{{" not in page                                                  # every placeholder filled in
 
 
 def test_other_host_names_are_refused_without_a_token(server):

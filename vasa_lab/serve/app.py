@@ -198,9 +198,13 @@ def make_app(config: ServeConfig | None = None, server: AvatarServer | None = No
     from starlette.routing import Route, WebSocketRoute
     from starlette.websockets import WebSocket, WebSocketDisconnect
 
+    from ..motion.config import AUDIO_GUIDANCE
+
     config = config or ServeConfig()
     server = server or AvatarServer(config)
     files = resources.files("vasa_lab.serve")
+    # the audio slider starts where every other front end starts: the pipeline's one default
+    page_html = (files / "page.html").read_text().replace("{{AUDIO_GUIDANCE}}", f"{AUDIO_GUIDANCE:g}")
 
     def allowed(token: str | None) -> bool:
         return config.token is None or (token is not None and hmac.compare_digest(token, config.token))
@@ -211,7 +215,7 @@ def make_app(config: ServeConfig | None = None, server: AvatarServer | None = No
     async def page(request: Request):
         if not allowed(request.query_params.get("token")):
             return denied()
-        return Response((files / "page.html").read_text(), media_type="text/html",
+        return Response(page_html, media_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                                  "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
                                  "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
