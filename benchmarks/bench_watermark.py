@@ -87,7 +87,7 @@ def robustness(args, out: dict) -> None:
         t = table[name]
         print(f"   {name:22s} {pct(t['bit_accuracy']):>13s} {pct(t['bit_accuracy_64']):>8s} "
               f"{pct(t['bit_accuracy_128']):>8s} {pct(t['payload_ok']):>10s} {pct(t['detected']):>9s}")
-    print(f"   detection rate at other thresholds: " + "; ".join(
+    print("   detection rate at other thresholds: " + "; ".join(
         f"{name}: " + ", ".join(f"p<{k} {v:.2f}" for k, v in t["detected_at"].items())
         for name, t in table.items() if name.startswith("h264") or "+" in name))
     goal = table["h264 crf 28"]["bit_accuracy"] >= 0.95 and psnrs.mean() >= 40

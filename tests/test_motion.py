@@ -302,6 +302,26 @@ def test_blink_depths_are_the_peaks_of_each_closing():
     assert blink_depths(np.zeros(50)).size == 0 and blink_depths(np.full(5, 0.2)).size == 0
 
 
+def test_largest_lean_reads_the_furthest_pose_number_over_whole_blocks(model, cfg):
+    import copy
+
+    from vasa_lab.metrics.motion_codes import largest_lean
+
+    M, P = cfg.motion_dim, cfg.pose_dim
+    home = copy.deepcopy(model)
+    home.motion_mean.fill_(1.0)
+    home.motion_std.fill_(2.0)
+    motion = np.ones((60, M), np.float32)                # at the data's mean: 1-s blocks of 25 frames, 10 left over
+    motion[:25, 0] = 1 - 2 * 1.5                         # yaw 1.5 std to one side for the first second
+    motion[25:50, 3] = 1 + 2 * 3.0                       # tx 3 std to the other for the second
+    motion[:, P:] = 50.0                                 # the face codes are not the head's lean
+    motion[50:, 1] = 1 + 2 * 10.0                        # nor are frames after the last whole block
+    assert largest_lean(home, motion, seconds=1.0) == pytest.approx(3.0)
+    assert largest_lean(home, motion[:25], seconds=1.0) == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="at least one 1-s block"):
+        largest_lean(home, motion[:20], seconds=1.0)
+
+
 def test_w_pose_weighs_the_head_pose_in_both_loss_terms(cfg):
     from vasa_lab.motion.module import MotionDiffusionModule
 

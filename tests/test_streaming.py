@@ -176,6 +176,50 @@ def test_a_short_history_is_padded_with_the_head_held_still_and_no_sound(animato
     assert seen[4].context_audio_keep.all()                                             # 13 drawn: no padding
 
 
+def test_an_origin_moves_the_start_in_and_every_frame_out(animator):
+    """``origin``: the model sees first_motion - origin, and every frame it draws comes out plus origin."""
+    model = animator.motion
+    M = model.config.motion_dim
+    rows = np.random.default_rng(6).standard_normal((40, model.config.audio_dim)).astype(np.float32)
+    start = model.motion_mean.numpy()[None] + 0.5
+    origin = np.zeros(M, np.float32)
+    origin[3:6] = (0.03, -0.01, 0.06)
+    moved = MotionStream(model, None, seed=0, steps=2, first_motion=start, origin=origin)
+    plain = MotionStream(model, None, seed=0, steps=2, first_motion=start - origin)
+    a = np.concatenate([moved.push(rows), moved.finish()])
+    b = np.concatenate([plain.push(rows), plain.finish()])
+    assert a.shape == (40, M) and np.allclose(a, b + origin, atol=1e-5)
+    assert not np.allclose(a, b, atol=1e-3)                          # it did move them
+    for bad in (np.zeros(M - 1), np.full(M, np.nan)):
+        with pytest.raises(ValueError, match="origin must be"):
+            MotionStream(model, None, origin=bad)
+
+
+def test_the_pipeline_keeps_the_portraits_framing(animator, speech):
+    """The portrait's tx, ty and scale are the crop's framing: the pipeline draws the motion from the training
+    data's average framing and moves every frame back to the portrait's. Without it the generator pulls the head
+    towards the training clips' framing (chapter 10's clips: the scale 0.4 data std away from the portrait's over a
+    clip, against 0.1 with it and 0.16 in the clips' own motion; ``benchmarks/bench_identity.py``)."""
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT
+    from vasa_lab.pipeline.source_expression import FRAMING, framing_origin
+
+    model = animator.motion
+    start = animator.portrait_motion(animator.portrait(DEMO_PORTRAIT))
+    origin = framing_origin(model, start)
+    assert np.count_nonzero(origin) == 3 and np.allclose(origin[FRAMING] + model.motion_mean.numpy()[FRAMING],
+                                                         start[0, FRAMING])
+    std = model.motion_std.numpy()[FRAMING]
+
+    def away(keep_framing):       # the mean distance of tx, ty, scale from the portrait's, in data std
+        chunks = animator.feature_chunks(speech, SR)
+        motion = np.concatenate(list(animator.motion_chunks(chunks, None, steps=4, first_motion=start,
+                                                            keep_framing=keep_framing)))
+        return np.abs(motion[:, FRAMING] - start[0, FRAMING]).mean(0) / std
+
+    kept, moved = away(True), away(False)
+    assert kept.mean() < moved.mean(), (kept, moved)
+
+
 def test_conditions_change_from_the_next_window(animator):
     model = animator.motion
     rows = np.zeros((40, model.config.audio_dim), np.float32)
@@ -217,7 +261,8 @@ def test_whole_window_stream_is_the_offline_video(animator, avatar, speech):
 
     plain = animator.avatar(DEMO_PORTRAIT, watermark=False)   # the watermark (chapter 11) aside: frames compared
     motion = generate_motion(animator.motion, audio_features(prepared, cfg), None, seed=2,
-                             first_motion=plain.portrait_motion)   # both start where the portrait is
+                             first_motion=plain.portrait_motion,    # both start where the portrait is ...
+                             origin=plain.framing_origin)           # ... and keep its framing
     offline = plain.renderer.render(motion)
     frames = list(plain.stream(array_chunks(speech, SR, 20), SR, lookahead=None, seed=2, gain=gain))
     assert np.array_equal(np.stack([f.motion for f in frames]), motion)      # the same motion, exactly

@@ -1,8 +1,6 @@
 """Chapter 06 (motion diffusion): the forward process q(X_t | X_0); a DDIM step with eta > 0."""
 from __future__ import annotations
 
-import numpy as np
-
 from .core import Case, Exercise, register
 
 

@@ -13,6 +13,8 @@
   a frame's log-mel features), at the best lag of 0-10 frames (heads nod just after a stress): a crude, training-
   free stand-in for VASA-1's CAPP score.
 * **Join jumps** (:func:`vasa_lab.motion.generate.join_jumps`): the step across window joins over the step inside.
+* **Drift** (:func:`largest_lean`): how far a long or streamed head strays from home, the largest block mean of a
+  pose number in the training data's standard deviations.
 """
 from __future__ import annotations
 
@@ -189,6 +191,21 @@ def streamed_motion(model, features: np.ndarray, cond=None, lookahead: int | Non
     stream = MotionStream(model, cond, steps=steps, seed=seed, lookahead=lookahead, stride=stride, **guidance)
     out = [stream.push(features[t:t + 1]) for t in range(len(features))] + [stream.finish()]
     return np.concatenate(out), np.array(stream.window_starts)
+
+
+def largest_lean(model, motion: np.ndarray, seconds: float = 10.0, fps: float = 25.0) -> float:
+    """How far a generated head strayed from home: the largest mean, over any whole block of ``seconds``, of any of
+    the six pose numbers, in the training data's standard deviations from its mean. Real heads stay well under 1;
+    chapter 08 calls a stream past 2 a runaway. Leftover frames after the last whole block are not read."""
+    import torch
+
+    P = model.config.pose_dim
+    block = int(round(seconds * fps))
+    if len(motion) < block:
+        raise ValueError(f"largest_lean needs at least one {seconds:g}-s block ({block} frames), got {len(motion)}")
+    z = model.normalize_motion(torch.from_numpy(np.asarray(motion, np.float32)))[:, :P].numpy()
+    n = len(z) // block * block
+    return float(np.abs(z[:n].reshape(-1, block, P).mean(1)).max())
 
 
 def step_jumps(motion: np.ndarray, starts: np.ndarray, scale: np.ndarray | None = None) -> dict[str, float]:

@@ -71,7 +71,10 @@ class MotionStream:
     ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (audio
     :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE`, 1; VASA-1 uses 0.5; gaze 1.0); ``seed``;
     ``lookahead``/``stride`` in frames (module docstring); ``first_motion`` (n, M) and optionally ``first_audio``
-    (n, A): motion to continue from (the first window's context).
+    (n, A): motion to continue from (the first window's context); ``origin`` (M,): where the codes are drawn from,
+    zero unless given. The model sees ``first_motion - origin`` and every frame comes out plus ``origin``: the
+    pipeline puts there the part of a portrait's code that is its crop's framing, not its motion
+    (:func:`vasa_lab.pipeline.source_expression.framing_origin`), so the head keeps the portrait's framing.
 
     Every call returns (n, pose_dim + dyn_dim) float32 [z_pose, z_dyn] for the next n frames (n may be 0), in order.
     """
@@ -80,7 +83,7 @@ class MotionStream:
                  audio_scale: float = AUDIO_GUIDANCE, gaze_scale: float = 1.0, distance_scale: float = 0.0,
                  emotion_scale: float = 0.0, seed: int = 0, lookahead: int | None = None, stride: int = 4,
                  first_motion=None, first_audio=None, revert_seconds: float | None = REVERT_SECONDS,
-                 bound: float | None = None):
+                 bound: float | None = None, origin=None):
         cfg = model.config
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -122,11 +125,18 @@ class MotionStream:
         self._history_audio = torch.zeros(0, A)
         self._history_audio_keep = torch.zeros(0, dtype=torch.bool)
         self.level = torch.zeros(M)               # slow average of the motion drawn so far (normalised units)
+        self.origin = np.zeros(M, np.float32)
+        if origin is not None:
+            self.origin = np.asarray(origin, np.float32).reshape(-1)
+            if self.origin.shape != (M,) or not np.all(np.isfinite(self.origin)):
+                raise ValueError(f"origin must be {M} finite numbers (one motion code), got shape "
+                                 f"{np.shape(origin)}")
         if first_motion is not None:
             first = torch.as_tensor(np.asarray(first_motion), dtype=torch.float32)
             first = first[None] if first.dim() == 1 else first
             if first.dim() != 2 or first.shape[1] != M or first.shape[0] < 1 or not torch.isfinite(first).all():
                 raise ValueError(f"first_motion must be finite motion codes shaped (n, {M}), got {tuple(first.shape)}")
+            first = first - torch.from_numpy(self.origin)
             self._history = model.normalize_motion(first.to(self.device)).cpu()[-K:]
             self._history_audio = torch.zeros(len(self._history), A)
             self._history_audio_keep = torch.zeros(len(self._history), dtype=torch.bool)
@@ -262,7 +272,7 @@ class MotionStream:
         self.window_starts.append(self.n_done)
         self.n_done += keep
         self.windows += 1
-        motion = model.denormalize_motion(x0.to(self.device)).cpu().numpy().astype(np.float32)
+        motion = model.denormalize_motion(x0.to(self.device)).cpu().numpy().astype(np.float32) + self.origin
         if not np.all(np.isfinite(motion)):
             raise FloatingPointError(f"the motion generator produced NaN or infinite values in window {self.windows} "
                                      "(damaged weights?): stopped rather than write a broken video")

@@ -59,8 +59,8 @@ class Avatar:
                  tracker=None, model_id: str = "custom", watermark: bool = True, source_expression: str = "tracked",
                  expression=None):
         from ..tracking.align import Portrait, align_portrait
-        from .source_expression import (TrackedExpression, check_source_expression, has_landmarks, portrait_appearance,
-                                        portrait_motion)
+        from .source_expression import (TrackedExpression, check_source_expression, framing_origin, has_landmarks,
+                                        portrait_appearance, portrait_motion)
 
         if frame not in ("photo", "crop"):
             raise ValueError(f"frame must be 'photo' (the whole photo) or 'crop' (the face square), not {frame!r}")
@@ -74,6 +74,7 @@ class Avatar:
             expression = None                 # the encoder's own reading (asked for, or no landmarks to read)
         self.appearance = portrait_appearance(latent, portrait, expression)
         self.portrait_motion = portrait_motion(latent, portrait, expression)   # every stream starts from it
+        self.framing_origin = framing_origin(motion, self.portrait_motion)      # and keeps its framing
         compositor = None
         if frame == "photo" and size is None and portrait.image is not None:
             from .photo import MAX_SIDE, PhotoCompositor
@@ -141,7 +142,7 @@ class Avatar:
         features = StreamingFeatures(self.motion.config.audio, sample_rate, gain, keep_audio=True)
         motion = MotionStream(self.motion, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
                               gaze_scale=gaze_scale, seed=seed, lookahead=lookahead, stride=stride,
-                              first_motion=self.portrait_motion)
+                              first_motion=self.portrait_motion, origin=self.framing_origin)
         self._motion_stream = motion
         budget = default_budget(lookahead, stride, self.motion.config.window) if budget is None else float(budget)
         stages = dict(features=0.0, motion=0.0, render=0.0, mark=0.0)

@@ -23,6 +23,14 @@ read the portrait and write what it reads in the model's own codes:
 A world portrait at rest gets nearly the code its own encoding gives; a photograph gets a code the model
 understands. Landmarks that are missing (a detector-only tracker backend) give no reading: the encoder's own
 code is kept. Smile, brows and gaze are not read this way (chapter 04: the codes do not carry them for new people).
+
+The portrait's own code is also where the generated motion starts (:func:`portrait_motion`). Three of its head
+numbers are not the person's motion but our crop's framing: tx, ty and scale (:data:`FRAMING`), where the aligned
+square put the head. Our crops put it larger than the training clips do (about 0.7 of the data's standard
+deviation in scale and in tx on chapter 10's clips), and the motion generator, trained on the clips' framing, pulls
+the head back there within its first frame: the face shrinks and slides inside the photo it is pasted into.
+:func:`framing_origin` takes that framing out: the generator starts from the data's average framing and every
+frame is moved back to the portrait's (``benchmarks/bench_identity.py`` measures what it changes).
 """
 from __future__ import annotations
 
@@ -137,6 +145,20 @@ def portrait_motion(latent, portrait, expression: TrackedExpression | None = Non
     if own is not None:
         z_dyn = torch.as_tensor(own, dtype=z_dyn.dtype).reshape(1, -1)
     return np.concatenate([z_pose.numpy(), z_dyn.numpy()], axis=1).astype(np.float32)
+
+
+FRAMING = slice(3, 6)    # tx, ty, scale of z_pose: where the crop put the head, not how the head moves
+
+
+def framing_origin(motion_model, start: np.ndarray) -> np.ndarray:
+    """(M,) zero but for the :data:`FRAMING` numbers: how far the framing of ``start`` (a portrait's code from
+    :func:`portrait_motion`, (1, M) or (M,)) is from the motion model's training clips' average. The pipeline's
+    :class:`~vasa_lab.motion.stream.MotionStream` draws the motion from it (``origin=``): the model continues from
+    an average framing, and every frame comes out in the portrait's."""
+    start = np.asarray(start, np.float32).reshape(-1, int(motion_model.config.motion_dim))[-1]
+    origin = np.zeros_like(start)
+    origin[FRAMING] = start[FRAMING] - motion_model.motion_mean.cpu().numpy()[FRAMING]
+    return origin
 
 
 def check_source_expression(name: str) -> str:
