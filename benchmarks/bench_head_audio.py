@@ -118,10 +118,10 @@ def streaming_part(profile: str, scales=(0.5, 1.0), seeds=(0, 1, 2)) -> dict:
     """Chapter 08's streamed minute (lookahead 2, stride 4) at each audio guidance scale and seed, without drift
     control and with the default (mean reversion), both starting with no context as chapter 08's do; with the
     default control started from the demo portrait's own code, as the pipeline's streams start (its framing as
-    encoded: the pipeline's ``framing_origin`` is left out, so the lean is read on the model's own codes); and offline (whole
-    windows, the default control, no context): the largest 10-second mean of any of the six pose numbers, in the
-    training data's standard deviations (``largest_lean``, as chapter 08 reads its wild starts; past 2 is a runaway),
-    and the yaw's spread."""
+    encoded: the pipeline's ``framing_origin`` is left out, so the lean is read on the model's own codes); and
+    offline (whole windows, the default control, no context): the largest 10-second mean of any of the six pose
+    numbers, in the training data's standard deviations (``largest_lean``, as chapter 08 reads its wild starts; past
+    2 is a runaway), and the yaw's spread."""
     from dataclasses import replace
 
     from vasa_lab.audio import audio_features, prepare_audio

@@ -46,14 +46,6 @@ import torch
 TURN_BINS = (0.0, 2.0, 4.0, 6.0, 9.0, np.inf)          # degrees from the first frame's yaw/pitch/roll
 
 
-def frame_identity(net, clip) -> np.ndarray:
-    """The identity network's cosine between each frame of ``clip`` and its reference (first) frame, (T,)."""
-    from vasa_lab.metrics.id_similarity import _images
-
-    ref = net(_images(clip.reference_image()))[0]
-    return (net(_images(clip.frames)) @ ref).numpy()
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="tiny")
@@ -65,7 +57,7 @@ def main(argv=None) -> None:
     from vasa_lab.latent.api import encode_motion, load_latent_model
     from vasa_lab.metrics import Evaluator, halves_by_person, world_clips
     from vasa_lab.metrics.baselines import drawn_clip, generator_motion, rerendered_clip
-    from vasa_lab.motion import MotionConditions
+    from vasa_lab.metrics.id_similarity import IdentitySimilarity
     from vasa_lab.pipeline.animate import Animator
     from vasa_lab.tracking.align import crop_square
     from vasa_lab.repro import setup
@@ -76,7 +68,7 @@ def main(argv=None) -> None:
     table = half_b[:12]
     ev = Evaluator(args.profile)
     ev.load_all()
-    net, _ = ev.identity_net
+    identity = IdentitySimilarity(*ev.identity_net)      # chapter 10's metric, read frame by frame
     latent = load_latent_model(args.profile)
     animator = Animator(args.profile, latent=latent)
     portraits = [animator.portrait(c.frames[0]) for c in table]
@@ -87,18 +79,12 @@ def main(argv=None) -> None:
     real_motion = [codes(c.frames) for c in table]     # the world's own framing, as chapter 10 re-renders it
     cut_motion = [codes(np.stack([crop_square(f, p.box, animator.image_size) for f in c.frames]))
                   for c, p in zip(table, portraits)]   # framed like the portrait, as the pipeline draws it
-    homes = {"world": [m[0, :3] for m in real_motion],   # where each row starts: the encoded first frame ...
-             "pipeline": [animator.portrait_motion(p)[0, :3] for p in portraits]}   # ... or the portrait's own code
-
     starts = [animator.portrait_motion(p) for p in portraits]
-    generated = [[generator_motion(animator, c, seed=s, first_motion=start) for c, start in zip(table, starts)]
-                 for s in range(args.seeds)]             # as generator_clip makes it
-
-    def unkept(clip, seed, start):                        # the generator before the framing was kept
-        chunks = animator.feature_chunks(clip.audio, 16_000)
-        return np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), seed=seed, first_motion=start,
-                                                          keep_framing=False)))
-    loose = [[unkept(c, s, start) for c, start in zip(table, starts)] for s in range(args.seeds)]
+    homes = {"world": [m[0, :3] for m in real_motion],   # where each row starts: the encoded first frame ...
+             "pipeline": [s[0, :3] for s in starts]}      # ... or the portrait's own code
+    generated, loose = ([[generator_motion(animator, c, seed=s, first_motion=start, keep_framing=keep)
+                          for c, start in zip(table, starts)] for s in range(args.seeds)]
+                        for keep in (True, False))        # as generator_clip makes it; before the framing was kept
     P = animator.motion.config.pose_dim
     mean, std = (x.numpy()[:P] for x in (animator.motion.motion_mean, animator.motion.motion_std))
     names = ("yaw", "pitch", "roll", "tx", "ty", "scale")
@@ -148,7 +134,7 @@ def main(argv=None) -> None:
         for clips in per_seed:
             for i, clip in enumerate(clips):
                 pose = real_motion[i][: clip.n_frames, :3] if label == "real video" else np.asarray(clip.pose)[:, :3]
-                ids.append(frame_identity(net, clip))
+                ids.append(identity.frame_similarities(clip.reference_image(), clip.frames).numpy())
                 turns.append(np.linalg.norm(pose[: len(ids[-1])] - home[i], axis=1))
         ids, turns = np.concatenate(ids), np.concatenate(turns)
         which = np.digitize(turns, TURN_BINS[1:-1])

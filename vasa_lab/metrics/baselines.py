@@ -94,17 +94,20 @@ def generator_status(profile: str | None = None) -> str | None:
 
 
 def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
-                     audio_scale: float = AUDIO_GUIDANCE, first_motion: np.ndarray | None = None) -> np.ndarray:
+                     audio_scale: float = AUDIO_GUIDANCE, first_motion: np.ndarray | None = None,
+                     keep_framing: bool = True) -> np.ndarray:
     """Our generator's motion codes (T', 6 + dyn) for ``clip``'s audio: ``animator`` is a
     :class:`vasa_lab.pipeline.animate.Animator`. Default conditions (no gaze, distance or emotion given), DDIM with
     ``steps`` steps, audio guidance ``audio_scale``; ``first_motion`` the motion to start from (the pipeline's: the
-    portrait's own code, ``animator.portrait_motion``), None for none. The first 6 numbers of a frame are its head
-    pose."""
+    portrait's own code, ``animator.portrait_motion``), None for none; ``keep_framing``: keep its framing (the
+    pipeline's; False: how it ran before, ``benchmarks/bench_identity.py``). The first 6 numbers of a frame are its
+    head pose."""
     from ..motion import MotionConditions
 
     chunks = animator.feature_chunks(clip.audio, 16_000)
     return np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), steps=steps, seed=seed,
-                                                      audio_scale=audio_scale, first_motion=first_motion)))
+                                                      audio_scale=audio_scale, first_motion=first_motion,
+                                                      keep_framing=keep_framing)))
 
 
 def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10,

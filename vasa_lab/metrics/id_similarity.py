@@ -42,11 +42,14 @@ class IdentitySimilarity(Metric):
         self.per_clip: list[float] = []
 
     @torch.no_grad()
-    def update(self, portrait, frames) -> None:
+    def frame_similarities(self, portrait, frames) -> torch.Tensor:
+        """(T,) the cosine between the portrait's identity embedding and each frame's."""
         ref = self.net(_images(portrait))                                          # (1, E) unit vectors
         x = _images(frames)
-        cos = torch.cat([self.net(x[i: i + self.batch_size]) @ ref[0] for i in range(0, len(x), self.batch_size)])
-        value = float(cos.mean())
+        return torch.cat([self.net(x[i: i + self.batch_size]) @ ref[0] for i in range(0, len(x), self.batch_size)])
+
+    def update(self, portrait, frames) -> None:
+        value = float(self.frame_similarities(portrait, frames).mean())
         self.per_clip.append(value)
         self.total += value
         self.n += 1
