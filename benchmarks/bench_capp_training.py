@@ -2,6 +2,7 @@
 
     python benchmarks/bench_capp_training.py                 # trains each variant once (~4 min each on 2 cores), cached
     python benchmarks/bench_capp_training.py --only "w_velocity 10"
+    python benchmarks/bench_capp_training.py --pixels                       # chapter 10's pixels, ~5 min
 
 `bench_head_audio.py --part capp` shows what our CAPP listens for: the world's head jitters from frame to frame
 while the person speaks and keeps nearly still in a pause, and the generated head's jitter follows the speech far
@@ -14,6 +15,11 @@ each on the same 24 held-out clips, on the codes (no renderer, no tracker):
 * the generated head's frame-scale jitter (degrees) and how closely its size follows the speaking activity (r;
   the true pose: printed in the first line);
 * lip sync on the codes: the jaw probe's correlation with the true jaw (``evaluate_clips``), and head speed dP.
+
+With ``--pixels`` it also reads the named variants (default: the first two and the 2000-step pair) as chapter 10
+reads its generator row: the pipeline's videos of the table's 12 clips and the next 12 clips of half B, 3 seeds,
+audio guidance 1, read by the tracker, our SyncNet, CAPP, identity and video networks (about 1 min a variant).
+That reading chose the shipped 6000 steps.
 
 Writes ``benchmarks/results/capp_training_tiny.json``.
 """
@@ -29,17 +35,19 @@ import numpy as np
 from bench_motion_loss import write_results
 
 VARIANTS = {
-    "shipped (w_velocity 1, 2000 steps, seed 0)": {},
-    "seed 1": dict(seed=1),
-    "w_velocity 0 (VASA-1's plain loss)": dict(w_velocity=0.0),
-    "w_velocity 3": dict(w_velocity=3.0),
-    "w_velocity 10": dict(w_velocity=10.0),
-    "w_velocity 10, seed 1": dict(w_velocity=10.0, seed=1),
-    "w_velocity 30": dict(w_velocity=30.0),
-    "6000 steps": dict(steps=6000),
-    "w_velocity 10, 6000 steps": dict(w_velocity=10.0, steps=6000),
-    "w_pose 4": dict(w_pose=4.0),
-    "w_pose 16": dict(w_pose=16.0),
+    "shipped (w_velocity 1, 6000 steps, seed 0)": {},
+    "6000 steps, seed 1": dict(seed=1),
+    # trained for 2000 steps, as the shipped model was until these rows and the pixels (--pixels) chose 6000
+    "2000 steps (shipped before)": dict(steps=2000),
+    "2000 steps, seed 1": dict(steps=2000, seed=1),
+    "w_velocity 0 (VASA-1's plain loss)": dict(w_velocity=0.0, steps=2000),
+    "w_velocity 3": dict(w_velocity=3.0, steps=2000),
+    "w_velocity 10": dict(w_velocity=10.0, steps=2000),
+    "w_velocity 10, seed 1": dict(w_velocity=10.0, seed=1, steps=2000),
+    "w_velocity 30": dict(w_velocity=30.0, steps=2000),
+    "w_velocity 10, 6000 steps": dict(w_velocity=10.0),
+    "w_pose 4": dict(w_pose=4.0, steps=2000),
+    "w_pose 16": dict(w_pose=16.0, steps=2000),
 }
 
 
@@ -82,13 +90,53 @@ def read_variant(model, latent, capp, clips, codes) -> dict:
     return out
 
 
+def pixel_rows(models: dict) -> dict:
+    """Chapter 10's table rows for each motion model (name -> model): the first 12 clips of half B and the next 12,
+    3 seeds averaged, at the default audio guidance; real video and re-rendered real motion once, for scale."""
+    from vasa_lab import course
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.metrics import Evaluator, halves_by_person, world_clips
+    from vasa_lab.metrics.baselines import generator_clip, rerendered_clip
+    from vasa_lab.pipeline.animate import Animator
+
+    reference, others = halves_by_person(world_clips(course.world("tiny"), "test"))
+    ev = Evaluator("tiny")
+    ev.load_all()
+    latent = load_latent_model("tiny")
+    keys = ("S_C", "S_D", "CAPP", "dP", "identity", "FVD_25")
+
+    def rounded(result):
+        return {k: round(float(result[k]), 4) for k in keys}
+
+    out = {}
+    for part, clips in (("table", others[:12]), ("next 12", others[12:24])):
+        rows = {"real video": rounded(ev.measure(clips, reference)),
+                "re-rendered real motion": rounded(ev.measure([rerendered_clip(latent, c) for c in clips], reference))}
+        for name, model in models.items():
+            animator = Animator("tiny", latent=latent, motion=model)
+            per_seed = [ev.measure([generator_clip(animator, c, seed=s) for c in clips], reference) for s in range(3)]
+            rows[name] = {k: round(float(np.mean([r[k] for r in per_seed])), 4) for k in keys}
+            rows[name]["CAPP per seed"] = [round(float(r["CAPP"]), 3) for r in per_seed]
+        print(f"{part}: {'':36s} " + " ".join(f"{k:>8s}" for k in keys))
+        for name, row in rows.items():
+            print(f"  {name:42s} " + " ".join(f"{row[k]:8.4f}" for k in keys), flush=True)
+        out[part] = rows
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=24)
     ap.add_argument("--only", default=None, choices=list(VARIANTS),
                     help="one variant (default: all); merged into an existing results file")
     ap.add_argument("--out", default="benchmarks/results/capp_training_tiny.json")
+    ap.add_argument("--pixels", nargs="*", default=None, metavar="VARIANT",
+                    help="also read these variants on chapter 10's pixels (no names: the shipped model, its seed 1 "
+                         "and the 2000-step pair); merged into an existing results file")
     args = ap.parse_args(argv)
+    unknown = set(args.pixels or ()) - set(VARIANTS)
+    if unknown:
+        ap.error(f"unknown variant(s) {sorted(unknown)}; choose from {list(VARIANTS)}")
     warnings.filterwarnings("ignore")
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.metrics.capp import frame_scale_motion, load_capp
@@ -99,10 +147,21 @@ def main(argv=None) -> None:
 
     setup(seed=0)
     started = time.time()
+    out = Path(args.out)
+    if args.pixels is not None:                       # chapter 10's pixels only, merged into the results file
+        result = json.loads(out.read_text()) if out.exists() else dict(variants={})
+        names = args.pixels or list(VARIANTS)[:4]
+        models = {name: load_motion_model(config=MotionConfig.for_profile("tiny", **VARIANTS[name])).eval()
+                  for name in names}
+        for part, rows in pixel_rows(models).items():
+            result.setdefault("pixels", {}).setdefault(part, {}).update(rows)
+        result["seconds_pixels"] = round(time.time() - started, 1)
+        write_results(out, result)
+        print(f"({result['seconds_pixels']:.0f} s) -> {out}")
+        return
     latent, capp = load_latent_model("tiny"), load_capp("tiny")
     clips = test_clips_with_activity(args.clips, capp.config.n_mels)
     truth = [frame_scale_motion(i["clip"].pose, i["activity"]) for i in clips]
-    out = Path(args.out)
     result = json.loads(out.read_text()) if args.only and out.exists() else dict(variants={})
     result.update(true_pose=dict(jitter=round(float(np.mean([t[0] for t in truth])), 3),
                                  follows_activity=round(float(np.mean([t[1] for t in truth])), 3),

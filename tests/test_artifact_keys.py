@@ -46,10 +46,11 @@ def test_the_shipped_tiny_keys_did_not_move():
     from vasa_lab.motion.config import MotionConfig
 
     assert config_key(LatentConfig.for_profile("tiny")) == "cfae38a76e1a"
-    assert config_key(MotionConfig.for_profile("tiny")) == "a9acd25e0ce2"                # noised context
-    assert config_key(MotionConfig.for_profile("tiny", codes="truth")) == "af86bc2db07a"
+    # the motion models trained for 6000 steps (2000 until bench_capp_training.py --pixels chose 6000)
+    assert config_key(MotionConfig.for_profile("tiny")) == "b583516c1fc3"                # noised context
+    assert config_key(MotionConfig.for_profile("tiny", codes="truth")) == "8ef8a932ed1f"
     # trained on the clean context, as before context_noise: chapter 08's model that drifts
-    assert config_key(MotionConfig.for_profile("tiny", context_noise=0.0)) == "8078ea31c0b1"
+    assert config_key(MotionConfig.for_profile("tiny", context_noise=0.0)) == "a5b7bca89e1d"
 
 
 def test_the_small_gate_phase_keeps_the_motion_codes_key():

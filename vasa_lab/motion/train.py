@@ -1,6 +1,6 @@
 """Train the motion diffusion transformer of a profile and cache it in the artifact store.
 
-    python -m vasa_lab.motion.train --profile tiny                          # ~4 min on one CPU core
+    python -m vasa_lab.motion.train --profile tiny                          # ~8 min on 2 CPU cores
     python -m vasa_lab.motion.train --profile full --data DIR --devices 4 --strategy ddp
     python -m vasa_lab.motion.train --profile tiny --store /tmp/store       # then ship /tmp/store/motion/<key>
 
