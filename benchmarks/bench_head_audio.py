@@ -27,7 +27,7 @@ Five measurements, held-out people of the profile's world:
    noise that does or does not follow the speaker's head activity, a random walk alone) and how big the true,
    encoded and generated pose's frame-scale residual is and how closely its size follows that activity.
 5. whether a stream stays home at each audio guidance scale: chapter 08's streamed minute (lookahead 2, stride 4)
-   at 0.5 and 1 with 3 seeds, without drift control and with the default mean reversion, started with no context
+   at 0.5, 1 and 1.5 with 3 seeds, without drift control and with the default mean reversion, started with no context
    or from the demo portrait's code (as the pipeline starts), and the same minute offline: the largest 10-s mean of
    any pose number, in data std (``metrics.motion_codes.largest_lean``, chapter 08's reading of a runaway).
 """
@@ -114,7 +114,7 @@ def pixel_level(profile: str) -> dict:
     return out
 
 
-def streaming_part(profile: str, scales=(0.5, 1.0), seeds=(0, 1, 2)) -> dict:
+def streaming_part(profile: str, scales=(0.5, 1.0, 1.5), seeds=(0, 1, 2)) -> dict:
     """Chapter 08's streamed minute (lookahead 2, stride 4) at each audio guidance scale and seed, without drift
     control and with the default (mean reversion), both starting with no context as chapter 08's do; with the
     default control started from the demo portrait's own code, as the pipeline's streams start (its framing as
@@ -441,6 +441,7 @@ def main() -> None:
                     help="with --part capp and --out only: a motion model's weights (same config as the profile's) "
                          "to read instead of the shipped one")
     ap.add_argument("--stream-seeds", type=int, default=3, help="seeds per guidance scale in part 5 (default 3)")
+    ap.add_argument("--stream-scales", default="0.5,1,1.5", help="audio guidance scales of part 5 (default 0.5,1,1.5)")
     args = ap.parse_args()
     if args.motion_file and (args.part != "capp" or not args.out):
         ap.error("--motion-file needs --part capp and its own --out (the results file holds the shipped model's)")
@@ -466,8 +467,10 @@ def main() -> None:
         result["capp"] = capp_part(args.profile, model_file=args.motion_file)
         result["capp"]["motion_file"] = args.motion_file      # None: the shipped model
     if args.part in ("all", "streaming"):
-        print(f"\n5. a streamed minute at audio guidance 0.5 and 1 (chapter 08's stream, {args.stream_seeds} seeds):")
-        result["streaming"] = streaming_part(args.profile, seeds=range(args.stream_seeds))
+        print(f"\n5. a streamed minute at audio guidance {args.stream_scales} (chapter 08's stream, "
+              f"{args.stream_seeds} seeds):")
+        result["streaming"] = streaming_part(args.profile, seeds=range(args.stream_seeds),
+                                             scales=[float(x) for x in args.stream_scales.split(",")])
     seconds = round(time.time() - started, 1)
     key = {"all": "seconds", "pixels": "seconds_part_2", "sampler": "seconds_part_3", "capp": "seconds_part_4",
            "streaming": "seconds_part_5"}[args.part]
