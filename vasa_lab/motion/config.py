@@ -29,8 +29,8 @@ CODE_SOURCES = ("latent", "truth")
 # clips) 1 reads better: lip sync S_C 3.994 -> 4.283 and 3.728 -> 3.989, CAPP 0.289 -> 0.312 and 0.295 -> 0.348
 # (benchmarks/bench_head_audio.py --part pixels, the 2000-step motion model). A streamed minute that once ran away at 1
 # was a wild first frame, not the scale (chapter 08; --part streaming --stream-seeds 6: six seeds stay home). With the
-# 6000-step tiny model 1.5 reads better still (README, "The audio guidance scale"), but small at 1.5 fails chapter 07's
-# photo check and one constant serves every profile, so the default stays 1.
+# 6000-step tiny model 1.5 reads better still offline (README, "The audio guidance scale"), but small at 1.5 fails
+# chapter 07's photo check and tiny's 80-ms-lookahead streams lose lip sync at 1.5 (chapter 08), so the default stays 1.
 AUDIO_GUIDANCE = 1.0
 
 
