@@ -92,36 +92,21 @@ def read_variant(model, latent, capp, clips, codes) -> dict:
 
 def pixel_rows(models: dict) -> dict:
     """Chapter 10's table rows for each motion model (name -> model): the first 12 clips of half B and the next 12,
-    3 seeds averaged, at the default audio guidance; real video and re-rendered real motion once, for scale."""
+    3 seeds averaged, at the default audio guidance; real video and re-rendered real motion once, for scale
+    (``bench_head_audio.generator_rows``, which reads the guidance scales the same way)."""
+    from bench_head_audio import generator_rows
     from vasa_lab import course
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.metrics import Evaluator, halves_by_person, world_clips
-    from vasa_lab.metrics.baselines import generator_clip, rerendered_clip
     from vasa_lab.pipeline.animate import Animator
 
     reference, others = halves_by_person(world_clips(course.world("tiny"), "test"))
     ev = Evaluator("tiny")
     ev.load_all()
     latent = load_latent_model("tiny")
-    keys = ("S_C", "S_D", "CAPP", "dP", "identity", "FVD_25")
-
-    def rounded(result):
-        return {k: round(float(result[k]), 4) for k in keys}
-
-    out = {}
-    for part, clips in (("table", others[:12]), ("next 12", others[12:24])):
-        rows = {"real video": rounded(ev.measure(clips, reference)),
-                "re-rendered real motion": rounded(ev.measure([rerendered_clip(latent, c) for c in clips], reference))}
-        for name, model in models.items():
-            animator = Animator("tiny", latent=latent, motion=model)
-            per_seed = [ev.measure([generator_clip(animator, c, seed=s) for c in clips], reference) for s in range(3)]
-            rows[name] = {k: round(float(np.mean([r[k] for r in per_seed])), 4) for k in keys}
-            rows[name]["CAPP per seed"] = [round(float(r["CAPP"]), 3) for r in per_seed]
-        print(f"{part}: {'':36s} " + " ".join(f"{k:>8s}" for k in keys))
-        for name, row in rows.items():
-            print(f"  {name:42s} " + " ".join(f"{row[k]:8.4f}" for k in keys), flush=True)
-        out[part] = rows
-    return out
+    variants = {name: (Animator("tiny", latent=latent, motion=model), {}) for name, model in models.items()}
+    return {part: generator_rows(ev, latent, clips, reference, variants)
+            for part, clips in (("table", others[:12]), ("next 12", others[12:24]))}
 
 
 def main(argv=None) -> None:

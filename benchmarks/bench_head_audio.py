@@ -65,52 +65,59 @@ def code_level(profile: str) -> dict:
     return out
 
 
-def pixel_level(profile: str) -> dict:
-    from vasa_lab import course
-    from vasa_lab.latent.api import load_latent_model
-    from vasa_lab.metrics import Evaluator, format_table, halves_by_person, world_clips
+def generator_rows(ev, latent, clips, reference, variants: dict) -> dict:
+    """Chapter 10's table on ``clips`` (``reference``: its FVD reference): real video, re-rendered real motion and,
+    for each variant (name -> (animator, ``generator_clip`` keywords)), the pipeline's videos at 3 seeds averaged;
+    printed with each seed's CAPP, returned rounded to 3 decimals. ``bench_capp_training.py --pixels`` reads its
+    motion models with it."""
+    from vasa_lab.metrics import format_table
     from vasa_lab.metrics.baselines import generator_clip, rerendered_clip
     from vasa_lab.metrics.paper_table import table_notes
-    from vasa_lab.motion.config import AUDIO_GUIDANCE
-    from vasa_lab.pipeline.animate import Animator
-
-    reference, others = halves_by_person(world_clips(course.world(profile), "test"))
-    table = others[:12]
-    ev = Evaluator(profile)
-    ev.load_all()
-    latent = load_latent_model(profile)
-    animator = Animator(profile, latent=latent)
 
     def average(results):
         keys = [k for k, v in results[0].items() if isinstance(v, float)]
         return {k: float(np.mean([r[k] for r in results])) for k in keys}
 
-    def generator_rows(clips, variants):
-        rows = {"real video": ev.measure(clips, reference),
-                "re-rendered real motion": ev.measure([rerendered_clip(latent, c) for c in clips], reference)}
-        capp_per_seed = {}
-        for name, kw in variants.items():
-            per_seed = [ev.measure([generator_clip(animator, c, seed=s, **kw) for c in clips], reference)
-                        for s in range(3)]
-            rows[name] = average(per_seed)
-            capp_per_seed[name] = [round(r["CAPP"], 3) for r in per_seed]
-        print(format_table(rows, table_notes(ev.networks()), width=34))
-        print("CAPP of each seed (12 clips each):")
-        for name, values in capp_per_seed.items():
-            print(f"  {name:36s} {values}")
-            rows[name]["CAPP per seed"] = values
-        return {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
-                for name, row in rows.items()}
+    rows = {"real video": ev.measure(clips, reference),
+            "re-rendered real motion": ev.measure([rerendered_clip(latent, c) for c in clips], reference)}
+    capp_per_seed = {}
+    for name, (animator, kw) in variants.items():
+        per_seed = [ev.measure([generator_clip(animator, c, seed=s, **kw) for c in clips], reference)
+                    for s in range(3)]
+        rows[name] = average(per_seed)
+        capp_per_seed[name] = [round(r["CAPP"], 3) for r in per_seed]
+    print(format_table(rows, table_notes(ev.networks()), width=max(34, 1 + max(map(len, rows)))))
+    print("CAPP of each seed (12 clips each):")
+    for name, values in capp_per_seed.items():
+        print(f"  {name:36s} {values}")
+        rows[name]["CAPP per seed"] = values
+    return {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
+            for name, row in rows.items()}
+
+
+def pixel_level(profile: str) -> dict:
+    from vasa_lab import course
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.metrics import Evaluator, halves_by_person, world_clips
+    from vasa_lab.motion.config import AUDIO_GUIDANCE
+    from vasa_lab.pipeline.animate import Animator
+
+    reference, others = halves_by_person(world_clips(course.world(profile), "test"))
+    ev = Evaluator(profile)
+    ev.load_all()
+    latent = load_latent_model(profile)
+    animator = Animator(profile, latent=latent)
 
     def label(scale):
         return f"generator, audio g. {scale:g}" + (" (default)" if scale == AUDIO_GUIDANCE else "")
 
-    variants = {label(scale): dict(audio_scale=scale) for scale in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)}
-    variants.update({f"generator, {steps} DDIM steps": dict(steps=steps) for steps in (25, 50)})
+    variants = {label(scale): (animator, dict(audio_scale=scale)) for scale in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)}
+    variants.update({f"generator, {steps} DDIM steps": (animator, dict(steps=steps)) for steps in (25, 50)})
     print("chapter 10's table clips (the first 12 of half B):")
-    out = dict(table=generator_rows(table, variants))
+    out = dict(table=generator_rows(ev, latent, others[:12], reference, variants))
     print("\nthe next 12 clips of half B (a second look at the guidance scale):")
-    out["next_12"] = generator_rows(others[12:24], {label(scale): dict(audio_scale=scale) for scale in (0.5, 1.0, 1.5)})
+    out["next_12"] = generator_rows(ev, latent, others[12:24], reference,
+                                    {label(scale): (animator, dict(audio_scale=scale)) for scale in (0.5, 1.0, 1.5)})
     return out
 
 
