@@ -382,6 +382,34 @@ def test_data_and_a_short_training_run(tiny_world, tmp_path):
         [np.arange(clips.offsets[i], clips.offsets[i + 1]) for i in clips.indices("train")])].mean(0)), atol=1e-4)
 
 
+def test_an_interrupted_motion_training_resumes_and_matches_an_uninterrupted_one(tiny_world, tmp_path):
+    """`python -m vasa_lab.motion.train` checkpoints every N steps; run again after a stop, it resumes there (weights,
+    optimiser, schedule and the random state that draws noise, t and dropped conditions) and ends with the weights
+    an uninterrupted run ends with. A run that stops short raises instead of returning a model that looks finished."""
+    from vasa_lab.motion.data import motion_clips
+    from vasa_lab.motion.module import train_motion
+
+    cfg = small_config(data=str(tiny_world), steps=6, batch_size=4)
+    clips = motion_clips(cfg, store_root=tmp_path)
+    torch.manual_seed(0)                          # the same initial weights (the training command seeds first too)
+    whole = MotionDiT(cfg)
+    done = train_motion(whole, clips, progress=False, val_batches=0, checkpoint_dir=tmp_path / "whole",
+                        checkpoint_every=2)
+    assert done["steps"] == 6 and done["resumed_at"] == 0
+
+    torch.manual_seed(0)
+    with pytest.raises(RuntimeError, match="stopped at step 2 of 6"):   # stands in for a kill after step 2
+        train_motion(MotionDiT(cfg), clips, progress=False, val_batches=0, checkpoint_dir=tmp_path / "cut",
+                     checkpoint_every=2, trainer_overrides=dict(max_steps=2))
+    torch.manual_seed(123)                        # a fresh process: its random state is not the killed one's
+    resumed = MotionDiT(cfg)
+    again = train_motion(resumed, clips, progress=False, val_batches=0, checkpoint_dir=tmp_path / "cut",
+                         checkpoint_every=2)
+    assert again["resumed_at"] == 2
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), f"{name} differs after resuming"
+
+
 # --- the shipped weights ---------------------------------------------------------------------------------------------
 def test_shipped_motion_weights_load(tmp_path):
     from vasa_lab.artifacts import PACKAGED_WEIGHTS, ArtifactStore, config_key

@@ -25,7 +25,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from ..training import make_trainer, seed_everything, warmup_cosine
+from ..training import RunSampler, check_finished, make_trainer, resume_from, seed_everything, warmup_cosine
 from .diffusion import drop_conditions, make_scheduler, noise_context
 from .model import Conditioning, MotionDiT
 
@@ -86,6 +86,21 @@ class MotionDiffusionModule(L.LightningModule):
                 weight.sum() * x0.shape[-1])
         return loss
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # the step's noise, t, dropped conditions and dropout come from torch's global generator: a resumed run
+        # draws what the uninterrupted one would have (the windows are a pure function of their index)
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._resume_rng = checkpoint.get("torch_rng_state")
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        # restored here, not on loading: starting the data loader draws its base seed from the global generator
+        # after the checkpoint is loaded, as the uninterrupted run did before its first step
+        if getattr(self, "_resume_rng", None) is not None:
+            torch.set_rng_state(self._resume_rng)
+            self._resume_rng = None
+
     def training_step(self, batch, batch_idx):
         loss = self.diffusion_loss(batch)
         self.log("train/loss", loss, prog_bar=True)
@@ -104,12 +119,16 @@ class MotionDiffusionModule(L.LightningModule):
 
 
 def train_motion(model: MotionDiT, clips=None, store=None, steps: int | None = None, progress: bool | None = None,
-                 trainer_overrides: dict | None = None, val_batches: int = 4, history: list | None = None) -> dict:
+                 trainer_overrides: dict | None = None, val_batches: int = 4, history: list | None = None,
+                 checkpoint_dir=None, checkpoint_every: int = 500) -> dict:
     """Train ``model`` in place on its config's data (cached motion codes); returns metrics for the store's meta.
 
     ``clips``: a :class:`~vasa_lab.motion.data.MotionClips` (default: :func:`~vasa_lab.motion.data.motion_clips` of
     the config, encoded once and cached). ``steps`` overrides ``config.steps`` (e.g. a short demo run);
-    ``history``: a list that receives every step's training loss (for a plot).
+    ``history``: a list that receives every step's training loss (for a plot). ``checkpoint_dir``: a folder for
+    ``last.ckpt``, written every ``checkpoint_every`` steps; a run that finds one there resumes from it (weights,
+    optimiser, schedule, step and random state) and draws the windows it had not drawn, so it ends where an
+    uninterrupted run would have.
     """
     from .data import MotionWindows, motion_clips
 
@@ -125,7 +144,13 @@ def train_motion(model: MotionDiT, clips=None, store=None, steps: int | None = N
 
     steps = int(steps or cfg.steps)
     train_set = MotionWindows(clips, cfg, "train", length=steps * cfg.batch_size, seed=cfg.seed)
-    loaders = dict(train_dataloaders=DataLoader(train_set, batch_size=cfg.batch_size, shuffle=False, num_workers=0))
+    kwargs, resume, resumed_at = {}, None, 0
+    if checkpoint_dir is not None:
+        kwargs, resume, resumed_at = resume_from(checkpoint_dir, checkpoint_every)
+        if resume:
+            print(f"resuming from {resume} at step {resumed_at} of {steps}")
+    rest = RunSampler(len(train_set), resumed_at * cfg.batch_size)           # the windows a resumed run has not drawn
+    loaders = dict(train_dataloaders=DataLoader(train_set, batch_size=cfg.batch_size, sampler=rest, num_workers=0))
     has_val = clips.indices("val").size > 0
     if has_val and val_batches > 0:
         val_set = MotionWindows(clips, cfg, "val", length=val_batches * cfg.batch_size, seed=cfg.seed + 1)
@@ -135,7 +160,7 @@ def train_motion(model: MotionDiT, clips=None, store=None, steps: int | None = N
         module.history = history
     # max_epochs=-1: the run ends at max_steps; under DDP each process sees 1/N of the windows per epoch and
     # simply goes round again (items are a pure function of their index)
-    kwargs = dict(max_epochs=-1, limit_val_batches=val_batches if has_val else 0, num_sanity_val_steps=0,
+    kwargs.update(max_epochs=-1, limit_val_batches=val_batches if has_val else 0, num_sanity_val_steps=0,
                   val_check_interval=None, check_val_every_n_epoch=1)
     if progress is not None:
         kwargs["enable_progress_bar"] = progress
@@ -144,12 +169,13 @@ def train_motion(model: MotionDiT, clips=None, store=None, steps: int | None = N
     start = time.time()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*validation_step.*val_dataloader.*")  # val_batches=0: on purpose
-        trainer.fit(module, **loaders)
+        trainer.fit(module, **loaders, ckpt_path=resume, weights_only=True)
+    check_finished(trainer, steps)
     model.eval()
     tail = module.history[-50:] or [float("nan")]
     metrics = dict(steps=steps, train_loss_start=module.history[0] if module.history else float("nan"),
                    train_loss_end=sum(tail) / len(tail), seconds=round(time.time() - start, 1),
-                   train_clips=int(train_idx.size), parameters=model.n_parameters)
+                   train_clips=int(train_idx.size), parameters=model.n_parameters, resumed_at=resumed_at)
     if "val/loss" in trainer.callback_metrics:
         metrics["val_loss"] = float(trainer.callback_metrics["val/loss"])
     return metrics

@@ -8,6 +8,10 @@ The data (motion codes of every clip, from the profile's trained face latent mod
 labels) is encoded once and cached; the trained weights land in ``STORE/motion/<config key>/`` as safetensors
 with a meta.json holding the config and the training metrics. The tiny profile's weights are shipped in
 ``vasa_lab/weights/motion/<key>/``, made by exactly this command.
+
+An interrupted run (Ctrl-C, a kill, a reboot) resumes from its last checkpoint (every 500 steps, in
+``$VASA_LAB_HOME/checkpoints/motion/KEY/``) when the same command is run again, and ends with the weights an
+uninterrupted run ends with; ``--fresh`` starts over.
 """
 from __future__ import annotations
 
@@ -32,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--accelerator", default="auto", help="cpu | gpu | auto")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (e.g. 1 on a shared machine)")
     p.add_argument("--force", action="store_true", help="train even if the artifact is already cached")
+    p.add_argument("--fresh", action="store_true", help="ignore a checkpoint of an interrupted run (default: resume)")
     args = p.parse_args(argv)
+
+    import shutil
 
     import torch
 
@@ -59,11 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     model = MotionDiT(cfg)
     print(f"training motion {config_key(cfg)}: {model.n_parameters / 1e6:.2f} M parameters, {cfg.steps} steps")
     trainer = dict(devices=args.devices, strategy=args.strategy, accelerator=args.accelerator)
-    metrics = train_motion(model.cpu(), store=store, trainer_overrides=trainer)
+    checkpoints = store.root / "checkpoints" / "motion" / config_key(cfg)   # an interrupted run resumes from here
+    if args.fresh and checkpoints.exists():
+        shutil.rmtree(checkpoints)
+    try:
+        metrics = train_motion(model.cpu(), store=store, trainer_overrides=trainer, checkpoint_dir=checkpoints)
+    except RuntimeError as err:             # stopped short: nothing was stored, the checkpoint stays to resume from
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
     if getattr(rank_zero_only, "rank", 0) == 0:       # under DDP only the first process writes
         folder = store.save("motion", cfg, model.cpu(), metrics)
+        shutil.rmtree(checkpoints, ignore_errors=True)   # the finished model is in the store now
         print(json.dumps(metrics, indent=2))
         print(f"saved {folder}")
     return 0
