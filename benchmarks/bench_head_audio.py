@@ -99,7 +99,7 @@ def pixel_level(profile: str) -> dict:
     from vasa_lab import course
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.metrics import Evaluator, halves_by_person, world_clips
-    from vasa_lab.motion.config import AUDIO_GUIDANCE
+    from vasa_lab.motion.config import default_audio_guidance
     from vasa_lab.pipeline.animate import Animator
 
     reference, others = halves_by_person(world_clips(course.world(profile), "test"))
@@ -109,7 +109,7 @@ def pixel_level(profile: str) -> dict:
     animator = Animator(profile, latent=latent)
 
     def label(scale):
-        return f"generator, audio g. {scale:g}" + (" (default)" if scale == AUDIO_GUIDANCE else "")
+        return f"generator, audio g. {scale:g}" + (" (default)" if scale == default_audio_guidance(profile) else "")
 
     variants = {label(scale): (animator, dict(audio_scale=scale)) for scale in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)}
     variants.update({f"generator, {steps} DDIM steps": (animator, dict(steps=steps)) for steps in (25, 50)})

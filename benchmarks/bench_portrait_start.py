@@ -43,12 +43,12 @@ def main(argv=None) -> None:
     from vasa_lab.latent.api import encode_motion, load_latent_model
     from vasa_lab.metrics import Evaluator, halves_by_person, world_clips
     from vasa_lab.metrics.baselines import drawn_clip, generator_motion, rerendered_clip
-    from vasa_lab.motion.config import AUDIO_GUIDANCE
+    from vasa_lab.motion.config import default_audio_guidance
     from vasa_lab.pipeline.animate import Animator
     from vasa_lab.repro import setup
 
     setup(seed=0)
-    audio_scale = AUDIO_GUIDANCE if args.audio_scale is None else args.audio_scale
+    audio_scale = default_audio_guidance(args.profile) if args.audio_scale is None else args.audio_scale
     started = time.time()
     half_a, half_b = halves_by_person(world_clips(course.world(args.profile), "test"))
     table = half_b[:12]

@@ -3,6 +3,7 @@
     python benchmarks/bench_stream.py                      # tiny, 10 DDIM steps, audio guidance on, 5 minutes paced
     python benchmarks/bench_stream.py --minutes 1 --profile small
     python benchmarks/bench_stream.py --skip-pace          # only the lookahead sweep
+    python benchmarks/bench_stream.py --skip-pace --pixels --sync --audio-scales 1,1.5   # the sweep at two scales
 
 1. **Paced stream** (``--minutes``): speech (espeak-ng sentences, several voices) played at its natural pace in
    20 ms chunks through :meth:`vasa_lab.pipeline.Avatar.stream` (lookahead 2 frames = 80 ms, stride 4) into an
@@ -72,7 +73,8 @@ def one_shot_first_frame(profile: str) -> float:
     return avatar.last_report.first_frame_ms
 
 
-def sweep(profile: str, clips_n: int, stride: int, pixels: bool, sync: bool) -> list[dict]:
+def sweep(profile: str, clips_n: int, stride: int, pixels: bool, sync: bool, audio_scale: float | None = None
+          ) -> list[dict]:
     from vasa_lab.motion import load_motion_model
     from vasa_lab.data.clips import dataset_folder
     from vasa_lab.motion.data import motion_clips
@@ -85,8 +87,9 @@ def sweep(profile: str, clips_n: int, stride: int, pixels: bool, sync: bool) -> 
         from vasa_lab.latent.api import load_latent_model
 
         pix = (load_latent_model(profile), dataset_folder(model.config))
+    guidance = {} if audio_scale is None else dict(audio_scale=audio_scale)
     return lookahead_sweep(model, clips, (0, 1, 2, 4, 8, None), n_clips=clips_n, stride=stride, pixels=pix,
-                           sync=sync)
+                           sync=sync, **guidance)
 
 
 def main(argv=None) -> None:
@@ -99,6 +102,8 @@ def main(argv=None) -> None:
     p.add_argument("--clips", type=int, default=16, help="held-out clips for the lookahead sweep")
     p.add_argument("--pixels", action="store_true", help="also read the mouth from rendered pixels in the sweep")
     p.add_argument("--sync", action="store_true", help="with --pixels: also chapter 10's S_C and S_D")
+    p.add_argument("--audio-scales", default=None,
+                   help="comma-separated audio guidance scales to sweep the lookahead at (default: the stream's)")
     p.add_argument("--skip-pace", action="store_true")
     p.add_argument("--skip-sweep", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: see the module docstring)")
@@ -106,13 +111,15 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     import torch
 
+    from vasa_lab.motion.config import LIVE_AUDIO_GUIDANCE, default_audio_guidance
+
     torch.set_num_threads(args.threads)
     results = dict(profile=args.profile, threads=args.threads)
     if not args.skip_pace:
         r = paced(args.profile, args.minutes, args.lookahead, args.stride, args.chunk_ms)
         results["paced"] = r
         print(f"paced stream, {args.profile}, {args.minutes:g} min, {args.chunk_ms:g} ms chunks, lookahead "
-              f"{40 * args.lookahead} ms, stride {args.stride}, 10 DDIM steps, audio guidance 0.5:")
+              f"{40 * args.lookahead} ms, stride {args.stride}, 10 DDIM steps, audio guidance {LIVE_AUDIO_GUIDANCE:g}:")
         print(f"  first frame      {r['first_frame_ms']:7.1f} ms after the first chunk "
               f"({r['first_frame_compute_ms']:.1f} ms after its own audio had arrived)")
         print(f"  latency          p50 {r['latency_p50_ms']:.1f} ms, p95 {r['latency_p95_ms']:.1f} ms, max "
@@ -125,15 +132,23 @@ def main(argv=None) -> None:
         print(f"  one-shot path    first frame {results['one_shot_first_frame_ms']:.0f} ms after the first audio "
               f"(it waits for a whole window)")
     if not args.skip_sweep:
-        rows = sweep(args.profile, args.clips, args.stride, args.pixels, args.sync)
-        results["sweep"] = rows
-        print(f"lip sync vs lookahead ({rows[0]['n_clips']} held-out clips, stride {args.stride}):")
-        print("  lookahead   jaw from codes   pixel mouth vs true jaw   join ratio     S_C     S_D")
-        for r in rows:
-            name = "offline" if r["lookahead"] is None else f"{r['lookahead_ms']} ms"
-            pix = "" if r["pixel_jaw"] is None else f"{r['pixel_jaw']:.3f}"
-            sc = f"{r['S_C']:7.3f} {r['S_D']:7.3f}" if "S_C" in r else ""
-            print(f"  {name:>9}   {r['code_jaw']:14.3f}   {pix:>23}   {r['join_ratio']:10.2f}   {sc}")
+        scales = [None] if args.audio_scales is None else [float(v) for v in args.audio_scales.split(",")]
+        for scale in scales:
+            rows = sweep(args.profile, args.clips, args.stride, args.pixels, args.sync, scale)
+            if scale is None:
+                results["sweep"] = rows
+            else:
+                results.setdefault("sweep_by_audio_scale", {})[f"{scale:g}"] = rows
+            said = (f"the defaults: {LIVE_AUDIO_GUIDANCE:g} streamed, {default_audio_guidance(args.profile):g} offline"
+                    if scale is None else f"{scale:g}")
+            print(f"lip sync vs lookahead ({rows[0]['n_clips']} held-out clips, stride {args.stride}, audio guidance "
+                  f"{said}):")
+            print("  lookahead   jaw from codes   pixel mouth vs true jaw   join ratio     S_C     S_D")
+            for r in rows:
+                name = "offline" if r["lookahead"] is None else f"{r['lookahead_ms']} ms"
+                pix = "" if r["pixel_jaw"] is None else f"{r['pixel_jaw']:.3f}"
+                sc = f"{r['S_C']:7.3f} {r['S_D']:7.3f}" if "S_C" in r else ""
+                print(f"  {name:>9}   {r['code_jaw']:14.3f}   {pix:>23}   {r['join_ratio']:10.2f}   {sc}", flush=True)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1, default=float)

@@ -93,15 +93,16 @@ def test_page_routes_and_portraits(client):
     assert client.get("/health").json()["max_streams"] == 2
 
 
-def test_the_pages_audio_slider_starts_at_the_pipelines_default(client):
+def test_the_pages_audio_slider_starts_at_the_live_streams_default(client):
+    """The page's stream hears 80 ms ahead: its slider starts at the live default, not the offline one."""
     import re
 
-    from vasa_lab.motion.config import AUDIO_GUIDANCE
+    from vasa_lab.motion.config import AUDIO_GUIDANCE, LIVE_AUDIO_GUIDANCE
 
     page = client.get("/").text
     slider = re.search(r'<input id="audio"[^>]*value="([0-9.]+)"', page)
     shown = re.search(r'<span id="audio-v">([0-9.]+)</span>', page)
-    assert float(slider.group(1)) == float(shown.group(1)) == AUDIO_GUIDANCE
+    assert float(slider.group(1)) == float(shown.group(1)) == LIVE_AUDIO_GUIDANCE != AUDIO_GUIDANCE["tiny"]
     assert "{{" not in page                                                  # every placeholder filled in
 
 

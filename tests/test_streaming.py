@@ -130,6 +130,19 @@ def test_whole_windows_are_the_offline_motion(animator):
     assert np.array_equal(np.concatenate(out), offline)
 
 
+def test_the_default_audio_guidance_depends_on_what_a_window_hears(animator):
+    """Whole windows (the offline path) default to the profile's AUDIO_GUIDANCE, a stream with a lookahead to
+    LIVE_AUDIO_GUIDANCE (measured on tiny: 1.5 helps whole windows and costs a short lookahead its lip sync); a scale
+    asked for is kept."""
+    from vasa_lab.motion.config import AUDIO_GUIDANCE, LIVE_AUDIO_GUIDANCE
+
+    model = animator.motion
+    assert model.config.profile == "tiny" and AUDIO_GUIDANCE["tiny"] != LIVE_AUDIO_GUIDANCE
+    assert MotionStream(model, lookahead=None).scales["audio"] == AUDIO_GUIDANCE["tiny"]
+    assert MotionStream(model, lookahead=2).scales["audio"] == LIVE_AUDIO_GUIDANCE
+    assert MotionStream(model, lookahead=2, audio_scale=0.5).scales["audio"] == 0.5
+
+
 def test_a_lookahead_stream_does_not_depend_on_how_the_audio_was_cut(animator, monkeypatch):
     import vasa_lab.motion.stream as ms
 

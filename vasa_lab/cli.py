@@ -114,13 +114,11 @@ def _provenance_line(payload: str | None, signed: bool) -> str:
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from .motion.config import AUDIO_GUIDANCE
     from .pipeline.animate import animate, parse_gaze
 
     gaze = parse_gaze(args.gaze) if args.gaze is not None else None
-    audio_scale = AUDIO_GUIDANCE if args.audio_scale is None else args.audio_scale
     result = animate(args.image, args.audio, args.out, gaze=gaze, distance=args.distance, emotion=args.emotion,
-                     audio_scale=audio_scale, steps=args.steps, seed=args.seed, progress=not args.quiet,
+                     audio_scale=args.audio_scale, steps=args.steps, seed=args.seed, progress=not args.quiet,
                      profile=args.profile, size=args.size, frame=args.frame, max_side=args.max_side,
                      key=args.sign_key, source_expression=args.source_expression)
     _animate_summary(result)
@@ -321,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distance", type=float, default=None, help="head-to-camera distance, 1 = average, 1.2 = closer")
     p.add_argument("--emotion", default=None, help="neutral, happy, angry, surprised or sad")
     p.add_argument("--audio-scale", type=float, default=None,
-                   help="audio guidance scale (default 1; VASA-1 uses 0.5)")
+                   help="audio guidance scale (default: the profile's, tiny 1.5, small 1; VASA-1 uses 0.5)")
     p.add_argument("--steps", type=int, default=10, help="sampler steps per window")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frame", choices=("photo", "crop"), default="photo",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..motion.config import AUDIO_GUIDANCE
 from .features import EvalClip
 
 
@@ -94,11 +93,11 @@ def generator_status(profile: str | None = None) -> str | None:
 
 
 def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
-                     audio_scale: float = AUDIO_GUIDANCE, first_motion: np.ndarray | None = None,
+                     audio_scale: float | None = None, first_motion: np.ndarray | None = None,
                      keep_framing: bool = True) -> np.ndarray:
     """Our generator's motion codes (T', 6 + dyn) for ``clip``'s audio: ``animator`` is a
     :class:`vasa_lab.pipeline.animate.Animator`. Default conditions (no gaze, distance or emotion given), DDIM with
-    ``steps`` steps, audio guidance ``audio_scale``; ``first_motion`` the motion to start from (the pipeline's: the
+    ``steps`` steps, audio guidance ``audio_scale`` (None: the pipeline's default); ``first_motion`` the motion to start from (the pipeline's: the
     portrait's own code, ``animator.portrait_motion``), None for none; ``keep_framing``: keep its framing (the
     pipeline's; False: how it ran before, ``benchmarks/bench_identity.py``). The first 6 numbers of a frame are its
     head pose."""
@@ -111,7 +110,7 @@ def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
 
 
 def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
-                   audio_scale: float = AUDIO_GUIDANCE, from_portrait: bool = True, pasted: bool = True) -> EvalClip:
+                   audio_scale: float | None = None, from_portrait: bool = True, pasted: bool = True) -> EvalClip:
     """Our generator on (first frame, audio), as ``vasa-lab animate`` runs it: the motion of :func:`generator_motion`,
     started from the portrait's own motion code, drawn from the first frame and pasted back into it (the pipeline's
     ``frame="photo"``), so the video has the clip's framing, as the reference and the other rows do.

@@ -223,13 +223,14 @@ def step_jumps(motion: np.ndarray, starts: np.ndarray, scale: np.ndarray | None 
 
 def lookahead_sweep(model, clips: MotionClips, lookaheads=(0, 1, 2, 4, 8, None), split: str = "test",
                     n_clips: int = 8, stride: int = 4, steps: int = 10, seed: int = 0, probe: JawProbe | None = None,
-                    pixels=None, sync: bool = False) -> list[dict]:
+                    pixels=None, sync: bool = False, **guidance) -> list[dict]:
     """Lip sync against the lookahead, on held-out clips: for each lookahead (frames; None = offline, whole
     windows) the jaw read by the probe from the streamed codes against the clip's true jaw (``code_jaw``), the step
     at window joins (``join_ratio``) and, with ``pixels=(latent_model, world_folder)``, the mouth read by chapter
     02's tracker from the rendered frames against the true jaw (``pixel_jaw``), and with ``sync=True`` too,
     chapter 10's SyncNet confidence and distance on those frames and the clip's own sound (``S_C``, ``S_D``). Same
-    features, conditions and seed for every lookahead: only what the stream knew when it drew each frame differs."""
+    features, conditions and seed for every lookahead: only what the stream knew when it drew each frame differs.
+    ``guidance``: the stream's guidance scales (``audio_scale=1.5``; default: :class:`MotionStream`'s)."""
     from .pixel_motion import clip_frames, conditions_of, render_codes
     from .expression import correlation as corr, read_pixels
 
@@ -247,7 +248,7 @@ def lookahead_sweep(model, clips: MotionClips, lookaheads=(0, 1, 2, 4, 8, None),
         for i in index:
             c = clips.clip(int(i))
             motion, starts = streamed_motion(model, c["audio"], conditions_of(c), lookahead=look, stride=stride,
-                                             steps=steps, seed=seed + int(i))
+                                             steps=steps, seed=seed + int(i), **guidance)
             true_jaw = c["states"][:, JAW]
             code.append(correlation(probe(motion), true_jaw))
             ratios.append(step_jumps(motion, starts, std)["ratio"])

@@ -56,14 +56,15 @@ def conditions_of(clip: dict):
 
 
 def measure_on_pixels(latent_model, clips: MotionClips, folder: str | Path, motion_model=None, split: str = "test",
-                      n_clips: int = 8, steps: int = 10, seed: int = 0, probe=None) -> dict:
+                      n_clips: int = 8, steps: int = 10, seed: int = 0, probe=None, **guidance) -> dict:
     """Per-clip rows and their summary for (a) re-rendered and, with a motion model, (b) generated motion.
 
     Returns ``dict(rerendered=summary, generated=summary or None, code_jaw=generated codes' jaw correlation,
     rows=[...])``; the summaries hold the means of :func:`vasa_lab.metrics.expression.compare` plus smile/brow
     correlations with the truth over all frames. (Both videos start from the clip's own first frame, and smile and
     brows hardly change within a clip, so those two correlations say little; :func:`emotion_on_pixels` measures
-    the emotion control.)
+    the emotion control.) ``guidance``: the generator's guidance scales (``audio_scale=1.5``; default:
+    :func:`~vasa_lab.motion.generate.generate_motion`'s).
     """
     from .motion_codes import JawProbe
     from ..motion.generate import generate_motion
@@ -88,7 +89,8 @@ def measure_on_pixels(latent_model, clips: MotionClips, folder: str | Path, moti
             looks[key][0].append(shown.smile); looks[key][1].append(truth["smile"])
             looks[key][2].append(shown.brow); looks[key][3].append(truth["brow_raise"])
         if motion_model is not None:
-            gen = generate_motion(motion_model, c["audio"][:t], conditions_of(c), steps=steps, seed=seed + int(i))
+            gen = generate_motion(motion_model, c["audio"][:t], conditions_of(c), steps=steps, seed=seed + int(i),
+                                  **guidance)
             shown_b = read_pixels(render_codes(latent_model, frames[0], gen))
             row["b"] = compare(real, shown_b, truth)
             row["code_jaw"] = correlation(probe(gen), c["states"][:t, JAW])

@@ -5,7 +5,7 @@ profile    transformer (layers x width x    window W / context K  trains
            heads)
 =========  ===============================  ===================  =================================================
 ``tiny``   3 x 96 x 4                       25 / 10 frames        ~8 min on 2 CPU cores; weights shipped
-``small``  4 x 128 x 4                      25 / 10 frames        ~10 min on 2 CPU cores (small latent codes)
+``small``  4 x 128 x 4                      25 / 10 frames        ~30 min on 2 CPU cores (small latent codes)
 ``full``   8 x 512 x 8 (VASA-1's DiT)       50 / 10 frames        one 24 GB GPU (or DDP), real video
 =========  ===============================  ===================  =================================================
 
@@ -25,13 +25,29 @@ from ..config import resolve_profile
 SAMPLERS = ("ddim", "dpm++", "ddpm")
 CONDITIONS = ("audio", "gaze", "distance", "emotion")   # what classifier-free guidance can steer
 CODE_SOURCES = ("latent", "truth")
-# The default audio guidance scale l_audio. VASA-1's is 0.5; on chapter 10's pixels (tiny, two sets of 12 held-out
-# clips) 1 reads better: lip sync S_C 3.994 -> 4.283 and 3.728 -> 3.989, CAPP 0.289 -> 0.312 and 0.295 -> 0.348
-# (benchmarks/bench_head_audio.py --part pixels, the 2000-step motion model). A streamed minute that once ran away at 1
-# was a wild first frame, not the scale (chapter 08; --part streaming --stream-seeds 6: six seeds stay home). With the
-# 6000-step tiny model 1.5 reads better still offline (README, "The audio guidance scale"), but small at 1.5 fails
-# chapter 07's photo check and tiny's 80-ms-lookahead streams lose lip sync at 1.5 (chapter 08), so the default stays 1.
-AUDIO_GUIDANCE = 1.0
+# The default audio guidance scale l_audio (VASA-1's is 0.5), by profile and by how much of its audio a window hears.
+# Whole windows (vasa-lab animate, generate_motion, chapter 10):
+# - tiny 1.5. On chapter 10's pixels (6000-step model, 12 clips x 3 seeds; benchmarks/bench_head_audio.py --part
+#   pixels) it reads better than 1 on every column: lip sync S_C 4.567 -> 4.616, CAPP 0.359 -> 0.375, FVD_25 79.0 ->
+#   72.8, identity 0.980 both (next 12 clips: S_C 4.344 -> 4.415, CAPP 0.414 -> 0.430); 0.5 reads worse (4.343, 0.328).
+# - small 1. On small's pixels 1.5 buys nothing measurable (16 held-out clips, 9000-step model: generated mouth vs
+#   true jaw r 0.865 -> 0.868, range 1.199 -> 1.205 of real) and moves a mouth un-expressed from a wrong reading more
+#   (Grace Hopper's encoded-source mouth std 0.013 -> 0.018; README, "The audio guidance scale").
+# - full 1: not measured on real video yet.
+# A live stream that hears only `lookahead` frames ahead (the avatar, the browser page, chapter 08): 1, every profile.
+# There 1.5 is mixed and sometimes worse (tiny; benchmarks/bench_stream.py --skip-pace --pixels --sync --audio-scales
+# 1,1.5, 16 clips): at 80 ms the jaw read from the codes drops 0.866 -> 0.847 while S_C rises 4.274 -> 4.327, and at
+# 320 ms it breaks (jaw 0.873 -> 0.763, S_C 4.299 -> 4.076).
+AUDIO_GUIDANCE = {"tiny": 1.5, "small": 1.0, "full": 1.0}
+LIVE_AUDIO_GUIDANCE = 1.0
+
+
+def default_audio_guidance(profile: str, lookahead: int | None = None) -> float:
+    """The default audio guidance for a motion model of ``profile`` drawing whole windows (``lookahead`` None, the
+    offline path) or streaming with ``lookahead`` frames of audio ahead (:data:`LIVE_AUDIO_GUIDANCE`)."""
+    if lookahead is not None:
+        return LIVE_AUDIO_GUIDANCE
+    return AUDIO_GUIDANCE.get(profile, LIVE_AUDIO_GUIDANCE)
 
 
 def latent_key_for(profile: str) -> str:
@@ -140,8 +156,10 @@ class MotionConfig:
             # video 4.528), CAPP 0.356 -> 0.359 and 0.369 (benchmarks/bench_capp_training.py --pixels)
             cfg = cls(dyn_dim=dyn_dim, audio=audio, context_noise=0.5, steps=6000)
         elif name == "small":
-            # tiny's windows on the small latent space's codes, a little wider: trains in ~10 minutes on 2 cores
-            cfg = cls(profile="small", dyn_dim=dyn_dim, audio=audio, width=128, layers=4, heads=4, steps=3000,
+            # tiny's windows on the small latent space's codes, a little wider: ~30 minutes on 2 cores. 9000 steps,
+            # not 3000: on small's pixels the generated mouth follows the true jaw better (r 0.820 -> 0.865, 16
+            # held-out clips; on the codes 0.876 -> 0.939), validation loss 0.255 -> 0.205
+            cfg = cls(profile="small", dyn_dim=dyn_dim, audio=audio, width=128, layers=4, heads=4, steps=9000,
                       batch_size=32, context_noise=0.5)
         else:
             cfg = cls(profile="full", dyn_dim=dyn_dim, audio=audio, window=50, context=10, width=512, layers=8,

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..artifacts import ArtifactStore
-from .config import AUDIO_GUIDANCE, MotionConfig
+from .config import MotionConfig
 from .model import MotionDiT
 
 
@@ -122,13 +122,13 @@ def condition_tensors(model: MotionDiT, cond: MotionConditions | None, batch: in
 
 
 def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | None = None, steps: int = 10,
-                    sampler: str = "ddim", audio_scale: float = AUDIO_GUIDANCE, gaze_scale: float = 1.0,
+                    sampler: str = "ddim", audio_scale: float | None = None, gaze_scale: float = 1.0,
                     distance_scale: float = 0.0, emotion_scale: float = 0.0, seed: int = 0, progress: bool = False,
                     first_motion=None, first_audio=None, origin=None, **drift_control) -> np.ndarray:
     """Motion codes for audio of any length: (T, A) features -> (T, pose_dim + dyn_dim) float32, [z_pose, z_dyn].
 
     ``steps`` sampler steps per window with ``sampler`` ("ddim", "dpm++" or "ddpm"); per-condition guidance scales
-    (audio :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE`, 1; VASA-1 uses 0.5; gaze 1.0); ``seed`` makes it
+    (audio: the profile's :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE` when None; VASA-1 uses 0.5; gaze 1.0); ``seed`` makes it
     reproducible; ``first_motion`` (n, M) is motion to continue from (its last K frames become the first window's
     context) and ``first_audio`` (n, A) optionally the audio features of those frames; ``origin`` (M,) where the
     codes are drawn from (the model sees ``first_motion - origin``, every frame comes out plus it; the pipeline's

@@ -34,7 +34,7 @@ from array import array
 import numpy as np
 import torch
 
-from .config import AUDIO_GUIDANCE, SAMPLERS
+from .config import SAMPLERS, default_audio_guidance
 from .diffusion import sample_window
 from .model import Conditioning, MotionDiT
 
@@ -68,8 +68,9 @@ class MotionStream:
     """Stateful motion generation: :meth:`push` audio feature rows, get back the motion codes now decided.
 
     ``model``: a trained :class:`MotionDiT`; ``cond``: :class:`~vasa_lab.motion.MotionConditions` (or None);
-    ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (audio
-    :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE`, 1; VASA-1 uses 0.5; gaze 1.0); ``seed``;
+    ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (audio: by default
+    :func:`~vasa_lab.motion.config.default_audio_guidance`, the profile's for whole windows, 1 for a stream with a
+    lookahead; VASA-1 uses 0.5; gaze 1.0); ``seed``;
     ``lookahead``/``stride`` in frames (module docstring); ``first_motion`` (n, M) and optionally ``first_audio``
     (n, A): motion to continue from (the first window's context); ``origin`` (M,): where the codes are drawn from,
     zero unless given. The model sees ``first_motion - origin`` and every frame comes out plus ``origin``: the
@@ -80,7 +81,7 @@ class MotionStream:
     """
 
     def __init__(self, model: MotionDiT, cond=None, steps: int = 10, sampler: str = "ddim",
-                 audio_scale: float = AUDIO_GUIDANCE, gaze_scale: float = 1.0, distance_scale: float = 0.0,
+                 audio_scale: float | None = None, gaze_scale: float = 1.0, distance_scale: float = 0.0,
                  emotion_scale: float = 0.0, seed: int = 0, lookahead: int | None = None, stride: int = 4,
                  first_motion=None, first_audio=None, revert_seconds: float | None = REVERT_SECONDS,
                  bound: float | None = None, origin=None):
@@ -110,6 +111,7 @@ class MotionStream:
             raise ValueError(f"lookahead + stride must fit in one window ({cfg.window} frames): a window cannot hear "
                              f"more than its own audio; got lookahead {lookahead} + stride {stride}")
         self.cond = None
+        audio_scale = default_audio_guidance(cfg.profile, lookahead) if audio_scale is None else audio_scale
         self.set_conditions(cond, audio=audio_scale, gaze=gaze_scale, distance=distance_scale, emotion=emotion_scale)
 
         K, M, A = cfg.context, cfg.motion_dim, cfg.audio_dim
@@ -160,7 +162,8 @@ class MotionStream:
             cond = self.cond
         if cond is not None and not isinstance(cond, MotionConditions):
             raise ValueError(f"cond must be a MotionConditions or None, got {type(cond).__name__}")
-        old = getattr(self, "scales", dict(audio=AUDIO_GUIDANCE, gaze=1.0, distance=0.0, emotion=0.0))
+        old = getattr(self, "scales", dict(audio=default_audio_guidance(self.config.profile, self.lookahead), gaze=1.0,
+                                           distance=0.0, emotion=0.0))
         unknown = set(scales) - set(old)
         if unknown:
             raise ValueError(f"unknown guidance scale(s) {sorted(unknown)}; choose from {', '.join(old)}")

@@ -49,7 +49,7 @@ from ..media import (AAC_RATES, FPS, SAMPLE_RATE, MAX_PORTRAIT_PIXELS, MediaErro
                     OriginalAudio, check_output_path, read_portrait)
 from ..tracking.align import (REFERENCE_FRAMING, Portrait, align_portrait, crop_square, framing_box,  # noqa: F401
                              reference_framing)
-from ..motion.config import AUDIO_GUIDANCE
+from ..motion.config import default_audio_guidance
 from ..tracking.tracker import NoFaceError
 
 __all__ = ["AnimateResult", "Animator", "Mp4Writer", "NoFaceError", "OriginalAudio", "align_portrait", "animate",
@@ -222,7 +222,7 @@ class Animator:
                                    sample_rate=sample_rate or SAMPLE_RATE)
 
     def motion_chunks(self, chunks: Iterable[tuple[int, np.ndarray]], cond, steps: int = 10, sampler: str = "ddim",
-                      audio_scale: float = AUDIO_GUIDANCE, gaze_scale: float = 1.0, seed: int = 0,
+                      audio_scale: float | None = None, gaze_scale: float = 1.0, seed: int = 0,
                       timings: dict | None = None, first_motion: np.ndarray | None = None,
                       keep_framing: bool = True) -> Iterator[np.ndarray]:
         """Motion (t, 6 + dyn_dim) for each feature chunk: ONE :class:`~vasa_lab.motion.stream.MotionStream` with
@@ -279,7 +279,7 @@ class Animator:
         return Avatar(self.latent, self.motion, portrait, **options)
 
     # -- the whole job -----------------------------------------------------------------------------------------
-    def animate(self, image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = AUDIO_GUIDANCE,
+    def animate(self, image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float | None = None,
                 steps: int = 10, seed: int = 0, progress: bool = True, sampler: str = "ddim",
                 gaze_scale: float = 1.0, size: int | None = None, sample_rate: int | None = None,
                 frame: str = "photo", max_side: int | None = None, watermark: bool = True, sign: bool = True,
@@ -288,7 +288,8 @@ class Animator:
 
         ``image``: a path or an RGB array; ``audio``: a path (any format; muxed as it is) or a mono float array at
         ``sample_rate`` (default 16 kHz); ``gaze`` (yaw, pitch) degrees or "THETA,PHI"; ``distance`` (1 = average);
-        ``emotion`` a name (neutral, happy, angry, surprised, sad); ``audio_scale`` the audio guidance l_audio;
+        ``emotion`` a name (neutral, happy, angry, surprised, sad); ``audio_scale`` the audio guidance l_audio (None:
+        the profile's, :func:`vasa_lab.motion.config.default_audio_guidance`);
         ``steps`` sampler steps per window. ``frame``: "photo" (default) draws the whole photo at its own
         resolution with the animated face pasted back (longest side capped at ``max_side``, default
         :data:`vasa_lab.pipeline.photo.MAX_SIDE`); "crop" gives the model's square face crop, resized to ``size`` if given
@@ -317,6 +318,8 @@ class Animator:
         cond = MotionConditions(gaze=gaze, distance=distance, emotion=emotion)     # unknown emotion -> ValueError
         if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or not 1 <= steps <= 1000:
             raise ValueError(f"steps must be a whole number from 1 to 1000, got {steps!r}")
+        if audio_scale is None:
+            audio_scale = default_audio_guidance(self.profile)
         if not (np.isfinite(audio_scale) and 0 <= audio_scale <= 10):
             raise ValueError(f"audio_scale must be between 0 and 10, got {audio_scale!r}")
         if size is not None and not 16 <= int(size) <= 2048:
@@ -436,7 +439,7 @@ class Animator:
             yield item
 
 
-def animate(image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float = AUDIO_GUIDANCE,
+def animate(image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float | None = None,
             steps: int = 10, seed: int = 0, progress: bool = True, profile: str | None = None, **kwargs) -> AnimateResult:
     """Portrait + speech -> talking-face video (the main job; see :class:`Animator` for the details and options).
 

@@ -27,7 +27,6 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..media import FPS, SAMPLE_RATE
-from ..motion.config import AUDIO_GUIDANCE
 from .renderer import FrameRenderer
 from .streaming import AudioChunk, StreamError, StreamFrame, StreamReport, Tally, chunks_of
 
@@ -124,14 +123,15 @@ class Avatar:
 
     # -- the stream ------------------------------------------------------------------------------------------------
     def stream(self, chunks: Iterable, sample_rate: int = SAMPLE_RATE, lookahead: int | None = 2, stride: int = 4,
-               cond=None, steps: int = 10, sampler: str = "ddim", audio_scale: float = AUDIO_GUIDANCE,
+               cond=None, steps: int = 10, sampler: str = "ddim", audio_scale: float | None = None,
                gaze_scale: float = 1.0, seed: int = 0, gain="running", realtime: bool = False, budget: float | None = None
                ) -> Iterator[StreamFrame]:
         """Audio chunks in (arrays at ``sample_rate``, (samples, rate) pairs or :class:`AudioChunk`), frames out.
 
         ``lookahead``: frames of audio after a frame that must have arrived before it is drawn (None: whole
         windows, the offline result); ``stride``: the frames each window keeps; ``cond`` and the guidance
-        scales as for :func:`vasa_lab.motion.generate_motion`; ``gain``: "running" or a fixed loudness gain;
+        scales as for :func:`vasa_lab.motion.generate_motion` (``audio_scale`` None: the default for the lookahead,
+        :func:`vasa_lab.motion.config.default_audio_guidance`); ``gain``: "running" or a fixed loudness gain;
         ``realtime``: drop frames that would be later than ``budget`` seconds after their audio (default
         :func:`default_budget`). When the generator ends or is closed, ``self.last_report`` says how it went.
         """

@@ -198,13 +198,14 @@ def make_app(config: ServeConfig | None = None, server: AvatarServer | None = No
     from starlette.routing import Route, WebSocketRoute
     from starlette.websockets import WebSocket, WebSocketDisconnect
 
-    from ..motion.config import AUDIO_GUIDANCE
+    from ..motion.config import default_audio_guidance
 
     config = config or ServeConfig()
     server = server or AvatarServer(config)
     files = resources.files("vasa_lab.serve")
-    # the audio slider starts where every other front end starts: the pipeline's one default
-    page_html = (files / "page.html").read_text().replace("{{AUDIO_GUIDANCE}}", f"{AUDIO_GUIDANCE:g}")
+    # the audio slider starts where the stream starts: the pipeline's default for a stream with this lookahead
+    page_html = (files / "page.html").read_text().replace("{{AUDIO_GUIDANCE}}",
+                                                          f"{default_audio_guidance(server.animator.profile, config.lookahead):g}")
 
     def allowed(token: str | None) -> bool:
         return config.token is None or (token is not None and hmac.compare_digest(token, config.token))

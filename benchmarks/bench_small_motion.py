@@ -1,0 +1,104 @@
+"""small's motion transformer at two training lengths and two audio guidance scales, read on pixels.
+
+    python benchmarks/bench_small_motion.py                               # 3000 and 9000 steps, guidance 1 and 1.5
+    python benchmarks/bench_small_motion.py --steps 9000 --scales 1 --clips 8
+
+For each (training steps, audio guidance) pair, with small's shipped face latent model (about 45 s a row on 2 cores;
+a model not in the store is trained first, ``python -m vasa_lab.motion.train --profile small --steps N``):
+
+1. generated motion on held-out clips, drawn from each clip's first frame and read by chapter 02's tracker
+   (``vasa_lab.metrics.pixel_motion.measure_on_pixels``, bench_expressive's (b)): the mouth's range against the real
+   clip's, its correlation with the true jaw (and that as a share of what the reader gets on the real frames), the
+   codes' jaw read by a probe, and the tracker's blink F1;
+2. Grace Hopper (matplotlib's sample photo), 3 s of the demo sentence, with the source expression read by the tracker
+   and by the motion encoder: the tracked mouth opening's std in each video (chapter 07's photo check wants the
+   tracked one above 3x the encoded one);
+3. ``make demo``'s portrait and sentence: the tracked mouth's std and its correlation with the loudness, the frames
+   read as blinks, and the lowest and median eye openness.
+
+Prints one line per pair and writes ``benchmarks/results/small_motion_small.json`` (``--out``). Asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", default="3000,9000", help="comma-separated training lengths of the motion model")
+    p.add_argument("--scales", default="1,1.5", help="comma-separated audio guidance scales")
+    p.add_argument("--clips", type=int, default=16, help="held-out clips for part 1")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default="benchmarks/results/small_motion_small.json")
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    import matplotlib.cbook as cbook
+    from PIL import Image
+
+    from vasa_lab.data.clips import dataset_folder
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.media import read_video
+    from vasa_lab.metrics.expression import correlation, read_pixels
+    from vasa_lab.metrics.pixel_motion import measure_on_pixels
+    from vasa_lab.motion import load_motion_model
+    from vasa_lab.motion.data import motion_clips
+    from vasa_lab.pipeline.animate import DEMO_PORTRAIT, Animator, demo_speech
+    from vasa_lab.repro import quiet
+    from vasa_lab.world.behaviour import frame_rms
+
+    quiet()
+    latent = load_latent_model("small").eval()
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as im:
+        hopper = np.asarray(im.convert("RGB"))
+    sentence = demo_speech()
+    tmp = Path(tempfile.mkdtemp())
+    results = {}
+
+    def video(motion, image, speech, scale, **options):
+        anim = Animator("small", latent=latent, motion=motion, device="cpu", **options)
+        done = anim.animate(image, speech, tmp / "v.mp4", progress=False, watermark=False, sign=False,
+                            audio_scale=scale)
+        return read_pixels(read_video(done.path)[0])
+
+    for steps in (int(v) for v in args.steps.split(",")):
+        motion = load_motion_model("small", steps=steps).eval()
+        clips = motion_clips(motion.config)
+        folder = dataset_folder(motion.config)
+        for scale in (float(v) for v in args.scales.split(",")):
+            started = time.time()
+            r = measure_on_pixels(latent, clips, folder, motion, n_clips=args.clips, steps=10, audio_scale=scale)
+            b = r["generated"]
+            row = dict(mouth_range=b["mouth_range"], mouth_jaw=b["mouth_vs_jaw_shown"],
+                       mouth_jaw_share=b["mouth_jaw_ratio"], code_jaw=r["code_jaw"], blink_f1=b["blink_f1_shown"])
+            for source in ("tracked", "encoded"):
+                shown = video(motion, hopper, sentence[: 16_000 * 3], scale, source_expression=source)
+                row[f"grace_{source}_mouth_std"] = float(np.nanstd(shown.mouth))
+            shown = video(motion, DEMO_PORTRAIT, sentence, scale)
+            loudness = frame_rms(sentence, 16_000, len(shown.mouth))
+            row.update(demo_mouth_std=float(np.nanstd(shown.mouth)),
+                       demo_mouth_vs_loudness=float(correlation(shown.mouth, loudness)),
+                       demo_blink_frames=int(np.nansum(shown.blink)), demo_eyes_lowest=float(np.nanmin(shown.eyes)),
+                       demo_eyes_median=float(np.nanmedian(shown.eyes)), seconds=round(time.time() - started, 1))
+            results[f"{steps} steps, audio guidance {scale:g}"] = row
+            print(f"{steps} steps, audio guidance {scale:g}: " + ", ".join(
+                f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(dict(profile="small", clips=args.clips, rows=results), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
