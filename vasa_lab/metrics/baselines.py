@@ -97,10 +97,10 @@ def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
                      keep_framing: bool = True) -> np.ndarray:
     """Our generator's motion codes (T', 6 + dyn) for ``clip``'s audio: ``animator`` is a
     :class:`vasa_lab.pipeline.animate.Animator`. Default conditions (no gaze, distance or emotion given), DDIM with
-    ``steps`` steps, audio guidance ``audio_scale`` (None: the pipeline's default); ``first_motion`` the motion to start from (the pipeline's: the
-    portrait's own code, ``animator.portrait_motion``), None for none; ``keep_framing``: keep its framing (the
-    pipeline's; False: how it ran before, ``benchmarks/bench_identity.py``). The first 6 numbers of a frame are its
-    head pose."""
+    ``steps`` steps, audio guidance ``audio_scale`` (None: the pipeline's default); ``first_motion`` the motion to
+    start from (the pipeline's: the portrait's own code, ``animator.portrait_motion``), None for none;
+    ``keep_framing``: keep its framing (the pipeline's; False: how it ran before, ``benchmarks/bench_identity.py``).
+    The first 6 numbers of a frame are its head pose."""
     from ..motion import MotionConditions
 
     chunks = animator.feature_chunks(clip.audio, 16_000)

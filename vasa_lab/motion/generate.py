@@ -128,12 +128,12 @@ def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | N
     """Motion codes for audio of any length: (T, A) features -> (T, pose_dim + dyn_dim) float32, [z_pose, z_dyn].
 
     ``steps`` sampler steps per window with ``sampler`` ("ddim", "dpm++" or "ddpm"); per-condition guidance scales
-    (audio: the profile's :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE` when None; VASA-1 uses 0.5; gaze 1.0); ``seed`` makes it
-    reproducible; ``first_motion`` (n, M) is motion to continue from (its last K frames become the first window's
-    context) and ``first_audio`` (n, A) optionally the audio features of those frames; ``origin`` (M,) where the
-    codes are drawn from (the model sees ``first_motion - origin``, every frame comes out plus it; the pipeline's
-    :func:`~vasa_lab.pipeline.source_expression.framing_origin` keeps a portrait's framing); ``progress`` shows a
-    bar over windows; ``revert_seconds=`` and ``bound=`` set the drift control
+    (audio: the profile's :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE` when None; VASA-1 uses 0.5; gaze 1.0);
+    ``seed`` makes it reproducible; ``first_motion`` (n, M) is motion to continue from (its last K frames become the
+    first window's context) and ``first_audio`` (n, A) optionally the audio features of those frames; ``origin``
+    (M,) where the codes are drawn from (the model sees ``first_motion - origin``, every frame comes out plus it;
+    the pipeline's :func:`~vasa_lab.pipeline.source_expression.framing_origin` keeps a portrait's framing);
+    ``progress`` shows a bar over windows; ``revert_seconds=`` and ``bound=`` set the drift control
     (:class:`~vasa_lab.motion.stream.MotionStream`; ``None`` turns either off).
 
     This is a :class:`vasa_lab.motion.stream.MotionStream` given all the audio at once, with whole windows: the
