@@ -2,6 +2,7 @@
 
     python benchmarks/bench_first_step.py                 # tiny, 12 held-out clips x 12 seeds, about a minute
     python benchmarks/bench_first_step.py --clips 24 --seeds 20
+    python benchmarks/bench_first_step.py --context-noise 0    # chapter 08's model trained on the clean context
 
 Each held-out clip's motion codes are cut at frame 10: its first 10 frames (codes and audio) become the context,
 and the motion transformer draws the next 2 s (``generate_motion`` with the pipeline's defaults). Printed, in the
@@ -28,6 +29,8 @@ def main(argv=None) -> None:
     p.add_argument("--profile", default="tiny")
     p.add_argument("--clips", type=int, default=12)
     p.add_argument("--seeds", type=int, default=12)
+    p.add_argument("--context-noise", type=float, default=None,
+                   help="read the model trained with this context noise instead (0: chapter 08's clean-context model)")
     p.add_argument("--out", default=None, help="write the results as JSON")
     args = p.parse_args(argv)
     import torch
@@ -38,7 +41,8 @@ def main(argv=None) -> None:
 
     quiet()
     torch.set_num_threads(2)
-    model = load_motion_model(args.profile).eval()
+    overrides = {} if args.context_noise is None else dict(context_noise=args.context_noise)
+    model = load_motion_model(args.profile, **overrides).eval()
     clips = motion_clips(model.config)
     std = model.motion_std.numpy()
     TX, cut = 3, 10
@@ -54,11 +58,11 @@ def main(argv=None) -> None:
             first[seed, k] = (g[0, TX] - x[cut - 1, TX]) / std[TX]
             inner.append(np.abs(np.diff(g[1:model.config.window, TX])).mean() / std[TX])
     per_seed = first.mean(1)
-    r = dict(profile=args.profile, clips=int(len(index)), seeds=args.seeds, first_step_mean=float(first.mean()),
+    r = dict(profile=args.profile, context_noise=model.config.context_noise, clips=int(len(index)), seeds=args.seeds, first_step_mean=float(first.mean()),
              first_step_size=float(np.abs(first).mean()), per_seed_mean=[round(float(v), 3) for v in per_seed],
              spread_across_seeds=float(per_seed.std()), spread_within_a_seed=float(first.std(1).mean()),
              generated_inner_step=float(np.mean(inner)), real_step=float(np.mean(real)))
-    print(f"{args.profile}, {r['clips']} held-out clips x {args.seeds} seeds, tx in data std:")
+    print(f"{args.profile} (context noise {model.config.context_noise:g}), {r['clips']} held-out clips x {args.seeds} seeds, tx in data std:")
     print(f"  first drawn frame - last context frame: mean {r['first_step_mean']:+.3f}, mean size "
           f"{r['first_step_size']:.3f}")
     print("  mean over the clips, per seed: " + " ".join(f"{v:+.2f}" for v in per_seed))
