@@ -58,11 +58,13 @@ def main(argv=None) -> None:
             first[seed, k] = (g[0, TX] - x[cut - 1, TX]) / std[TX]
             inner.append(np.abs(np.diff(g[1:model.config.window, TX])).mean() / std[TX])
     per_seed = first.mean(1)
-    r = dict(profile=args.profile, context_noise=model.config.context_noise, clips=int(len(index)), seeds=args.seeds, first_step_mean=float(first.mean()),
+    r = dict(profile=args.profile, context_noise=model.config.context_noise, clips=int(len(index)), seeds=args.seeds,
+             first_step_mean=float(first.mean()),
              first_step_size=float(np.abs(first).mean()), per_seed_mean=[round(float(v), 3) for v in per_seed],
              spread_across_seeds=float(per_seed.std()), spread_within_a_seed=float(first.std(1).mean()),
              generated_inner_step=float(np.mean(inner)), real_step=float(np.mean(real)))
-    print(f"{args.profile} (context noise {model.config.context_noise:g}), {r['clips']} held-out clips x {args.seeds} seeds, tx in data std:")
+    print(f"{args.profile} (context noise {model.config.context_noise:g}), {r['clips']} held-out clips x {args.seeds} "
+          f"seeds, tx in data std:")
     print(f"  first drawn frame - last context frame: mean {r['first_step_mean']:+.3f}, mean size "
           f"{r['first_step_size']:.3f}")
     print("  mean over the clips, per seed: " + " ".join(f"{v:+.2f}" for v in per_seed))

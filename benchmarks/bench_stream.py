@@ -87,9 +87,8 @@ def sweep(profile: str, clips_n: int, stride: int, pixels: bool, sync: bool, aud
         from vasa_lab.latent.api import load_latent_model
 
         pix = (load_latent_model(profile), dataset_folder(model.config))
-    guidance = {} if audio_scale is None else dict(audio_scale=audio_scale)
     return lookahead_sweep(model, clips, (0, 1, 2, 4, 8, None), n_clips=clips_n, stride=stride, pixels=pix,
-                           sync=sync, **guidance)
+                           sync=sync, audio_scale=audio_scale)       # None: each row at the stream's own default
 
 
 def main(argv=None) -> None:
@@ -119,7 +118,8 @@ def main(argv=None) -> None:
         r = paced(args.profile, args.minutes, args.lookahead, args.stride, args.chunk_ms)
         results["paced"] = r
         print(f"paced stream, {args.profile}, {args.minutes:g} min, {args.chunk_ms:g} ms chunks, lookahead "
-              f"{40 * args.lookahead} ms, stride {args.stride}, 10 DDIM steps, audio guidance {LIVE_AUDIO_GUIDANCE:g}:")
+              f"{40 * args.lookahead} ms, stride {args.stride}, 10 DDIM steps, audio guidance "
+              f"{LIVE_AUDIO_GUIDANCE:g}:")
         print(f"  first frame      {r['first_frame_ms']:7.1f} ms after the first chunk "
               f"({r['first_frame_compute_ms']:.1f} ms after its own audio had arrived)")
         print(f"  latency          p50 {r['latency_p50_ms']:.1f} ms, p95 {r['latency_p95_ms']:.1f} ms, max "
@@ -148,7 +148,8 @@ def main(argv=None) -> None:
                 name = "offline" if r["lookahead"] is None else f"{r['lookahead_ms']} ms"
                 pix = "" if r["pixel_jaw"] is None else f"{r['pixel_jaw']:.3f}"
                 sc = f"{r['S_C']:7.3f} {r['S_D']:7.3f}" if "S_C" in r else ""
-                print(f"  {name:>9}   {r['code_jaw']:14.3f}   {pix:>23}   {r['join_ratio']:10.2f}   {sc}", flush=True)
+                print(f"  {name:>9}   {r['code_jaw']:14.3f}   {pix:>23}   {r['join_ratio']:10.2f}   {sc}",
+                      flush=True)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1, default=float)

@@ -319,7 +319,7 @@ class Animator:
         if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or not 1 <= steps <= 1000:
             raise ValueError(f"steps must be a whole number from 1 to 1000, got {steps!r}")
         if audio_scale is None:
-            audio_scale = default_audio_guidance(self.profile)
+            audio_scale = default_audio_guidance(self.profile)   # not self.motion's: bad input first, models later
         if not (np.isfinite(audio_scale) and 0 <= audio_scale <= 10):
             raise ValueError(f"audio_scale must be between 0 and 10, got {audio_scale!r}")
         if size is not None and not 16 <= int(size) <= 2048:

@@ -47,8 +47,8 @@ class LivePlayer:
         self.gaze_pitch = w.FloatSlider(value=0, min=-20, max=20, step=1, description="gaze pitch (deg)", style=style)
         self.distance = w.FloatSlider(value=1.0, min=0.8, max=1.25, step=0.05, description="distance", style=style)
         self.emotion = w.Dropdown(options=["(none)", *EMOTIONS], value="(none)", description="emotion", style=style)
-        self.audio_scale = w.FloatSlider(value=LIVE_AUDIO_GUIDANCE, min=0, max=2, step=0.1, description="audio guidance",
-                                         style=style)
+        self.audio_scale = w.FloatSlider(value=LIVE_AUDIO_GUIDANCE, min=0, max=2, step=0.1,
+                                         description="audio guidance", style=style)
         self.stats = w.HTML(value="<code>ready</code>")
         for control in (self.use_gaze, self.gaze_yaw, self.gaze_pitch, self.distance, self.emotion,
                         self.audio_scale):

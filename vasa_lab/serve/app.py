@@ -204,8 +204,8 @@ def make_app(config: ServeConfig | None = None, server: AvatarServer | None = No
     server = server or AvatarServer(config)
     files = resources.files("vasa_lab.serve")
     # the audio slider starts where the stream starts: the pipeline's default for a stream with this lookahead
-    page_html = (files / "page.html").read_text().replace("{{AUDIO_GUIDANCE}}",
-                                                          f"{default_audio_guidance(server.animator.profile, config.lookahead):g}")
+    live_default = default_audio_guidance(server.animator.motion.config.profile, config.lookahead)
+    page_html = (files / "page.html").read_text().replace("{{AUDIO_GUIDANCE}}", f"{live_default:g}")
 
     def allowed(token: str | None) -> bool:
         return config.token is None or (token is not None and hmac.compare_digest(token, config.token))
