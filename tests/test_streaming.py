@@ -233,6 +233,42 @@ def test_the_pipeline_keeps_the_portraits_framing(animator, speech):
     assert kept.mean() < moved.mean(), (kept, moved)
 
 
+def test_join_to_continues_the_head_from_the_frame_before_and_leaves_the_rest():
+    from vasa_lab.motion.diffusion import join_to
+
+    x0 = torch.randn(2, 25, 10, generator=torch.Generator().manual_seed(0))
+    last = torch.randn(2, 6, generator=torch.Generator().manual_seed(1)) * 3
+    out = join_to(x0, last, frames=3.0)
+    first_step = out[:, 0, :6] - last
+    assert torch.allclose(first_step, x0[:, 1, :6] - x0[:, 0, :6], atol=1e-5)   # as far as the window's own step
+    assert torch.equal(out[..., 6:], x0[..., 6:])                               # z_dyn untouched
+    moved = (out - x0)[..., :6].abs().mean((0, 2))
+    assert torch.all(moved[1:] < moved[:-1]) and moved[-1] < 1e-3 * moved[0]   # the move fades over the window
+
+
+def test_the_head_steps_into_a_window_as_it_steps_inside_one(animator, speech):
+    """Without the join the network's first frame lands where its starting noise puts it: the head's step into each
+    window was about 1.3x (tiny) to 1.9x (small) its step inside one (``benchmarks/bench_first_step.py``)."""
+    from vasa_lab.motion.generate import join_jumps
+
+    model = animator.motion
+    P, W = model.config.pose_dim, model.config.window
+    rows = np.concatenate([f for _, f in animator.feature_chunks(speech, SR)])
+    start = model.motion_mean.numpy()[None] + 0.3 * model.motion_std.numpy()[None]
+    std = model.motion_std.numpy()[:P]
+
+    def ratio(join_frames):
+        r = [join_jumps(generate_motion(model, rows, seed=seed, first_motion=start, join_frames=join_frames)[:, :P],
+                        W, std)["ratio"] for seed in range(4)]
+        return float(np.mean(r))
+
+    joined, free = ratio(3.0), ratio(None)
+    assert joined < 1.0 < free, (joined, free)
+    for bad in (0, -2, float("nan")):
+        with pytest.raises(ValueError, match="join_frames"):
+            MotionStream(model, join_frames=bad)
+
+
 def test_conditions_change_from_the_next_window(animator):
     model = animator.motion
     rows = np.zeros((40, model.config.audio_dim), np.float32)

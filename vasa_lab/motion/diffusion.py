@@ -180,10 +180,33 @@ def guided_x0(model: Callable, x_t: torch.Tensor, t: torch.Tensor, cond: Conditi
     return x0
 
 
+def join_to(x0: torch.Tensor, last: torch.Tensor, frames: float) -> torch.Tensor:
+    """Tie a window's X0_hat (B, W, M) to the frame drawn before it, in the first P numbers that ``last`` (B, P) gives.
+
+    The window's first frame is moved to step from ``last`` by as much as the window's own first step
+    (x0[:, 1] - x0[:, 0]), and the move fades over the next frames as exp(-j / ``frames``): the join is as smooth
+    as the motion inside the window. The other M - P numbers are left as drawn.
+
+    Why: the network is conditioned on the frames before the window but does not continue from them exactly; where
+    its first frame lands is mostly its starting noise's doing (``benchmarks/bench_first_step.py``: the head's
+    step into a window was about 1.7x a step inside one). Applied to every sampler step's X0_hat, the later steps
+    draw the window's detail around the joined start rather than around the jump."""
+    P = last.shape[-1]
+    d = x0[:, 0, :P] - last - (x0[:, 1, :P] - x0[:, 0, :P])          # (B, P): how far the first frame is off
+    fade = torch.exp(-torch.arange(x0.shape[1], dtype=x0.dtype, device=x0.device) / frames)
+    out = x0.clone()
+    out[..., :P] = x0[..., :P] - fade[None, :, None] * d[:, None, :]
+    return out
+
+
 @torch.no_grad()
 def sample_window(model: Callable, cond: Conditioning, config: MotionConfig, steps: int = 10, sampler: str = "ddim",
-                  scales: dict[str, float] | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Draw one window of normalised motion X_0, (B, W, M), by ``steps`` sampler steps from pure noise."""
+                  scales: dict[str, float] | None = None, generator: torch.Generator | None = None,
+                  join_last: torch.Tensor | None = None, join_frames: float | None = None) -> torch.Tensor:
+    """Draw one window of normalised motion X_0, (B, W, M), by ``steps`` sampler steps from pure noise.
+
+    ``join_last`` (B, P), the frame before the window (its first P numbers), and ``join_frames`` tie every step's
+    X0_hat to it (:func:`join_to`); None for either leaves the window as the network draws it."""
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive whole number, got {steps!r}")
     if steps > config.timesteps:
@@ -196,6 +219,8 @@ def sample_window(model: Callable, cond: Conditioning, config: MotionConfig, ste
     for t in scheduler.timesteps:
         tt = torch.full((B,), int(t), dtype=torch.long, device=device)
         x0 = guided_x0(model, scheduler.scale_model_input(x, t), tt, cond, scales or {})
+        if join_last is not None and join_frames:
+            x0 = join_to(x0, join_last.to(x0), join_frames)
         extra = {"generator": generator} if sampler == "ddpm" else {}
         x = scheduler.step(x0, t, x, **extra).prev_sample
     return x

@@ -19,6 +19,11 @@ whole window (1 s at W = 25) for every frame, so the stream has two settings:
 
 When the audio ends, the remaining frames are drawn in whole windows that see all the rest.
 
+The join: the network draws a window knowing the K frames before it, but its first frame lands where its starting
+noise puts it, so the head stepped into each window about 1.7x as far as it steps inside one (tiny, offline). Each
+window's head pose is therefore tied to the frame before it while it is drawn (``join_frames``; the mouth and the
+rest of z_dyn stay free: joined too, a stream that keeps 4 frames a window lost most of its lip sync).
+
 Randomness: one ``torch.Generator`` seeded once; each window draws its starting noise from it in turn. Because a
 window's place, length and audio are fixed by (rows, L, S) alone, a stream fed the same rows gives the same motion
 however the rows were cut into pushes (a test checks it).
@@ -45,6 +50,8 @@ LEVEL_FRAMES = 50       # the running average it corrects: 2 s at 25 fps
 BOUND = 3.0             # the soft bound's width when one is asked for (bound=BOUND), in the data's standard
                         # deviations. Off by default: it made blinks shallower and the mouth narrower, and a model
                         # trained on a noised context (MotionConfig.context_noise) does not need it to stay home
+JOIN_FRAMES = 3.0       # the head's join to the frame before each window fades over this many frames (120 ms);
+                        # None leaves windows as drawn (vasa_lab.motion.diffusion.join_to)
 
 
 def soft_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
@@ -70,7 +77,9 @@ class MotionStream:
     ``model``: a trained :class:`MotionDiT`; ``cond``: :class:`~vasa_lab.motion.MotionConditions` (or None);
     ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (audio: by default
     :func:`~vasa_lab.motion.config.default_audio_guidance`, the profile's for whole windows, 1 for a stream with a
-    lookahead; VASA-1 uses 0.5; gaze 1.0); ``seed``;
+    lookahead; VASA-1 uses 0.5; gaze 1.0); ``seed``; ``join_frames``: each window's head pose (the first
+    ``pose_dim`` numbers) continues from the frame before it, the join fading over that many frames
+    (:func:`~vasa_lab.motion.diffusion.join_to`; None: the window as drawn);
     ``lookahead``/``stride`` in frames (module docstring); ``first_motion`` (n, M) and optionally ``first_audio``
     (n, A): motion to continue from (the first window's context); ``origin`` (M,): where the codes are drawn from,
     zero unless given. The model sees ``first_motion - origin`` and every frame comes out plus ``origin``: the
@@ -84,7 +93,7 @@ class MotionStream:
                  audio_scale: float | None = None, gaze_scale: float = 1.0, distance_scale: float = 0.0,
                  emotion_scale: float = 0.0, seed: int = 0, lookahead: int | None = None, stride: int = 4,
                  first_motion=None, first_audio=None, revert_seconds: float | None = REVERT_SECONDS,
-                 bound: float | None = None, origin=None):
+                 bound: float | None = None, origin=None, join_frames: float | None = JOIN_FRAMES):
         cfg = model.config
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -107,6 +116,9 @@ class MotionStream:
         if bound is not None and not (np.isfinite(bound) and bound > 0):
             raise ValueError(f"bound must be a positive number of standard deviations or None, got {bound!r}")
         self.bound = None if bound is None else float(bound)
+        if join_frames is not None and not (np.isfinite(join_frames) and join_frames > 0):
+            raise ValueError(f"join_frames must be a positive number of frames or None, got {join_frames!r}")
+        self.join_frames = None if join_frames is None else float(join_frames)
         if lookahead is not None and lookahead + stride > cfg.window:
             raise ValueError(f"lookahead + stride must fit in one window ({cfg.window} frames): a window cannot hear "
                              f"more than its own audio; got lookahead {lookahead} + stride {stride}")
@@ -266,7 +278,8 @@ class MotionStream:
                                 else torch.zeros(K, dtype=torch.bool))[None],
             audio=audio[None], audio_keep=present[None], **conds).to(self.device)
         x0 = sample_window(model, c, cfg, steps=self.steps, sampler=self.sampler, scales=scales,
-                           generator=self.generator)[0].cpu()
+                           generator=self.generator, join_last=hist[-1:, :cfg.pose_dim] if has_context else None,
+                           join_frames=self.join_frames)[0].cpu()
         x0 = self._revert(x0[:keep])
         self._history = torch.cat([hist, x0])[-K:]
         self._history_audio = torch.cat([self._history_audio, audio[:keep]])[-K:]
