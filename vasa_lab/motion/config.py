@@ -40,6 +40,8 @@ CODE_SOURCES = ("latent", "truth")
 # 320 ms it breaks (jaw 0.873 -> 0.763, S_C 4.299 -> 4.076).
 AUDIO_GUIDANCE = {"tiny": 1.5, "small": 1.0, "full": 1.0}
 LIVE_AUDIO_GUIDANCE = 1.0
+JOIN_FRAMES = 3.0   # the first window's head pose joins the motion it continues, the join fading over this many frames
+                    # (120 ms); None leaves it as drawn (vasa_lab.motion.diffusion.join_to, MotionStream._joins)
 
 
 def default_audio_guidance(profile: str, lookahead: int | None = None) -> float:

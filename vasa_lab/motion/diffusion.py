@@ -189,8 +189,8 @@ def join_to(x0: torch.Tensor, last: torch.Tensor, frames: float) -> torch.Tensor
 
     Why: the network is conditioned on the frames before the window but does not continue from them exactly; where
     its first frame lands is mostly its starting noise's doing (``benchmarks/bench_first_step.py``: the head's
-    step into a window was about 1.7x a step inside one). Applied to every sampler step's X0_hat, the later steps
-    draw the window's detail around the joined start rather than around the jump."""
+    step into the first drawn frame was about 1.6x a step inside a window). Applied to every sampler step's X0_hat,
+    the later steps draw the window's detail around the joined start rather than around the jump."""
     P = last.shape[-1]
     d = x0[:, 0, :P] - last - (x0[:, 1, :P] - x0[:, 0, :P])          # (B, P): how far the first frame is off
     fade = torch.exp(-torch.arange(x0.shape[1], dtype=x0.dtype, device=x0.device) / frames)

@@ -19,10 +19,12 @@ whole window (1 s at W = 25) for every frame, so the stream has two settings:
 
 When the audio ends, the remaining frames are drawn in whole windows that see all the rest.
 
-The join: the network draws a window knowing the K frames before it, but its first frame lands where its starting
-noise puts it, so the head stepped into each window about 1.7x as far as it steps inside one (tiny, offline). Each
-window's head pose is therefore tied to the frame before it while it is drawn (``join_frames``; the mouth and the
-rest of z_dyn stay free: joined too, a stream that keeps 4 frames a window lost most of its lip sync).
+The first frame's join: the network draws a window knowing the K frames before it, but where its first frame lands
+is mostly its starting noise's doing: the head stepped into the first drawn frame about 1.6x as far as it steps
+inside a window (tiny; ``benchmarks/bench_first_step.py``). So the first window's head pose, when it continues from
+``first_motion`` (the pipeline's portrait), is tied to the frame before it while it is drawn (``join_frames``;
+:meth:`MotionStream._joins` says why later windows are not). The mouth and the rest of z_dyn stay free: joined too,
+a stream lost most of its lip sync.
 
 Randomness: one ``torch.Generator`` seeded once; each window draws its starting noise from it in turn. Because a
 window's place, length and audio are fixed by (rows, L, S) alone, a stream fed the same rows gives the same motion
@@ -39,7 +41,7 @@ from array import array
 import numpy as np
 import torch
 
-from .config import SAMPLERS, default_audio_guidance
+from .config import JOIN_FRAMES, SAMPLERS, default_audio_guidance
 from .diffusion import sample_window
 from .model import Conditioning, MotionDiT
 
@@ -50,8 +52,6 @@ LEVEL_FRAMES = 50       # the running average it corrects: 2 s at 25 fps
 BOUND = 3.0             # the soft bound's width when one is asked for (bound=BOUND), in the data's standard
                         # deviations. Off by default: it made blinks shallower and the mouth narrower, and a model
                         # trained on a noised context (MotionConfig.context_noise) does not need it to stay home
-JOIN_FRAMES = 3.0       # the head's join to the frame before each window fades over this many frames (120 ms);
-                        # None leaves windows as drawn (vasa_lab.motion.diffusion.join_to)
 
 
 def soft_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
@@ -77,9 +77,9 @@ class MotionStream:
     ``model``: a trained :class:`MotionDiT`; ``cond``: :class:`~vasa_lab.motion.MotionConditions` (or None);
     ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (audio: by default
     :func:`~vasa_lab.motion.config.default_audio_guidance`, the profile's for whole windows, 1 for a stream with a
-    lookahead; VASA-1 uses 0.5; gaze 1.0); ``seed``; ``join_frames``: each window's head pose (the first
-    ``pose_dim`` numbers) continues from the frame before it, the join fading over that many frames
-    (:func:`~vasa_lab.motion.diffusion.join_to`; None: the window as drawn);
+    lookahead; VASA-1 uses 0.5; gaze 1.0); ``seed``; ``join_frames``: the first window's head pose (the first
+    ``pose_dim`` numbers) continues from ``first_motion``'s last frame, the join fading over that many frames
+    (:func:`~vasa_lab.motion.diffusion.join_to`; None: as drawn);
     ``lookahead``/``stride`` in frames (module docstring); ``first_motion`` (n, M) and optionally ``first_audio``
     (n, A): motion to continue from (the first window's context); ``origin`` (M,): where the codes are drawn from,
     zero unless given. The model sees ``first_motion - origin`` and every frame comes out plus ``origin``: the
@@ -254,6 +254,15 @@ class MotionStream:
         self.level = self.level + a * (x.mean(0) - self.level)
         return x
 
+    def _joins(self, has_context: bool) -> bool:
+        """Whether the next window's head is joined to the frame before it: only the first window, continuing from
+        ``first_motion``. Where its first frame lands is the starting noise's doing, not the audio's. At a later
+        join the network's step is partly its own: it hears the new window's audio, and it steps back from where a
+        drifted context put the head. Joined there too, tiny's CAPP fell (chapter 10's clips, the first 8 frames
+        left out: 0.426 -> 0.411 over 6 seeds) and streams without the drift control leant further (one of chapter
+        08's passed 2 std); see the README's "The first frame's join"."""
+        return self.join_frames is not None and has_context and self.windows == 0
+
     @torch.no_grad()
     def _window(self, keep: int, have: int) -> np.ndarray:
         started = time.perf_counter()
@@ -277,9 +286,9 @@ class MotionStream:
             context_audio_keep=(self._history_audio_keep[idx] & (pos >= 0) if has_context
                                 else torch.zeros(K, dtype=torch.bool))[None],
             audio=audio[None], audio_keep=present[None], **conds).to(self.device)
+        join_last = hist[-1:, :cfg.pose_dim] if self._joins(has_context) else None
         x0 = sample_window(model, c, cfg, steps=self.steps, sampler=self.sampler, scales=scales,
-                           generator=self.generator, join_last=hist[-1:, :cfg.pose_dim] if has_context else None,
-                           join_frames=self.join_frames)[0].cpu()
+                           generator=self.generator, join_last=join_last, join_frames=self.join_frames)[0].cpu()
         x0 = self._revert(x0[:keep])
         self._history = torch.cat([hist, x0])[-K:]
         self._history_audio = torch.cat([self._history_audio, audio[:keep]])[-K:]
