@@ -236,9 +236,9 @@ def test_grace_hoppers_mouth_moves_when_the_tracker_reads_her_expression(tmp_pat
     """small's motion encoder reads her closed mouth as half open, so un-expressed from its reading her mouth stays
     shut; read by the tracker it follows the speech (the frozen, encoded case must fail what the tracked one passes).
 
-    "Shut" is counted in frames: the mouth open past a fifth of the way from a world face at rest to the jaw open.
-    The spread alone is one loud syllable's doing: over seeds 0-3 the encoded mouth opened on 2-5 of these 75 frames
-    and the tracked one on 17-32, while the encoded spread ran from 0.21x to 0.45x the tracked one's."""
+    Both the spread and the frames where the mouth is open past a fifth of the way from a world face at rest to the
+    jaw open: one loud syllable can set a spread. Over seeds 0-3 the encoded mouth opened on 1-4 of these 75 frames and
+    the tracked one on 16-35; the tracked spread was 3.6x to 4.2x the encoded one's."""
     from vasa_lab.metrics.expression import read_pixels
     from vasa_lab.pipeline.animate import demo_speech
 
@@ -252,7 +252,7 @@ def test_grace_hoppers_mouth_moves_when_the_tracker_reads_her_expression(tmp_pat
     open_past = expression.mouth_rest + 0.2 * (expression.mouth_jaw - expression.mouth_rest)
     spread = {source: float(np.nanstd(m)) for source, m in mouths.items()}
     opened = {source: int(np.sum(m > open_past)) for source, m in mouths.items()}
-    assert spread["tracked"] > 0.025 and spread["tracked"] > 1.5 * spread["encoded"], spread
+    assert spread["tracked"] > 0.025 and spread["tracked"] > 3 * spread["encoded"], spread
     assert opened["tracked"] >= 3 * max(opened["encoded"], 1), opened
 
 
