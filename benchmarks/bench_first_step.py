@@ -95,8 +95,8 @@ def capp_rows(profile: str, seeds: int, cuts=(0, 8)) -> list[dict]:
         return self.join_frames is not None and has_context
 
     def without(clips, cut):
-        return [dataclasses.replace(c, frames=c.frames[cut:], audio=c.audio[cut * 640:],    # identity: the same portrait
-                                    portrait=c.frames[0] if c.portrait is None else c.portrait,
+        return [dataclasses.replace(c, frames=c.frames[cut:], audio=c.audio[cut * 640:],
+                                    portrait=c.frames[0] if c.portrait is None else c.portrait,   # identity: the same
                                     pose=None if c.pose is None else c.pose[cut:]) for c in clips]
 
     rows = []
