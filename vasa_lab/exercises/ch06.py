@@ -1,4 +1,4 @@
-"""Chapter 06 (motion diffusion): the forward process q(X_t | X_0); a DDIM step with eta > 0."""
+"""Chapter 06 (motion diffusion): the forward process q(X_t | X_0); a DDIM step with eta > 0; the first frame's join."""
 from __future__ import annotations
 
 from .core import Case, Exercise, register
@@ -72,3 +72,38 @@ register(Exercise(
          "eps_hat = (X_t - sqrt(abar_t) X0_hat) / sqrt(1 - abar_t); "
          "X_prev = sqrt(abar_prev) X0_hat + sqrt(1 - abar_prev - sigma²) eps_hat + sigma z; abar_prev = 1 when "
          "t_prev < 0 (diffusers computes in float32: agreement to 1e-5 is exact enough)", rtol=1e-5, atol=1e-6))
+
+
+def _join_cases():
+    import torch
+
+    from vasa_lab.motion.diffusion import join_to
+
+    g = torch.Generator().manual_seed(8)
+    out = []
+    for label, (B, W, M, P), frames in (("one window, the 6 pose numbers of 14, join_frames=3", (1, 25, 14, 6), 3.0),
+                                        ("a batch of 3, all 8 numbers, join_frames=1", (3, 25, 8, 8), 1.0),
+                                        ("a batch of 2, the first 6 of 10, join_frames=10", (2, 25, 10, 6), 10.0)):
+        x0 = torch.randn(B, W, M, generator=g, dtype=torch.float64)
+        last = torch.randn(B, P, generator=g, dtype=torch.float64) * 2
+        out.append(Case(label, (x0, last, frames), join_to(x0, last, frames)))
+    return out
+
+
+def _wrong_join(x0, last, frames):
+    import torch
+
+    P = last.shape[-1]
+    d = x0[:, 0, :P] - last                                             # lands ON the last frame: no step at all
+    fade = torch.exp(-torch.arange(x0.shape[1], dtype=x0.dtype) / frames)
+    out = x0.clone()
+    out[..., :P] = x0[..., :P] - fade[None, :, None] * d[:, None, :]
+    return out
+
+
+register(Exercise(
+    key="06.3", title="the first frame's join", answer="my_join_to",
+    reference="vasa_lab.motion.diffusion.join_to", cases=_join_cases, wrong=_wrong_join,
+    hint="P = last.shape[-1]; the offset d = x0[:, 0, :P] - last - (x0[:, 1, :P] - x0[:, 0, :P]) (the first frame "
+         "should step from last as far as the window's own first step); subtract exp(-j / frames) * d from frame j "
+         "of the first P numbers only, and leave the rest of x0 as it is", rtol=1e-9, atol=1e-12))
