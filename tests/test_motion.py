@@ -165,6 +165,8 @@ def test_ddpm_step_by_hand_matches_diffusers(cfg):
 # --- sliding windows -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("frames", ["short", "one", "three_and_a_half"])
 def test_window_joins(cfg, model, monkeypatch, frames):
+    from vasa_lab.motion.stream import CONTEXT_BOUND, soft_bound
+
     W, K = cfg.window, cfg.context
     T = dict(short=W // 2, one=W, three_and_a_half=int(3.5 * W))[frames]
     seen = []
@@ -185,7 +187,8 @@ def test_window_joins(cfg, model, monkeypatch, frames):
     drawn = model.normalize_motion(torch.from_numpy(motion))              # the frames made (after drift control)
     for i, ((prev_cond, prev_out), (cond, _)) in enumerate(zip(seen, seen[1:]), start=1):
         assert cond.context_keep.all()
-        assert torch.allclose(cond.context[0], drawn[i * W - K:i * W], atol=1e-5)   # X_pre = the last K frames made
+        made = soft_bound(drawn[i * W - K:i * W], CONTEXT_BOUND)              # X_pre = the last K frames made,
+        assert torch.allclose(cond.context[0], made, atol=1e-5)                # as the network sees them
         assert torch.allclose(cond.context_audio[0], prev_cond.audio[0, -K:])
     j = join_jumps(motion, W)
     assert j["n_joins"] == len(seen) - 1
@@ -197,7 +200,8 @@ def test_first_motion_becomes_the_context(cfg, model, monkeypatch):
     monkeypatch.setattr("vasa_lab.motion.stream.sample_window",
                         lambda m, c, *a, **k: seen.append(c) or original(m, c, *a, **k))
     first = np.random.default_rng(1).standard_normal((2, cfg.motion_dim)).astype(np.float32)
-    generate_motion(model, np.zeros((5, cfg.audio_dim), np.float32), first_motion=first, steps=1)
+    generate_motion(model, np.zeros((5, cfg.audio_dim), np.float32), first_motion=first, steps=1,
+                    context_bound=None)                                 # the context as given (bounded: its own test)
     ctx = seen[0].context[0]
     assert seen[0].context_keep.all() and not seen[0].context_audio_keep.any()
     expected = model.normalize_motion(torch.from_numpy(first))

@@ -292,6 +292,33 @@ def test_only_the_window_that_continues_first_motion_is_joined(animator, monkeyp
     assert joined == [False]
 
 
+def test_the_network_sees_a_bounded_context_and_the_frames_go_out_as_drawn(animator, monkeypatch):
+    """Far outside the data a window drew further out than its context and the motion ran away (tiny, ten minutes of
+    speech: bench_long_audio.py); the context the network is conditioned on is soft-bounded, the frames are not."""
+    import vasa_lab.motion.stream as ms
+
+    model = animator.motion
+    M = model.config.motion_dim
+    seen = []
+    original = ms.sample_window
+    monkeypatch.setattr(ms, "sample_window",
+                        lambda m, c, *a, **k: seen.append(c.context.clone()) or original(m, c, *a, **k))
+    far = model.denormalize_motion(torch.full((1, M), 6.0)).numpy()          # 6 data std out in every number
+    rows = np.zeros((30, model.config.audio_dim), np.float32)
+    for bound in (ms.CONTEXT_BOUND, None):
+        seen.clear()
+        stream = MotionStream(model, None, steps=2, first_motion=far, context_bound=bound, revert_seconds=None)
+        stream.push(rows)
+        first = seen[0][0, -1]                                                 # the context's last frame, normalised
+        if bound is None:
+            assert torch.allclose(first, torch.full((M,), 6.0), atol=1e-4)
+        else:
+            assert torch.allclose(first, ms.soft_bound(torch.full((M,), 6.0), bound), atol=1e-4)
+            assert float(first.max()) < bound
+    with pytest.raises(ValueError, match="context_bound"):
+        MotionStream(model, context_bound=0)
+
+
 def test_conditions_change_from_the_next_window(animator):
     model = animator.motion
     rows = np.zeros((40, model.config.audio_dim), np.float32)

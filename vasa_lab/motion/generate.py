@@ -133,9 +133,10 @@ def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | N
     first window's context) and ``first_audio`` (n, A) optionally the audio features of those frames; ``origin``
     (M,) where the codes are drawn from (the model sees ``first_motion - origin``, every frame comes out plus it;
     the pipeline's :func:`~vasa_lab.pipeline.source_expression.framing_origin` keeps a portrait's framing);
-    ``progress`` shows a bar over windows; ``revert_seconds=`` and ``bound=`` set the drift control and
-    ``join_frames=`` the head's join from ``first_motion`` into the first window
-    (:class:`~vasa_lab.motion.stream.MotionStream`; ``None`` turns any of them off).
+    ``progress`` shows a bar over windows; ``revert_seconds=`` and ``bound=`` set the drift control,
+    ``context_bound=`` how far out the context the network sees may go, and ``join_frames=`` the head's join from
+    ``first_motion`` into the first window (:class:`~vasa_lab.motion.stream.MotionStream`; ``None`` turns any of
+    them off).
 
     This is a :class:`vasa_lab.motion.stream.MotionStream` given all the audio at once, with whole windows: the
     streaming path with ``lookahead=None`` gives the same motion, frame for frame.

@@ -52,6 +52,8 @@ LEVEL_FRAMES = 50       # the running average it corrects: 2 s at 25 fps
 BOUND = 3.0             # the soft bound's width when one is asked for (bound=BOUND), in the data's standard
                         # deviations. Off by default: it made blinks shallower and the mouth narrower, and a model
                         # trained on a noised context (MotionConfig.context_noise) does not need it to stay home
+CONTEXT_BOUND = 4.0     # the soft bound on the context the network SEES (its frames are given out as drawn); see
+                        # MotionStream._context. None: the context as drawn
 
 
 def soft_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
@@ -79,7 +81,8 @@ class MotionStream:
     :func:`~vasa_lab.motion.config.default_audio_guidance`, the profile's for whole windows, 1 for a stream with a
     lookahead; VASA-1 uses 0.5; gaze 1.0); ``seed``; ``join_frames``: the first window's head pose (the first
     ``pose_dim`` numbers) continues from ``first_motion``'s last frame, the join fading over that many frames
-    (:func:`~vasa_lab.motion.diffusion.join_to`; None: as drawn);
+    (:func:`~vasa_lab.motion.diffusion.join_to`; None: as drawn); ``context_bound``: how far from the data's mean
+    the context the network sees may go (:meth:`_context`; None: unbounded);
     ``lookahead``/``stride`` in frames (module docstring); ``first_motion`` (n, M) and optionally ``first_audio``
     (n, A): motion to continue from (the first window's context); ``origin`` (M,): where the codes are drawn from,
     zero unless given. The model sees ``first_motion - origin`` and every frame comes out plus ``origin``: the
@@ -93,7 +96,8 @@ class MotionStream:
                  audio_scale: float | None = None, gaze_scale: float = 1.0, distance_scale: float = 0.0,
                  emotion_scale: float = 0.0, seed: int = 0, lookahead: int | None = None, stride: int = 4,
                  first_motion=None, first_audio=None, revert_seconds: float | None = REVERT_SECONDS,
-                 bound: float | None = None, origin=None, join_frames: float | None = JOIN_FRAMES):
+                 bound: float | None = None, origin=None, join_frames: float | None = JOIN_FRAMES,
+                 context_bound: float | None = CONTEXT_BOUND):
         cfg = model.config
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -119,6 +123,10 @@ class MotionStream:
         if join_frames is not None and not (np.isfinite(join_frames) and join_frames > 0):
             raise ValueError(f"join_frames must be a positive number of frames or None, got {join_frames!r}")
         self.join_frames = None if join_frames is None else float(join_frames)
+        if context_bound is not None and not (np.isfinite(context_bound) and context_bound > 0):
+            raise ValueError(f"context_bound must be a positive number of standard deviations or None, got "
+                             f"{context_bound!r}")
+        self.context_bound = None if context_bound is None else float(context_bound)
         if lookahead is not None and lookahead + stride > cfg.window:
             raise ValueError(f"lookahead + stride must fit in one window ({cfg.window} frames): a window cannot hear "
                              f"more than its own audio; got lookahead {lookahead} + stride {stride}")
@@ -254,6 +262,16 @@ class MotionStream:
         self.level = self.level + a * (x.mean(0) - self.level)
         return x
 
+    def _context(self, frames: torch.Tensor) -> torch.Tensor:
+        """The frames before a window as the network sees them: through :func:`soft_bound` at ``context_bound``
+        (4 data std: 1 std reads 0.98, 2 reads 1.85). The frames themselves go out as drawn; only what the next
+        window is conditioned on is bounded. The network learned contexts inside the data's range. Far outside
+        it, each window drew its frames further out than the context it was given, and the motion ran away:
+        tiny, ten minutes of speech (``benchmarks/bench_long_audio.py``), every code past 10 std from 311 s on
+        offline at audio guidance 1.5 (seeds 0 and 1), and from minute 6 streamed at 1, with the drift control
+        on (its 10-s mean reversion is too slow for it). With the context bounded, none of them did."""
+        return frames if self.context_bound is None else soft_bound(frames, self.context_bound)
+
     def _joins(self, has_context: bool) -> bool:
         """Whether the next window's head is joined to the frame before it: only the first window, continuing from
         ``first_motion``. Where its first frame lands is the starting noise's doing, not the audio's. At a later
@@ -280,7 +298,7 @@ class MotionStream:
         idx = torch.clamp(pos, min=0)
         has_context = len(hist) > 0
         c = Conditioning(
-            context=(hist[idx] if has_context else torch.zeros(K, M))[None],
+            context=(self._context(hist[idx]) if has_context else torch.zeros(K, M))[None],
             context_keep=torch.tensor([has_context]),
             context_audio=(self._history_audio[idx] if has_context else torch.zeros(K, A))[None],
             context_audio_keep=(self._history_audio_keep[idx] & (pos >= 0) if has_context
