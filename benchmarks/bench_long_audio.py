@@ -9,7 +9,8 @@
    the probe from z_dyn). The tolerance, in the training data's standard deviation of each pose dimension: a
    minute's mean pose may differ from minute one's by at most 0.5 of it (a head that wanders out of frame fails),
    and so may its spread; dP and mouth activity must stay within a factor 1.5 of minute one's. All of it twice:
-   with chapter 08's drift control (the default) and without it (what the motion model does by itself).
+   with chapter 08's drift control (the default) and without it; the bounded context the network sees
+   (``MotionStream(context_bound=...)``, on by default) stays on in both.
 2. **Joins.** The step into every window's first frame against the typical step elsewhere, offline (W-frame
    windows) and streamed (a window every 4 frames): 1 = no seam.
 3. **An hour, streamed** (``--hour``): 60 minutes of speech synthesized as it goes and streamed unpaced (the fastest
