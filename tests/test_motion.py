@@ -162,6 +162,18 @@ def test_ddpm_step_by_hand_matches_diffusers(cfg):
         assert torch.allclose(lib, hand, atol=1e-5), t
 
 
+def test_join_to_continues_the_head_from_the_frame_before_and_leaves_the_rest():
+    """The first frame's join (MotionStream's join_frames): only the first P numbers move, and the move fades."""
+    x0 = torch.randn(2, 25, 10, generator=torch.Generator().manual_seed(0))
+    last = torch.randn(2, 6, generator=torch.Generator().manual_seed(1)) * 3
+    out = diff.join_to(x0, last, frames=3.0)
+    first_step = out[:, 0, :6] - last
+    assert torch.allclose(first_step, x0[:, 1, :6] - x0[:, 0, :6], atol=1e-5)   # as far as the window's own step
+    assert torch.equal(out[..., 6:], x0[..., 6:])                               # z_dyn untouched
+    moved = (out - x0)[..., :6].abs().mean((0, 2))
+    assert torch.all(moved[1:] < moved[:-1]) and moved[-1] < 1e-3 * moved[0]   # the move fades over the window
+
+
 # --- sliding windows -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("frames", ["short", "one", "three_and_a_half"])
 def test_window_joins(cfg, model, monkeypatch, frames):

@@ -233,19 +233,6 @@ def test_the_pipeline_keeps_the_portraits_framing(animator, speech):
     assert kept.mean() < moved.mean(), (kept, moved)
 
 
-def test_join_to_continues_the_head_from_the_frame_before_and_leaves_the_rest():
-    from vasa_lab.motion.diffusion import join_to
-
-    x0 = torch.randn(2, 25, 10, generator=torch.Generator().manual_seed(0))
-    last = torch.randn(2, 6, generator=torch.Generator().manual_seed(1)) * 3
-    out = join_to(x0, last, frames=3.0)
-    first_step = out[:, 0, :6] - last
-    assert torch.allclose(first_step, x0[:, 1, :6] - x0[:, 0, :6], atol=1e-5)   # as far as the window's own step
-    assert torch.equal(out[..., 6:], x0[..., 6:])                               # z_dyn untouched
-    moved = (out - x0)[..., :6].abs().mean((0, 2))
-    assert torch.all(moved[1:] < moved[:-1]) and moved[-1] < 1e-3 * moved[0]   # the move fades over the window
-
-
 def test_the_head_steps_from_first_motion_as_it_steps_inside_a_window(animator, speech):
     """Without the join the network's first frame lands where its starting noise puts it: the head's step from
     first_motion into the first drawn frame was about 1.6x its step inside a window (``bench_first_step.py``)."""
