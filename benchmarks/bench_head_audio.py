@@ -65,9 +65,9 @@ def code_level(profile: str) -> dict:
     return out
 
 
-def generator_rows(ev, latent, clips, reference, variants: dict) -> dict:
+def generator_rows(ev, latent, clips, reference, variants: dict, seeds: int = 3) -> dict:
     """Chapter 10's table on ``clips`` (``reference``: its FVD reference): real video, re-rendered real motion and,
-    for each variant (name -> (animator, ``generator_clip`` keywords)), the pipeline's videos at 3 seeds averaged;
+    for each variant (name -> (animator, ``generator_clip`` keywords)), the pipeline's videos at ``seeds`` seeds averaged;
     printed with each seed's CAPP, returned rounded to 3 decimals. ``bench_capp_training.py --pixels`` reads its
     motion models with it."""
     from vasa_lab.metrics import format_table
@@ -83,11 +83,11 @@ def generator_rows(ev, latent, clips, reference, variants: dict) -> dict:
     capp_per_seed = {}
     for name, (animator, kw) in variants.items():
         per_seed = [ev.measure([generator_clip(animator, c, seed=s, **kw) for c in clips], reference)
-                    for s in range(3)]
+                    for s in range(seeds)]
         rows[name] = average(per_seed)
         capp_per_seed[name] = [round(r["CAPP"], 3) for r in per_seed]
     print(format_table(rows, table_notes(ev.networks()), width=max(34, 1 + max(map(len, rows)))))
-    print("CAPP of each seed (12 clips each):")
+    print(f"CAPP of each seed ({len(clips)} clips each):")
     for name, values in capp_per_seed.items():
         print(f"  {name:36s} {values}")
         rows[name]["CAPP per seed"] = values

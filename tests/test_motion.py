@@ -249,6 +249,21 @@ def test_deterministic_with_a_seed(cfg, model):
         assert np.array_equal(a, b) and not np.allclose(a, c), sampler
 
 
+def test_ddim_eta_adds_seeded_noise_and_zero_changes_nothing(cfg, model):
+    audio = np.random.default_rng(1).standard_normal((20, cfg.audio_dim)).astype(np.float32)
+    plain = generate_motion(model, audio, steps=4, seed=3)
+    assert np.array_equal(plain, generate_motion(model, audio, steps=4, seed=3, eta=0.0))
+    noisy = generate_motion(model, audio, steps=4, seed=3, eta=1.0)
+    assert np.array_equal(noisy, generate_motion(model, audio, steps=4, seed=3, eta=1.0))    # the seed draws it
+    half = generate_motion(model, audio, steps=4, seed=3, eta=0.5)
+    assert not np.allclose(noisy, plain) and not np.allclose(half, noisy) and not np.allclose(half, plain)
+    # with one step the sampler jumps straight to the clean prediction: no variance is left to add, whatever eta,
+    # so the first window is the same (the noise still drawn moves the seed on for the next window's start)
+    W = cfg.window
+    assert np.allclose(generate_motion(model, audio, steps=1, seed=3, eta=1.0)[:W],
+                       generate_motion(model, audio, steps=1, seed=3)[:W], atol=1e-6)
+
+
 def test_join_jumps_measure():
     smooth = np.linspace(0, 1, 40)[:, None].repeat(3, 1)
     assert join_jumps(smooth, 10)["ratio"] == pytest.approx(1.0)
@@ -288,6 +303,12 @@ def test_bad_generate_input(cfg, model):
         generate_motion(model, good, sampler="euler")
     with pytest.raises(ValueError, match="steps must be"):
         generate_motion(model, good, steps=0)
+    with pytest.raises(ValueError, match="eta must be a number from 0"):
+        generate_motion(model, good, eta=1.5)
+    with pytest.raises(ValueError, match="eta must be a number from 0"):
+        generate_motion(model, good, eta=float("nan"))
+    with pytest.raises(ValueError, match="the ddpm sampler takes none"):
+        generate_motion(model, good, sampler="ddpm", eta=0.5)
     with pytest.raises(ValueError, match="first_motion must be"):
         generate_motion(model, good, first_motion=np.zeros((3, 5)))
 

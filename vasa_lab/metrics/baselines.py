@@ -95,37 +95,40 @@ def generator_status(profile: str | None = None) -> str | None:
 
 def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
                      audio_scale: float | None = None, first_motion: np.ndarray | None = None,
-                     keep_framing: bool = True, join_frames: float | None = JOIN_FRAMES) -> np.ndarray:
+                     keep_framing: bool = True, join_frames: float | None = JOIN_FRAMES,
+                     eta: float = 0.0) -> np.ndarray:
     """Our generator's motion codes (T', 6 + dyn) for ``clip``'s audio: ``animator`` is a
     :class:`vasa_lab.pipeline.animate.Animator`. Default conditions (no gaze, distance or emotion given), DDIM with
     ``steps`` steps, audio guidance ``audio_scale`` (None: the pipeline's default); ``first_motion`` the motion to
     start from (the pipeline's: the portrait's own code, ``animator.portrait_motion``), None for none;
     ``keep_framing``: keep its framing (the pipeline's; False: how it ran before, ``benchmarks/bench_identity.py``);
     ``join_frames``: the first frame's join to ``first_motion`` (None: as drawn, how it ran before,
-    ``benchmarks/bench_first_step.py --capp``). The first 6 numbers of a frame are its head pose."""
+    ``benchmarks/bench_first_step.py --capp``); ``eta``: DDIM's fresh noise per step (0, the pipeline's;
+    ``benchmarks/bench_ddim_eta.py``). The first 6 numbers of a frame are its head pose."""
     from ..motion import MotionConditions
 
     chunks = animator.feature_chunks(clip.audio, 16_000)
     return np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), steps=steps, seed=seed,
                                                       audio_scale=audio_scale, first_motion=first_motion,
-                                                      keep_framing=keep_framing, join_frames=join_frames)))
+                                                      keep_framing=keep_framing, join_frames=join_frames,
+                                                      eta=eta)))
 
 
 def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
                    audio_scale: float | None = None, from_portrait: bool = True, pasted: bool = True,
-                   join_frames: float | None = JOIN_FRAMES) -> EvalClip:
+                   join_frames: float | None = JOIN_FRAMES, eta: float = 0.0) -> EvalClip:
     """Our generator on (first frame, audio), as ``vasa-lab animate`` runs it: the motion of :func:`generator_motion`,
     started from the portrait's own motion code, drawn from the first frame and pasted back into it (the pipeline's
     ``frame="photo"``), so the video has the clip's framing, as the reference and the other rows do.
 
     ``from_portrait=False`` starts the motion with no context and ``pasted=False`` returns the model's square crop
     at the clip's size: how chapter 10 drew this row before (``benchmarks/bench_portrait_start.py`` compares them);
-    ``join_frames`` as in :func:`generator_motion`.
+    ``join_frames`` and ``eta`` as in :func:`generator_motion`.
     """
     portrait = animator.portrait(clip.frames[0])
     motion = generator_motion(animator, clip, seed=seed, steps=steps, audio_scale=audio_scale,
                               first_motion=animator.portrait_motion(portrait) if from_portrait else None,
-                              join_frames=join_frames)
+                              join_frames=join_frames, eta=eta)
     return drawn_clip(animator, clip, motion, portrait, pasted,
                       name=f"{clip.name}-generated-{seed}", meta=dict(clip.meta, method="generator", seed=seed))
 

@@ -25,7 +25,9 @@ From X_t and the prediction X0_hat, the noise it implies is eps_hat = (X_t - sqr
 
       X_s = sqrt(abar_s) X0_hat + sqrt(1 - abar_s) eps_hat
 
-  so 10 or 50 steps instead of 1000. **DPM-Solver++** is a second-order solver of the same ODE, better at very few
+  so 10 or 50 steps instead of 1000. With eta > 0 it puts back fresh noise at every step, of variance
+  eta^2 times DDPM's posterior variance between t and s (eta = 1: DDPM's own amount), and keeps correspondingly
+  less of eps_hat (chapter 06's exercise 06.2). **DPM-Solver++** is a second-order solver of the same ODE, better at very few
   steps. The schedules and steps come from ``diffusers`` (DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler);
   :func:`q_sample`, :func:`ddpm_step_by_hand` and :func:`ddim_step_by_hand` write the formulas out so the tests
   and chapter 06 can check the library against them.
@@ -199,18 +201,30 @@ def join_to(x0: torch.Tensor, last: torch.Tensor, frames: float) -> torch.Tensor
     return out
 
 
+def check_eta(eta, sampler: str) -> None:
+    """One sentence for an ``eta`` that cannot be used: a number from 0 to 1, and only with DDIM."""
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
+        raise ValueError(f"eta must be a number from 0 (deterministic DDIM) to 1 (DDPM's noise), got {eta!r}")
+    if eta and sampler != "ddim":
+        raise ValueError(f"eta is DDIM's fresh noise per step; the {sampler} sampler takes none (got eta {eta})")
+
+
 @torch.no_grad()
 def sample_window(model: Callable, cond: Conditioning, config: MotionConfig, steps: int = 10, sampler: str = "ddim",
                   scales: dict[str, float] | None = None, generator: torch.Generator | None = None,
-                  join_last: torch.Tensor | None = None, join_frames: float | None = None) -> torch.Tensor:
+                  join_last: torch.Tensor | None = None, join_frames: float | None = None,
+                  eta: float = 0.0) -> torch.Tensor:
     """Draw one window of normalised motion X_0, (B, W, M), by ``steps`` sampler steps from pure noise.
 
+    ``eta``: DDIM's fresh noise per step (0: deterministic given the starting noise; 1: DDPM's amount), drawn from
+    ``generator``; DDIM only.
     ``join_last`` (B, P), the frame before the window (its first P numbers), and ``join_frames`` tie every step's
     X0_hat to it (:func:`join_to`); None for either leaves the window as the network draws it."""
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive whole number, got {steps!r}")
     if steps > config.timesteps:
         raise ValueError(f"steps must be at most the {config.timesteps} diffusion steps, got {steps}")
+    check_eta(eta, sampler)
     scheduler = make_scheduler(config, sampler)
     scheduler.set_timesteps(steps)
     B = len(cond)
@@ -222,5 +236,7 @@ def sample_window(model: Callable, cond: Conditioning, config: MotionConfig, ste
         if join_last is not None and join_frames:
             x0 = join_to(x0, join_last.to(x0), join_frames)
         extra = {"generator": generator} if sampler == "ddpm" else {}
+        if sampler == "ddim" and eta:
+            extra = dict(eta=float(eta), variance_noise=torch.randn(x.shape, generator=generator).to(x))
         x = scheduler.step(x0, t, x, **extra).prev_sample
     return x

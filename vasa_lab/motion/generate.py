@@ -124,10 +124,12 @@ def condition_tensors(model: MotionDiT, cond: MotionConditions | None, batch: in
 def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | None = None, steps: int = 10,
                     sampler: str = "ddim", audio_scale: float | None = None, gaze_scale: float = 1.0,
                     distance_scale: float = 0.0, emotion_scale: float = 0.0, seed: int = 0, progress: bool = False,
-                    first_motion=None, first_audio=None, origin=None, **drift_control) -> np.ndarray:
+                    first_motion=None, first_audio=None, origin=None, eta: float = 0.0,
+                    **drift_control) -> np.ndarray:
     """Motion codes for audio of any length: (T, A) features -> (T, pose_dim + dyn_dim) float32, [z_pose, z_dyn].
 
-    ``steps`` sampler steps per window with ``sampler`` ("ddim", "dpm++" or "ddpm"); per-condition guidance scales
+    ``steps`` sampler steps per window with ``sampler`` ("ddim", "dpm++" or "ddpm"; ``eta``: DDIM's fresh noise per
+    step, 0 by default); per-condition guidance scales
     (audio: the profile's :data:`~vasa_lab.motion.config.AUDIO_GUIDANCE` when None; VASA-1 uses 0.5; gaze 1.0);
     ``seed`` makes it reproducible; ``first_motion`` (n, M) is motion to continue from (its last K frames become the
     first window's context) and ``first_audio`` (n, A) optionally the audio features of those frames; ``origin``
@@ -146,7 +148,8 @@ def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | N
     audio = _as_features(audio_features, model.config.audio_dim)
     stream = MotionStream(model, cond, steps=steps, sampler=sampler, audio_scale=audio_scale, gaze_scale=gaze_scale,
                           distance_scale=distance_scale, emotion_scale=emotion_scale, seed=seed, lookahead=None,
-                          first_motion=first_motion, first_audio=first_audio, origin=origin, **drift_control)
+                          first_motion=first_motion, first_audio=first_audio, origin=origin, eta=eta,
+                          **drift_control)
     W = model.config.window
     starts = range(0, len(audio), W)
     if progress:

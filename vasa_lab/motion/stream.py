@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from .config import JOIN_FRAMES, SAMPLERS, default_audio_guidance
-from .diffusion import sample_window
+from .diffusion import check_eta, sample_window
 from .model import Conditioning, MotionDiT
 
 
@@ -77,7 +77,7 @@ class MotionStream:
     """Stateful motion generation: :meth:`push` audio feature rows, get back the motion codes now decided.
 
     ``model``: a trained :class:`MotionDiT`; ``cond``: :class:`~vasa_lab.motion.MotionConditions` (or None);
-    ``steps``/``sampler``: per window; ``*_scale``: classifier-free guidance per condition (audio: by default
+    ``steps``/``sampler``: per window; ``eta``: DDIM's fresh noise per step (0: none, the default); ``*_scale``: classifier-free guidance per condition (audio: by default
     :func:`~vasa_lab.motion.config.default_audio_guidance`, the profile's for whole windows, 1 for a stream with a
     lookahead; VASA-1 uses 0.5; gaze 1.0); ``seed``; ``join_frames``: the first window's head pose (the first
     ``pose_dim`` numbers) continues from ``first_motion``'s last frame, the join fading over that many frames
@@ -97,10 +97,11 @@ class MotionStream:
                  emotion_scale: float = 0.0, seed: int = 0, lookahead: int | None = None, stride: int = 4,
                  first_motion=None, first_audio=None, revert_seconds: float | None = REVERT_SECONDS,
                  bound: float | None = None, origin=None, join_frames: float | None = JOIN_FRAMES,
-                 context_bound: float | None = CONTEXT_BOUND):
+                 context_bound: float | None = CONTEXT_BOUND, eta: float = 0.0):
         cfg = model.config
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        check_eta(eta, sampler)
         if lookahead is not None and (not isinstance(lookahead, (int, np.integer)) or lookahead < 0):
             raise ValueError(f"lookahead must be a whole number of frames >= 0, or None for whole windows; got "
                              f"{lookahead!r}")
@@ -110,7 +111,7 @@ class MotionStream:
         self.model = model.eval()
         self.config = cfg
         self.device = next(model.parameters()).device
-        self.steps, self.sampler, self.seed = steps, sampler, int(seed)
+        self.steps, self.sampler, self.seed, self.eta = steps, sampler, int(seed), float(eta)
         self.lookahead = None if lookahead is None else int(lookahead)
         self.stride = int(stride)
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -306,7 +307,8 @@ class MotionStream:
             audio=audio[None], audio_keep=present[None], **conds).to(self.device)
         join_last = hist[-1:, :cfg.pose_dim] if self._joins(has_context) else None
         x0 = sample_window(model, c, cfg, steps=self.steps, sampler=self.sampler, scales=scales,
-                           generator=self.generator, join_last=join_last, join_frames=self.join_frames)[0].cpu()
+                           generator=self.generator, join_last=join_last, join_frames=self.join_frames,
+                           eta=self.eta)[0].cpu()
         x0 = self._revert(x0[:keep])
         self._history = torch.cat([hist, x0])[-K:]
         self._history_audio = torch.cat([self._history_audio, audio[:keep]])[-K:]

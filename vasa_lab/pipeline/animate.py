@@ -224,21 +224,23 @@ class Animator:
     def motion_chunks(self, chunks: Iterable[tuple[int, np.ndarray]], cond, steps: int = 10, sampler: str = "ddim",
                       audio_scale: float | None = None, gaze_scale: float = 1.0, seed: int = 0,
                       timings: dict | None = None, first_motion: np.ndarray | None = None,
-                      keep_framing: bool = True, join_frames: float | None = JOIN_FRAMES) -> Iterator[np.ndarray]:
+                      keep_framing: bool = True, join_frames: float | None = JOIN_FRAMES,
+                      eta: float = 0.0) -> Iterator[np.ndarray]:
         """Motion (t, 6 + dyn_dim) for each feature chunk: ONE :class:`~vasa_lab.motion.stream.MotionStream` with
         whole windows is fed chunk after chunk, so the sliding windows run on across chunk joins as if the audio had
         come in one piece (how it is cut changes nothing), and every frame is drawn once its window is complete.
         ``first_motion``: the motion to start from (the first window's context), e.g. :meth:`portrait_motion`;
         None starts with no context. ``keep_framing``: its framing (tx, ty, scale) is the crop's, kept in every
         frame (:func:`~vasa_lab.pipeline.source_expression.framing_origin`); False lets the generator move it.
-        ``join_frames``: the first frame's join to ``first_motion`` (:class:`~vasa_lab.motion.stream.MotionStream`)."""
+        ``join_frames``: the first frame's join to ``first_motion`` and ``eta`` DDIM's fresh noise per step
+        (:class:`~vasa_lab.motion.stream.MotionStream`)."""
         from ..motion.stream import MotionStream
         from .source_expression import framing_origin
 
         origin = framing_origin(self.motion, first_motion) if first_motion is not None and keep_framing else None
         stream = MotionStream(self.motion, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
                               gaze_scale=gaze_scale, seed=seed, lookahead=None, first_motion=first_motion,
-                              origin=origin, join_frames=join_frames)
+                              origin=origin, join_frames=join_frames, eta=eta)
         for _, feats in chunks:
             started = time.perf_counter()
             x = stream.push(feats)
