@@ -533,3 +533,27 @@ def test_animate_starts_the_motion_from_the_portraits_code(tmp_path, monkeypatch
     _noise_speech_file(tmp_path / "speech.wav", 1)
     a.animate(None, tmp_path / "speech.wav", tmp_path / "out.mp4", steps=1, progress=False)
     assert len(given) == 1 and given[0] is own
+
+
+def test_a_whole_clip_is_drawn_with_the_profiles_steps_and_a_live_stream_with_ten(tmp_path, monkeypatch):
+    """animate() without ``steps`` draws every window with the profile's DDIM steps (``SAMPLE_STEPS``: more where
+    blinks need them), the live avatar with ``LIVE_STEPS``; an explicit ``steps`` wins."""
+    import torch
+
+    import vasa_lab.motion.config as motion_config
+    import vasa_lab.motion.stream as stream
+    from vasa_lab.motion import MotionConfig, MotionDiT
+
+    assert motion_config.default_steps("small") == 25 and motion_config.default_steps("tiny") == 10
+    assert motion_config.LIVE_STEPS == 10
+    torch.manual_seed(0)
+    light = MotionDiT(MotionConfig.for_profile("tiny", codes="truth", width=16, layers=1, heads=2, window=250))
+    a = LightAnimator("tiny", motion=light, chunk_seconds=20, render_batch=250)
+    used, init = [], stream.MotionStream.__init__
+    monkeypatch.setattr(stream.MotionStream, "__init__",
+                        lambda self, *args, **kw: used.append(kw.get("steps")) or init(self, *args, **kw))
+    monkeypatch.setitem(motion_config.SAMPLE_STEPS, "tiny", 2)
+    _noise_speech_file(tmp_path / "speech.wav", 1)
+    a.animate(None, tmp_path / "speech.wav", tmp_path / "out.mp4", progress=False)
+    a.animate(None, tmp_path / "speech.wav", tmp_path / "out.mp4", steps=1, progress=False)
+    assert used == [2, 1]

@@ -485,3 +485,14 @@ def test_generator_clip_is_the_pipeline_row_and_its_two_older_drawings(tiny_worl
     assert np.abs(started[:3] - portrait[0, :3]).max() < np.abs(free[:3] - portrait[0, :3]).max()  # starts there
     assert np.array_equal(rows[False, True].pose, rows[False, False].pose)      # same motion, drawn two ways
     assert not np.array_equal(rows[False, True].frames, rows[False, False].frames)
+
+
+def test_blink_rate_counts_each_blink_once_per_second_of_frames():
+    from vasa_lab.metrics.expression import blink_rate
+
+    flags = np.zeros(50, bool)                   # 2 s at 25 fps
+    flags[[5, 6, 7, 30, 31]] = True              # two blinks, of 3 and 2 frames
+    assert blink_rate(flags) == pytest.approx(1.0)
+    flags[0] = True                              # one already shut at the first frame counts too
+    assert blink_rate(flags) == pytest.approx(1.5)
+    assert blink_rate(np.zeros(25, bool)) == 0.0 and np.isnan(blink_rate(np.zeros(0, bool)))

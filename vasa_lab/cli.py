@@ -320,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotion", default=None, help="neutral, happy, angry, surprised or sad")
     p.add_argument("--audio-scale", type=float, default=None,
                    help="audio guidance scale (default: the profile's, tiny 1.5, small 1; VASA-1 uses 0.5)")
-    p.add_argument("--steps", type=int, default=10, help="sampler steps per window")
+    p.add_argument("--steps", type=int, default=None,
+                   help="DDIM steps per window (default: the profile's, tiny 10, small 25)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frame", choices=("photo", "crop"), default="photo",
                    help="photo: the whole photo at its resolution with the face animated (default); crop: the face "
@@ -352,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gaze", default=None, metavar="THETA,PHI", help="main eye-gaze direction in degrees, yaw,pitch")
     p.add_argument("--distance", type=float, default=None, help="head-to-camera distance, 1 = average")
     p.add_argument("--emotion", default=None, help="neutral, happy, angry, surprised or sad")
-    p.add_argument("--steps", type=int, default=10, help="sampler steps per window")
+    p.add_argument("--steps", type=int, default=10, help="DDIM steps per window (default 10: each step is latency)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frame", choices=("photo", "crop"), default="crop",
                    help="crop: the face square (default, fastest); photo: the whole photo")
@@ -367,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="outputs/demo.mp4")
     p.add_argument("--language", default="en", help="en, fr or zh")
     p.add_argument("--emotion", default=None, help="neutral, happy, angry, surprised or sad")
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--steps", type=int, default=None,
+                   help="DDIM steps per window (default: the profile's, small 25)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=None,
                    help="the face crop at this size (default: the whole 256 px portrait, the face animated in place)")

@@ -93,13 +93,13 @@ def generator_status(profile: str | None = None) -> str | None:
     return None
 
 
-def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
+def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int | None = None,
                      audio_scale: float | None = None, first_motion: np.ndarray | None = None,
                      keep_framing: bool = True, join_frames: float | None = JOIN_FRAMES,
                      eta: float = 0.0) -> np.ndarray:
     """Our generator's motion codes (T', 6 + dyn) for ``clip``'s audio: ``animator`` is a
     :class:`vasa_lab.pipeline.animate.Animator`. Default conditions (no gaze, distance or emotion given), DDIM with
-    ``steps`` steps, audio guidance ``audio_scale`` (None: the pipeline's default); ``first_motion`` the motion to
+    ``steps`` steps (None: the pipeline's for the profile), audio guidance ``audio_scale`` (None: the pipeline's default); ``first_motion`` the motion to
     start from (the pipeline's: the portrait's own code, ``animator.portrait_motion``), None for none;
     ``keep_framing``: keep its framing (the pipeline's; False: how it ran before, ``benchmarks/bench_identity.py``);
     ``join_frames``: the first frame's join to ``first_motion`` (None: as drawn, how it ran before,
@@ -114,7 +114,7 @@ def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
                                                       eta=eta)))
 
 
-def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int = 10,
+def generator_clip(animator, clip: EvalClip, seed: int = 0, steps: int | None = None,
                    audio_scale: float | None = None, from_portrait: bool = True, pasted: bool = True,
                    join_frames: float | None = JOIN_FRAMES, eta: float = 0.0) -> EvalClip:
     """Our generator on (first frame, audio), as ``vasa-lab animate`` runs it: the motion of :func:`generator_motion`,

@@ -103,6 +103,13 @@ def blink_f1(predicted: np.ndarray, truth: np.ndarray, tolerance: int = 1) -> fl
     return float(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
 
 
+def blink_rate(flags: np.ndarray, fps: float = 25.0) -> float:
+    """Blinks per second in a per-frame blink flag: the frames where it turns on (a blink already on at the first
+    frame counts too), over the clip's length."""
+    f = np.asarray(flags, bool)
+    return float((f[0] + (f[1:] & ~f[:-1]).sum()) / (len(f) / fps)) if f.size else float("nan")
+
+
 def _std(x: np.ndarray) -> float:
     x = np.asarray(x, np.float64)
     x = x[np.isfinite(x)]
@@ -119,6 +126,10 @@ def compare(real: PixelReading, shown: PixelReading, truth: dict[str, np.ndarray
         row.update(mouth_vs_jaw_real=correlation(real.mouth, jaw), mouth_vs_jaw_shown=correlation(shown.mouth, jaw))
         true_blink = np.asarray(truth["blink"]) > TRUE_BLINK
         row.update(blink_f1_real=blink_f1(real.blink, true_blink), blink_f1_shown=blink_f1(shown.blink, true_blink))
+        # how often the eyes blink, whenever they do: generated blinks cannot know when the real person blinked (the
+        # speech does not say), so F1 against the truth says little of them, and the rate says whether they blink
+        row.update(blinks_per_second_truth=blink_rate(true_blink), blinks_per_second_real=blink_rate(real.blink),
+                   blinks_per_second_shown=blink_rate(shown.blink))
         true_gaze = np.array([np.median(truth["gaze_yaw"]), np.median(truth["gaze_pitch"])])
         row.update(gaze_error_real=float(np.linalg.norm(real.main_gaze - true_gaze)),
                    gaze_error_shown=float(np.linalg.norm(shown.main_gaze - true_gaze)))

@@ -49,7 +49,7 @@ from ..media import (AAC_RATES, FPS, SAMPLE_RATE, MAX_PORTRAIT_PIXELS, MediaErro
                     OriginalAudio, check_output_path, read_portrait)
 from ..tracking.align import (REFERENCE_FRAMING, Portrait, align_portrait, crop_square, framing_box,  # noqa: F401
                              reference_framing)
-from ..motion.config import JOIN_FRAMES, default_audio_guidance
+from ..motion.config import JOIN_FRAMES, default_audio_guidance, default_steps
 from ..tracking.tracker import NoFaceError
 
 __all__ = ["AnimateResult", "Animator", "Mp4Writer", "NoFaceError", "OriginalAudio", "align_portrait", "animate",
@@ -221,7 +221,8 @@ class Animator:
         return iter_audio_features(np.asarray(audio, np.float32), cfg, self.chunk_seconds,
                                    sample_rate=sample_rate or SAMPLE_RATE)
 
-    def motion_chunks(self, chunks: Iterable[tuple[int, np.ndarray]], cond, steps: int = 10, sampler: str = "ddim",
+    def motion_chunks(self, chunks: Iterable[tuple[int, np.ndarray]], cond, steps: int | None = None,
+                      sampler: str = "ddim",
                       audio_scale: float | None = None, gaze_scale: float = 1.0, seed: int = 0,
                       timings: dict | None = None, first_motion: np.ndarray | None = None,
                       keep_framing: bool = True, join_frames: float | None = JOIN_FRAMES,
@@ -233,11 +234,13 @@ class Animator:
         None starts with no context. ``keep_framing``: its framing (tx, ty, scale) is the crop's, kept in every
         frame (:func:`~vasa_lab.pipeline.source_expression.framing_origin`); False lets the generator move it.
         ``join_frames``: the first frame's join to ``first_motion`` and ``eta`` DDIM's fresh noise per step
-        (:class:`~vasa_lab.motion.stream.MotionStream`)."""
+        (:class:`~vasa_lab.motion.stream.MotionStream`); ``steps`` per window, None: the profile's for a whole clip
+        (:func:`~vasa_lab.motion.config.default_steps`)."""
         from ..motion.stream import MotionStream
         from .source_expression import framing_origin
 
         origin = framing_origin(self.motion, first_motion) if first_motion is not None and keep_framing else None
+        steps = default_steps(self.profile) if steps is None else steps
         stream = MotionStream(self.motion, cond, steps=steps, sampler=sampler, audio_scale=audio_scale,
                               gaze_scale=gaze_scale, seed=seed, lookahead=None, first_motion=first_motion,
                               origin=origin, join_frames=join_frames, eta=eta)
@@ -283,7 +286,7 @@ class Animator:
 
     # -- the whole job -----------------------------------------------------------------------------------------
     def animate(self, image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float | None = None,
-                steps: int = 10, seed: int = 0, progress: bool = True, sampler: str = "ddim",
+                steps: int | None = None, seed: int = 0, progress: bool = True, sampler: str = "ddim",
                 gaze_scale: float = 1.0, size: int | None = None, sample_rate: int | None = None,
                 frame: str = "photo", max_side: int | None = None, watermark: bool = True, sign: bool = True,
                 key=None) -> AnimateResult:
@@ -293,7 +296,8 @@ class Animator:
         ``sample_rate`` (default 16 kHz); ``gaze`` (yaw, pitch) degrees or "THETA,PHI"; ``distance`` (1 = average);
         ``emotion`` a name (neutral, happy, angry, surprised, sad); ``audio_scale`` the audio guidance l_audio (None:
         the profile's, :func:`vasa_lab.motion.config.default_audio_guidance`);
-        ``steps`` sampler steps per window. ``frame``: "photo" (default) draws the whole photo at its own
+        ``steps`` sampler steps per window (None: the profile's, :func:`vasa_lab.motion.config.default_steps`:
+        tiny 10, small 25). ``frame``: "photo" (default) draws the whole photo at its own
         resolution with the animated face pasted back (longest side capped at ``max_side``, default
         :data:`vasa_lab.pipeline.photo.MAX_SIDE`); "crop" gives the model's square face crop, resized to ``size`` if given
         (a ``size`` implies "crop").
@@ -319,6 +323,8 @@ class Animator:
         if isinstance(gaze, str):
             gaze = parse_gaze(gaze)
         cond = MotionConditions(gaze=gaze, distance=distance, emotion=emotion)     # unknown emotion -> ValueError
+        if steps is None:
+            steps = default_steps(self.profile)
         if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or not 1 <= steps <= 1000:
             raise ValueError(f"steps must be a whole number from 1 to 1000, got {steps!r}")
         if audio_scale is None:
@@ -443,7 +449,8 @@ class Animator:
 
 
 def animate(image, audio, out, gaze=None, distance=None, emotion=None, audio_scale: float | None = None,
-            steps: int = 10, seed: int = 0, progress: bool = True, profile: str | None = None, **kwargs) -> AnimateResult:
+            steps: int | None = None, seed: int = 0, progress: bool = True, profile: str | None = None,
+            **kwargs) -> AnimateResult:
     """Portrait + speech -> talking-face video (the main job; see :class:`Animator` for the details and options).
 
     ::

@@ -27,6 +27,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..media import FPS, SAMPLE_RATE
+from ..motion.config import LIVE_STEPS
 from .renderer import FrameRenderer
 from .streaming import AudioChunk, StreamError, StreamFrame, StreamReport, Tally, chunks_of
 
@@ -123,7 +124,7 @@ class Avatar:
 
     # -- the stream ------------------------------------------------------------------------------------------------
     def stream(self, chunks: Iterable, sample_rate: int = SAMPLE_RATE, lookahead: int | None = 2, stride: int = 4,
-               cond=None, steps: int = 10, sampler: str = "ddim", audio_scale: float | None = None,
+               cond=None, steps: int = LIVE_STEPS, sampler: str = "ddim", audio_scale: float | None = None,
                gaze_scale: float = 1.0, seed: int = 0, gain="running", realtime: bool = False, budget: float | None = None
                ) -> Iterator[StreamFrame]:
         """Audio chunks in (arrays at ``sample_rate``, (samples, rate) pairs or :class:`AudioChunk`), frames out.
