@@ -87,7 +87,8 @@ def code_part(profile: str, kinds: dict, n_clips: int = 24) -> dict:
         row = dict(jaw_r=round(float(np.mean(jaw_r)), 3), dP=round(float(np.mean(dp)), 3))
         if eyelid_r ** 2 >= 0.5:         # z_dyn carries the blink (small); on tiny's it does not
             row.update(blinks_per_second=round(float(np.mean(rate)), 3),
-                       median_depth=round(float(np.median(d)), 2) if d.size else None, deeper_than_07=int((d > 0.7).sum()))
+                       median_depth=round(float(np.median(d)), 2) if d.size else None,
+                       deeper_than_07=int((d > 0.7).sum()))
         if capp is not None:
             scores = []
             for k, c in enumerate(eval_clips):

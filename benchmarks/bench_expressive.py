@@ -9,10 +9,10 @@ For held-out people of the profile's world (``vasa_lab.metrics.pixel_motion``): 
 latent model and (b) motion generated from the clip's audio, both drawn from the clip's first frame and read by the
 tracker at 256 px beside the clip's real frames; (b) with the pipeline's DDIM steps for a whole clip unless
 ``--steps`` says otherwise. Blink F1 against the truth is a target for (a) only: generated blinks cannot know when the
-real person blinked, so for (b) the tracked blinks per second say whether the eyes blink. Prints every number with its target, met or NOT met; then the latent
-probes of chapter 04 (z_dyn -> jaw, blink, gaze, smile, brow; z_pose -> yaw, pitch, roll), the emotion control read
-from pixels, and the speed of rendering and motion generation on this machine (``--threads``, default 2).
-Asserts nothing.
+real person blinked, so for (b) the tracked blinks per second say whether the eyes blink. Prints every number with
+its target, met or NOT met; then the latent probes of chapter 04 (z_dyn -> jaw, blink, gaze, smile, brow; z_pose ->
+yaw, pitch, roll), the emotion control read from pixels, and the speed of rendering and motion generation on this
+machine (``--threads``, default 2), at the whole clip's steps and at a live stream's. Asserts nothing.
 """
 from __future__ import annotations
 

@@ -67,9 +67,9 @@ def code_level(profile: str) -> dict:
 
 def generator_rows(ev, latent, clips, reference, variants: dict, seeds: int = 3) -> dict:
     """Chapter 10's table on ``clips`` (``reference``: its FVD reference): real video, re-rendered real motion and,
-    for each variant (name -> (animator, ``generator_clip`` keywords)), the pipeline's videos at ``seeds`` seeds averaged;
-    printed with each seed's CAPP, returned rounded to 3 decimals. ``bench_capp_training.py --pixels`` reads its
-    motion models with it."""
+    for each variant (name -> (animator, ``generator_clip`` keywords)), the pipeline's videos at ``seeds`` seeds
+    averaged; printed with each seed's CAPP, returned rounded to 3 decimals. ``bench_capp_training.py --pixels``
+    reads its motion models with it."""
     from vasa_lab.metrics import format_table
     from vasa_lab.metrics.baselines import generator_clip, rerendered_clip
     from vasa_lab.metrics.paper_table import table_notes

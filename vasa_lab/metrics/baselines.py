@@ -99,8 +99,9 @@ def generator_motion(animator, clip: EvalClip, seed: int = 0, steps: int | None 
                      eta: float = 0.0) -> np.ndarray:
     """Our generator's motion codes (T', 6 + dyn) for ``clip``'s audio: ``animator`` is a
     :class:`vasa_lab.pipeline.animate.Animator`. Default conditions (no gaze, distance or emotion given), DDIM with
-    ``steps`` steps (None: the pipeline's for the profile), audio guidance ``audio_scale`` (None: the pipeline's default); ``first_motion`` the motion to
-    start from (the pipeline's: the portrait's own code, ``animator.portrait_motion``), None for none;
+    ``steps`` steps (None: the pipeline's for the profile), audio guidance ``audio_scale`` (None: the pipeline's
+    default); ``first_motion`` the motion to start from (the pipeline's: the portrait's own code,
+    ``animator.portrait_motion``), None for none;
     ``keep_framing``: keep its framing (the pipeline's; False: how it ran before, ``benchmarks/bench_identity.py``);
     ``join_frames``: the first frame's join to ``first_motion`` (None: as drawn, how it ran before,
     ``benchmarks/bench_first_step.py --capp``); ``eta``: DDIM's fresh noise per step (0, the pipeline's;

@@ -27,10 +27,10 @@ From X_t and the prediction X0_hat, the noise it implies is eps_hat = (X_t - sqr
 
   so 10 or 50 steps instead of 1000. With eta > 0 it puts back fresh noise at every step, of variance
   eta^2 times DDPM's posterior variance between t and s (eta = 1: DDPM's own amount), and keeps correspondingly
-  less of eps_hat (chapter 06's exercise 06.2). **DPM-Solver++** is a second-order solver of the same ODE, better at very few
-  steps. The schedules and steps come from ``diffusers`` (DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler);
-  :func:`q_sample`, :func:`ddpm_step_by_hand` and :func:`ddim_step_by_hand` write the formulas out so the tests
-  and chapter 06 can check the library against them.
+  less of eps_hat (chapter 06's exercise 06.2). **DPM-Solver++** is a second-order solver of the same ODE, better
+  at very few steps. The schedules and steps come from ``diffusers`` (DDPMScheduler, DDIMScheduler,
+  DPMSolverMultistepScheduler); :func:`q_sample`, :func:`ddpm_step_by_hand` and :func:`ddim_step_by_hand` write the
+  formulas out so the tests and chapter 06 can check the library against them.
 
 Classifier-free guidance over several conditions (VASA-1)
 ---------------------------------------------------------

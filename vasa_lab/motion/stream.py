@@ -77,7 +77,8 @@ class MotionStream:
     """Stateful motion generation: :meth:`push` audio feature rows, get back the motion codes now decided.
 
     ``model``: a trained :class:`MotionDiT`; ``cond``: :class:`~vasa_lab.motion.MotionConditions` (or None);
-    ``steps``/``sampler``: per window; ``eta``: DDIM's fresh noise per step (0: none, the default); ``*_scale``: classifier-free guidance per condition (audio: by default
+    ``steps``/``sampler``: per window; ``eta``: DDIM's fresh noise per step (0: none, the default); ``*_scale``:
+    classifier-free guidance per condition (audio: by default
     :func:`~vasa_lab.motion.config.default_audio_guidance`, the profile's for whole windows, 1 for a stream with a
     lookahead; VASA-1 uses 0.5; gaze 1.0); ``seed``; ``join_frames``: the first window's head pose (the first
     ``pose_dim`` numbers) continues from ``first_motion``'s last frame, the join fading over that many frames
