@@ -12,8 +12,8 @@ at no extra cost per step. For each eta, and for DPM-Solver++ with the same 10 s
 
 1. on the codes, 24 held-out clips of the profile's world, the clips' own conditions, one seed per clip: the jaw read
    from generated z_dyn against the true jaw (r), the head's speed (dP, deg/frame), blinks per second and how far each
-   closes (an eyelid probe on z_dyn, where z_dyn carries the blink: small), and CAPP on the generated pose as the
-   pipeline draws it (no conditions, started with no context; where the profile's CAPP network is here);
+   closes (an eyelid probe on z_dyn, where z_dyn carries the blink: small); on tiny, chapter 10's profile, CAPP on
+   the generated pose as the pipeline draws it (no conditions, started with no context);
 2. on pixels (``--pixels``, tiny by default): chapter 10's generator row as the pipeline draws it (12 table clips, and
    the next 12 of half B, 10 seeds each, each seed's CAPP printed), with real video and re-rendered real motion. One
    seed's CAPP on 12 clips moves by about 0.03 from seed to seed, so 3 seeds (chapter 10's) cannot tell these rows
@@ -41,68 +41,35 @@ def variants(etas) -> dict:
 
 
 def code_part(profile: str, kinds: dict, n_clips: int = 24) -> dict:
-    from vasa_lab import course
-    from vasa_lab.artifacts import ArtifactStore
-    from vasa_lab.latent.api import load_latent_model
-    from vasa_lab.metrics import world_clips
-    from vasa_lab.metrics.capp import CAPPConfig, capp_windows, load_capp
-    from vasa_lab.metrics.features import log_mel
-    from vasa_lab.metrics.motion_codes import (JawProbe, StateProbe, blink_depths, blinks_per_second, correlation,
-                                               head_dp)
-    from vasa_lab.metrics.pixel_motion import conditions_of
-    from vasa_lab.motion import MotionConditions, generate_motion
-    from vasa_lab.motion.data import motion_clips
-    from vasa_lab.pipeline.animate import Animator
+    """Part 1: each kind's motion for the held-out clips' audio and labels, read by the probes of
+    ``bench_motion_loss.py`` (jaw r, head speed; blinks where z_dyn carries them), and, on tiny (chapter 10's
+    profile), CAPP on the generated pose as the pipeline draws it (``bench_head_audio.pose_part``)."""
+    from bench_head_audio import pose_part
+    from bench_motion_loss import generated, held_out, read_motions
+    from vasa_lab.metrics.motion_codes import correlation
     from vasa_lab.world.state import STATE_NAMES
 
-    animator = Animator(profile, latent=load_latent_model(profile))
-    model = animator.motion
-    clips = motion_clips(model.config)
-    eyelid, jaw = StateProbe.fit(clips, "train", state="blink"), JawProbe.fit(clips, "train")
-    test = [clips.clip(int(i)) for i in clips.indices("test")[:n_clips]]
-    J, E = STATE_NAMES.index("jaw_open"), STATE_NAMES.index("blink")
-    eyelid_r = correlation(np.concatenate([eyelid(c["motion"]) for c in test]),
-                           np.concatenate([c["states"][:, E] for c in test]))
-    capp = None
-    if profile == "tiny" or ArtifactStore().has("metric-capp", CAPPConfig.for_profile(profile)):
-        capp = load_capp(profile)
-    else:
-        print(f"  no {profile} CAPP network here (python -m vasa_lab.metrics.train --profile {profile}): no CAPP")
-    eval_clips = world_clips(course.world(profile), "test")[:n_clips] if capp is not None else []
-    out = {}
-    print(f"  {'':28s} jaw r  head dP  blinks/s  median depth  deeper than 0.7  CAPP on the pose")
-    truth = [c["states"][:, E] for c in test]
-    d = np.concatenate([blink_depths(e) for e in truth])
-    print(f"  {'truth':28s} {1:5.3f}  {np.mean([head_dp(c['motion']) for c in test]):7.3f}  "
-          f"{np.mean([blinks_per_second(e) for e in truth]):8.3f}  {np.median(d):12.2f}  {int((d > 0.7).sum()):15d}")
-    for name, kw in kinds.items():
-        jaw_r, dp, rate, depths = [], [], [], []
-        for k, c in enumerate(test):
-            m = generate_motion(model, c["audio"], conditions_of(c), seed=k, **kw)[:len(c["motion"])]
-            jaw_r.append(correlation(jaw(m), c["states"][:, J]))
-            dp.append(head_dp(m))
-            rate.append(blinks_per_second(eyelid(m)))
-            depths.append(blink_depths(eyelid(m)))
-        d = np.concatenate(depths)
-        row = dict(jaw_r=round(float(np.mean(jaw_r)), 3), dP=round(float(np.mean(dp)), 3))
-        if eyelid_r ** 2 >= 0.5:         # z_dyn carries the blink (small); on tiny's it does not
-            row.update(blinks_per_second=round(float(np.mean(rate)), 3),
-                       median_depth=round(float(np.median(d)), 2) if d.size else None,
-                       deeper_than_07=int((d > 0.7).sum()))
-        if capp is not None:
-            scores = []
-            for k, c in enumerate(eval_clips):
-                chunks = animator.feature_chunks(c.audio, 16_000)
-                motion = np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), seed=k, **kw)))
-                mel = log_mel(c.audio, c.n_frames, n_mels=capp.config.n_mels)
-                scores.append(float(capp_windows(capp, mel, motion[: c.n_frames, :6]).mean()))
-            row["capp_on_codes"] = round(float(np.mean(scores)), 3)
-        out[name] = row
-        blinks = (f"{row['blinks_per_second']:8.3f}  {row['median_depth'] or 0:12.2f}  {row['deeper_than_07']:15d}"
-                  if "blinks_per_second" in row else f"{'-':>8s}  {'-':>12s}  {'-':>15s}")
-        print(f"  {name:28s} {row['jaw_r']:5.3f}  {row['dP']:7.3f}  {blinks}  "
-              f"{row.get('capp_on_codes', float('nan')):16.3f}", flush=True)
-    return out
+    model, _, test, eyelid, jaw, truth = held_out(profile, n_clips)
+    states = [c["states"] for c in test]
+    blinks_read = correlation(np.concatenate([eyelid(c["motion"]) for c in test]),
+                              np.concatenate([s[:, STATE_NAMES.index("blink")] for s in states])) ** 2 >= 0.5
+    rows = {"truth": truth}
+    rows.update({name: read_motions(generated(model, test, **kw), states, eyelid, jaw) for name, kw in kinds.items()})
+    if not blinks_read:                   # tiny's z_dyn carries no blink: its probe's counts mean nothing
+        rows = {name: {k: v for k, v in row.items() if k in ("head_dP", "jaw_r")} for name, row in rows.items()}
+    if profile == "tiny":
+        capp = pose_part(profile, n_clips, samplers=kinds)
+        for name in kinds:
+            rows[name]["capp_on_codes"] = capp[name]["capp"]
+        rows["truth"]["capp_on_codes"] = capp["true pose"]["capp"]
+    print(f"  {'':28s} {'jaw r':>6s} {'head dP':>8s} {'blinks/s':>9s} {'median depth':>13s} {'> 0.7':>6s} "
+          f"{'CAPP on the pose':>17s}")
+    for name, r in rows.items():
+        blinks = (f"{r['blinks_per_second']:9.3f} {r['median_depth'] or 0:13.2f} {r['deeper_than_07']:6d}"
+                  if "blinks_per_second" in r else f"{'-':>9s} {'-':>13s} {'-':>6s}")
+        print(f"  {name:28s} {r['jaw_r']:6.3f} {r['head_dP']:8.3f} {blinks} "
+              f"{r.get('capp_on_codes', float('nan')):17.3f}", flush=True)
+    return rows
 
 
 def pixel_part(profile: str, kinds: dict, seeds: int = 3) -> dict:

@@ -180,8 +180,10 @@ def sampler_level(profile: str, n_clips: int = 24) -> dict:
     return dict(pose=out, blinks=blink_part(profile, n_clips))
 
 
-def pose_part(profile: str, n_clips: int) -> dict:
-    """CAPP, head speed and its window-position profile of the true, encoded and generated pose."""
+def pose_part(profile: str, n_clips: int, samplers: dict | None = None) -> dict:
+    """CAPP, head speed and its window-position profile of the true, encoded and generated pose; ``samplers``: name
+    -> the animator's sampler keywords for the generated rows (default :data:`SAMPLERS`;
+    ``bench_ddim_eta.py`` reads DDIM's eta with it)."""
     from scipy.ndimage import gaussian_filter1d
 
     from vasa_lab import course
@@ -196,15 +198,16 @@ def pose_part(profile: str, n_clips: int) -> dict:
     capp, latent = load_capp(profile), load_latent_model(profile)
     animator = Animator(profile, latent=latent)
     window = animator.motion.config.window
+    samplers = SAMPLERS if samplers is None else samplers
     rows = {name: dict(capp=[], speed=[], profile=[]) for name in
-            ["true pose", "true pose smoothed (2 frames)", "encoded z_pose", *SAMPLERS]}
+            ["true pose", "true pose smoothed (2 frames)", "encoded z_pose", *samplers]}
     for k, c in enumerate(world_clips(course.world(profile), "test")[:n_clips]):
         mel = log_mel(c.audio, c.n_frames, n_mels=capp.config.n_mels)
         chunks = list(animator.feature_chunks(c.audio, 16_000))
         poses = {"true pose": np.asarray(c.pose, np.float32),
                  "true pose smoothed (2 frames)": gaussian_filter1d(np.asarray(c.pose, np.float32), 2.0, axis=0),
                  "encoded z_pose": encode_motion(latent, c.frames)[0].numpy()}
-        for name, kw in SAMPLERS.items():
+        for name, kw in samplers.items():
             motion = np.concatenate(list(animator.motion_chunks(chunks, MotionConditions(), seed=k, **kw)))
             poses[name] = motion[: c.n_frames, :6]
         for name, pose in poses.items():
