@@ -1,9 +1,11 @@
 """Where is the asked emotion lost? Stage by stage, from the small profile's codes to its pixels (issue 16).
 
-    python benchmarks/bench_emotion_stages.py [--pairs 5]
-    python benchmarks/bench_emotion_stages.py --emotion-steps 3000 --w-lips 8    # the face model after an emotion phase
+    python benchmarks/bench_emotion_stages.py [--pairs 5]          # the shipped small model (its emotion phase)
+    python benchmarks/bench_emotion_stages.py --emotion-steps 0    # the gate phase's model, shipped before it
+    python benchmarks/bench_emotion_stages.py --emotion-steps 3000 --w-lips 8    # another emotion phase (trained first)
 
-The emotion control read from pixels is nil for the smile (bench_expressive: happy +0.00). Four stages:
+Before small's emotion phase the smile read from pixels did not follow the asked emotion (bench_expressive: happy
++0.00); this benchmark found where it was lost. Four stages:
 
 1. **the codes of the training people**: a ridge probe reads the true smile (and brow, jaw) from z_dyn, fitted on
    the training clips, R^2 on training and on validation people; and, within one person, whether the difference
@@ -32,6 +34,8 @@ def main(argv=None) -> None:
                    help="read the face latent model with this many emotion-phase steps (default: the profile's; "
                         "a model not in the store is trained first, about 25 min for 3000 steps on 2 cores)")
     p.add_argument("--w-lips", type=float, default=None, help="... and this lips weight (LatentConfig.w_lips)")
+    p.add_argument("--w-flow-landmarks", type=float, default=None,
+                   help="... and this landmark-correspondence weight (LatentConfig.w_flow_landmarks)")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
 
@@ -50,7 +54,8 @@ def main(argv=None) -> None:
 
     from vasa_lab.latent.config import LatentConfig, emotion_phase
     config = LatentConfig.for_profile("small")
-    latent = load_latent_model(config=emotion_phase(config, args.emotion_steps, args.w_lips)).eval()
+    latent = load_latent_model(config=emotion_phase(config, args.emotion_steps, args.w_lips,
+                                                    args.w_flow_landmarks)).eval()
     print(f"the face latent model: {latent.config.profile}, config {config_key(latent.config)}")
     motion = load_motion_model("small").eval()
     clips = motion_clips(motion.config)

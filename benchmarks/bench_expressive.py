@@ -37,6 +37,11 @@ def main(argv=None) -> None:
     p.add_argument("--sampler", default="ddim", help="ddim, dpm++ or ddpm (default ddim)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--speed-only", action="store_true")
+    p.add_argument("--emotion-steps", type=int, default=None,
+                   help="read the face latent model with this many emotion-phase steps (default: the profile's)")
+    p.add_argument("--w-lips", type=float, default=None, help="... and this lips weight (LatentConfig.w_lips)")
+    p.add_argument("--w-flow-landmarks", type=float, default=None,
+                   help="... and this landmark-correspondence weight (LatentConfig.w_flow_landmarks)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -50,7 +55,9 @@ def main(argv=None) -> None:
     from vasa_lab.motion.config import LIVE_STEPS, default_steps
 
     args.steps = default_steps(args.profile) if args.steps is None else args.steps
-    latent = load_latent_model(args.profile).eval()
+    from vasa_lab.latent.config import LatentConfig, emotion_phase
+    latent = load_latent_model(config=emotion_phase(LatentConfig.for_profile(args.profile), args.emotion_steps,
+                                                    args.w_lips, args.w_flow_landmarks)).eval()
     motion = load_motion_model(args.profile).eval()
     clips = motion_clips(motion.config)
     folder = dataset_folder(motion.config)

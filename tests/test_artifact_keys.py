@@ -53,15 +53,16 @@ def test_the_shipped_tiny_keys_did_not_move():
     assert config_key(MotionConfig.for_profile("tiny", context_noise=0.0)) == "a5b7bca89e1d"
 
 
-def test_the_small_gate_phase_keeps_the_motion_codes_key():
-    """small's gate phase trains only the decoder: the motion config (codes, generator) still names the model it
-    continues (the shipped focus-phase model), so the small motion codes and generator did not move."""
+def test_the_small_gate_and_emotion_phases_keep_the_motion_codes_key():
+    """small's gate and emotion phases train only the renderer: the motion config (codes, generator) still names the
+    model they continue (the shipped focus-phase model), so the small motion codes and generator did not move."""
     from vasa_lab.latent.config import LatentConfig
     from vasa_lab.motion.config import MotionConfig
 
     small = LatentConfig.for_profile("small")
     assert small.has_gate_phase and config_key(small.without_gate()) == "c5dc7a1f6282"
-    assert config_key(small) == "710ee6c1ca71"                                             # 5000 gate steps, shipped
+    assert config_key(small.without_emotion()) == "710ee6c1ca71"                          # 5000 gate steps, shipped
+    assert small.has_emotion_phase and config_key(small) == "ea3360dd5388"                # + 6000 emotion steps
     assert config_key(small.first_phase()) == "2b3f2dd889c1"
     assert MotionConfig.for_profile("small").latent_key == "c5dc7a1f6282"
     assert config_key(MotionConfig.for_profile("small")) == "8b22cd875461"

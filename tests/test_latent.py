@@ -189,6 +189,32 @@ def test_probes_have_known_answers():
 # ---------------------------------------------------------------------------------------------------------------
 # data, API, training
 # ---------------------------------------------------------------------------------------------------------------
+def test_the_flow_landmark_loss_has_known_answers():
+    """flow(q_k) read at the driver's points against the source's points, in pixels, Huber with delta 1 px; pairs
+    without landmarks do not count."""
+    import torch.nn.functional as F
+
+    from vasa_lab.latent.losses import CORRESPONDING_POINTS, flow_landmark_loss
+
+    size = 32
+    identity = F.affine_grid(torch.eye(2, 3)[None].expand(2, 2, 3), (2, 3, size, size), align_corners=False)
+    points = torch.rand(2, 68, 2) * (size - 4) + 2                       # pixels, away from the border
+    ok = torch.tensor([True, True])
+    assert float(flow_landmark_loss(identity, points, points, ok)) < 1e-5      # reads each point where it is
+    shifted = identity + torch.tensor([2 * 2.0 / size, 0.0])              # reads 2 px to the right of every pixel
+    assert float(flow_landmark_loss(shifted, points, points, ok)) == pytest.approx(1.5, abs=1e-4)   # 2 - 0.5
+    source = points.clone()
+    source[:, :, 0] += 2.0                                                # ... which is where the source's points are
+    assert float(flow_landmark_loss(shifted, source, points, ok)) < 1e-5
+    half = identity + torch.tensor([0.0, 0.5 * 2.0 / size])               # 0.5 px down: inside the quadratic part
+    assert float(flow_landmark_loss(half, points, points, ok)) == pytest.approx(0.125, abs=1e-4)
+    wrong = source.clone()
+    wrong[1] += 50.0                                                      # the second pair's landmarks are unknown
+    assert float(flow_landmark_loss(shifted, wrong, points, torch.tensor([True, False]))) < 1e-5
+    assert {48, 54, 37, 38} <= set(CORRESPONDING_POINTS)                           # the mouth's corners, a lid
+    assert not set(range(17)) & set(CORRESPONDING_POINTS)                             # not the jaw's outline
+
+
 def test_pairs_are_the_same_person_and_reproducible(tiny_world):
     from vasa_lab.data.clips import ClipFrames
     from vasa_lab.latent.data import FramePairDataset
@@ -206,6 +232,9 @@ def test_pairs_are_the_same_person_and_reproducible(tiny_world):
     a, b = pairs[3], pairs[3]
     assert torch.equal(a["driver"], b["driver"]) and a["source"].shape == (3, 64, 64)
     assert torch.equal(a["driver_pose"], torch.from_numpy(clips.pose(pairs.pair(3)[2])[0][pairs.pair(3)[3]]))
+    c, s, c2, d = pairs.pair(3)
+    assert torch.equal(a["driver_landmarks"], torch.from_numpy(clips.landmarks(c2)[d]))
+    assert torch.equal(a["source_landmarks"], torch.from_numpy(clips.landmarks(c)[s])) and bool(a["landmarks_ok"])
 
 
 def test_blink_share_draws_closed_eyes_and_leaves_the_other_pairs_alone(tiny_world):
@@ -405,12 +434,12 @@ def test_an_emotion_phase_trains_the_renderer_and_keeps_the_encoders(tiny_world,
     first = LatentConfig(data=str(tiny_world), steps=2, batch_size=4, aux_batch=2, min_pair_gap=5, w_cross_id=0,
                          w_perceptual=0)
     gated = replace(first, gate_steps=2)
-    cfg = replace(gated, emotion_steps=3, emotion_lr=1e-2, w_lips=8.0)
+    cfg = replace(gated, emotion_steps=3, emotion_lr=1e-2, w_lips=8.0, w_flow_landmarks=2.0)
     assert cfg.previous_phase() == gated and cfg.without_gate() == first and cfg.first_phase() == first
     assert config_key(cfg.codes_config()) == config_key(first) and config_key(cfg) != config_key(gated)
     model = load_latent_model(config=cfg, store=store, identity_config=IdentityNetConfig(data=str(tiny_world)))
     start = load_latent_model(config=gated, store=store)
-    assert "lips" in store.meta("latent", cfg)["metrics"]["final"]
+    assert {"lips", "flow_landmarks"} <= set(store.meta("latent", cfg)["metrics"]["final"])
     old = start.state_dict()
     learned = ("decoder.", "warp_to_canonical.", "warp_to_driver.", "canonical_3d.")
     for name, value in model.state_dict().items():
@@ -487,8 +516,16 @@ def test_training_cli_options(tmp_path):
     assert focus == LatentConfig.for_profile("small").without_gate() and focus.has_focus_phase
     assert not focus.has_gate_phase and LatentConfig.for_profile("small").has_gate_phase
     emotion = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "30", "--w-lips", "8"]))
-    assert emotion.has_emotion_phase and emotion.w_lips == 8 and emotion.without_emotion() == LatentConfig.for_profile("small")
-    assert main(["--profile", "small", "--w-lips", "8", "--store", str(tmp_path)]) == 2            # no emotion steps
+    small_gated = LatentConfig.for_profile("small").without_emotion()
+    assert emotion.has_emotion_phase and emotion.w_lips == 8 and emotion.without_emotion() == small_gated
+    gated = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "0"]))
+    assert gated == small_gated and not gated.has_emotion_phase and LatentConfig.for_profile("small").has_emotion_phase
+    for flag in ("--w-lips", "--w-flow-landmarks"):                                               # no emotion steps
+        assert main(["--profile", "small", "--emotion-steps", "0", flag, "8", "--store", str(tmp_path)]) == 2
+    flow = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "30", "--w-flow-landmarks", "2"]))
+    assert flow.w_flow_landmarks == 2 and flow.without_emotion() == small_gated
+    with pytest.raises(ValueError, match="w_flow_landmarks"):
+        replace(flow, w_flow_landmarks=-1.0).check()
     assert main(["--profile", "small", "--gate-steps", "0", "--emotion-steps", "30", "--store", str(tmp_path)]) == 2
 
 
@@ -535,7 +572,8 @@ def test_shipped_small_weights_load_and_draw_a_moving_mouth(tmp_path):
     store = ArtifactStore(tmp_path / "empty")
     cfg = LatentConfig.for_profile("small")
     # the model, the first phase it continues and the identity network its losses use: retraining starts from these
-    for name, c in (("latent", cfg), ("latent", cfg.without_gate()), ("latent", cfg.first_phase()),
+    for name, c in (("latent", cfg), ("latent", cfg.without_emotion()), ("latent", cfg.without_gate()),
+                    ("latent", cfg.first_phase()),
                     ("latent-identity", IdentityNetConfig.for_profile("small"))):
         assert store.find(name, c).parent.parent == PACKAGED_WEIGHTS, f"the small {name} weights are not shipped"
     model = load_latent_model(config=cfg, store=store)

@@ -9,7 +9,9 @@ profile    pixels  appearance volume C x D x   motion code              losses
 ``small``  128     16 x 8 x 32 x 32            6 pose + 24 dynamics     as tiny + mouth-inside L1 + expression
                                                                         supervision of z_dyn; eyes weighted 2x;
                                                                         then a focus phase on blinks, then a
-                                                                        decoder-only gate phase (copy gate)
+                                                                        decoder-only gate phase (copy gate), then
+                                                                        an emotion phase (the warps learn the
+                                                                        landmarks' correspondence)
 ``full``   512     96 x 16 x 64 x 64           6 pose + 128 dynamics    as tiny + patch GAN (hinge) + feature
                                                                         matching; VGG19 / ArcFace from local paths
 =========  ======  ==========================  =======================  ==========================================
@@ -124,19 +126,24 @@ class LatentConfig:
     gate_lr: float = field(default=3e-4, metadata=ADDED_LATER)
     w_gate: float = field(default=1.0, metadata=ADDED_LATER)
 
-    # --- a fourth phase meant to teach the renderer the smile (0 steps = none; tried, it did not help: README) ----
-    # The smile lives in z_dyn (a ridge probe reads it on the training people) but the renderer does not draw it: it
+    # --- a fourth phase that teaches the renderer the smile (0 steps = none) ----------------------------------------
+    # The smile lives in z_dyn (a ridge probe reads it on the training people) but the renderer did not draw it: it
     # is constant within a clip, so only pairs whose driver comes from the person's other clip ask for it, and it
-    # lifts the mouth's corners by a pixel or two, a small share of any loss. ``emotion_steps`` more steps continue
-    # the gate phase's model (:meth:`without_emotion`) with the motion and appearance encoders frozen (the motion
-    # codes do not change, so the motion transformer trained on them stays valid) while both warps, G3D and G2D
-    # learn. Pairs: ``blink_share`` of the drivers mid-blink, as in the focus phase (so the blinks stay drawn), and
-    # ``emotion_other_clip_share`` of the others from the person's other clip (small: 0.4 and 0.8, so 0.68 of all
-    # drivers come from the other clip); ``w_lips`` weighs the box around the outer lips, where the smile shows.
+    # lifts the mouth's corners by a pixel or two, a small share of any image loss. ``emotion_steps`` more steps
+    # continue the gate phase's model (:meth:`without_emotion`) with the motion and appearance encoders frozen (the
+    # motion codes do not change, so the motion transformer trained on them stays valid) while both warps, G3D and
+    # G2D learn. Pairs: ``blink_share`` of the drivers mid-blink, as in the focus phase (so the blinks stay drawn),
+    # and ``emotion_other_clip_share`` of the others from the person's other clip (small: 0.4 and 0.8, so 0.68 of all
+    # drivers come from the other clip). ``w_lips`` weighs the box around the outer lips (tried: it did not teach the
+    # smile); ``w_flow_landmarks`` asks the source-pixel flow to read, where the driver's mouth corner (brow, eye
+    # corner) is drawn, the source's mouth corner: that did (small: 50, README "The smile on the pixels").
     emotion_steps: int = field(default=0, metadata=ADDED_LATER)
     emotion_lr: float = field(default=3e-4, metadata=ADDED_LATER)
     emotion_other_clip_share: float = field(default=0.8, metadata=ADDED_LATER)
     w_lips: float = field(default=0.0, metadata=ADDED_LATER)
+    # ... and the landmark correspondence of the source-pixel flow (losses.flow_landmark_loss): where the driver's
+    # mouth corner, lid or brow is drawn, the flow should read the source's (0 = off)
+    w_flow_landmarks: float = field(default=0.0, metadata=ADDED_LATER)
 
     @property
     def volume_size(self) -> int:
@@ -170,7 +177,8 @@ class LatentConfig:
 
     def without_emotion(self) -> "LatentConfig":
         """The config of the model the emotion phase starts from: this one without the emotion settings."""
-        return replace(self, emotion_steps=0, emotion_lr=3e-4, emotion_other_clip_share=0.8, w_lips=0.0)
+        return replace(self, emotion_steps=0, emotion_lr=3e-4, emotion_other_clip_share=0.8, w_lips=0.0,
+                       w_flow_landmarks=0.0)
 
     def without_gate(self) -> "LatentConfig":
         """The config of the model the gate phase starts from: this one without the gate (and emotion) settings."""
@@ -223,6 +231,8 @@ class LatentConfig:
             raise ValueError(f"the emotion phase needs emotion_steps >= 0, emotion_lr > 0, w_lips >= 0 and "
                              f"emotion_other_clip_share in [0, 1], not {self.emotion_steps}, {self.emotion_lr}, "
                              f"{self.w_lips} and {self.emotion_other_clip_share}")
+        if self.w_flow_landmarks < 0:
+            raise ValueError(f"w_flow_landmarks is a loss weight: it must be >= 0, not {self.w_flow_landmarks}")
         if self.emotion_steps > 0 and self.gate_steps <= 0:
             raise ValueError("the emotion phase (emotion_steps > 0) continues the gate phase's model: it needs "
                              "gate_steps > 0")
@@ -241,14 +251,16 @@ class LatentConfig:
             # a tracker reads of the expression (w_expression). Trains in ~1.5 h on 2 CPU cores; then a focus phase
             # (~40 min) shows it closed eyes: 40 % of the drivers mid-blink, the eyes weighted 4x, each expression's
             # error in its own spread, and an extra L1 on the eyes' inside; then a gate phase (~20 min, G2D alone)
-            # teaches the decoder to paint the inside of an open mouth instead of stretching the lips over it.
+            # teaches the decoder to paint the inside of an open mouth instead of stretching the lips over it; then
+            # an emotion phase (~15 min, the renderer alone) teaches the warps to lift the mouth's corners.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,
                       flow_channels=16, flow_upsamples=2, dec_channels=(64, 32), g3d_blocks=1,
                       w_face_parts=8.0, eye_weight=2.0, w_mouth_inside=4.0, w_expression=2.0,
                       batch_size=8, aux_batch=4, steps=7000, lr=1e-3,
                       focus_steps=2000, blink_share=0.4, focus_eye_weight=4.0, focus_lr=7e-4,
-                      focus_scaled_expression=True, focus_eye_inside=8.0, gate_steps=5000, gate_lr=3e-4)
+                      focus_scaled_expression=True, focus_eye_inside=8.0, gate_steps=5000, gate_lr=3e-4,
+                      emotion_steps=6000, emotion_lr=1e-3, w_flow_landmarks=50.0)
         else:
             # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
             cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,
@@ -261,13 +273,16 @@ class LatentConfig:
         return replace(cfg, **overrides) if overrides else cfg
 
 
-def emotion_phase(config: LatentConfig, steps: int | None = None, w_lips: float | None = None) -> LatentConfig:
-    """``config`` with ``steps`` emotion-phase steps and lips weight ``w_lips`` (None keeps the config's own); 0 steps
-    gives exactly the model before that phase (the benchmarks' ``--emotion-steps``)."""
+def emotion_phase(config: LatentConfig, steps: int | None = None, w_lips: float | None = None,
+                  w_flow_landmarks: float | None = None) -> LatentConfig:
+    """``config`` with ``steps`` emotion-phase steps, lips weight ``w_lips`` and landmark-correspondence weight
+    ``w_flow_landmarks`` (None keeps the config's own); 0 steps gives exactly the model before that phase (the
+    benchmarks' ``--emotion-steps``)."""
     if steps is not None:
         config = replace(config, emotion_steps=steps)
-    if w_lips is not None:
-        if not config.has_emotion_phase:
-            raise ValueError("w_lips weighs the emotion phase's lips: it needs emotion steps > 0")
-        config = replace(config, w_lips=w_lips)
+    for name, value in (("w_lips", w_lips), ("w_flow_landmarks", w_flow_landmarks)):
+        if value is not None:
+            if not config.has_emotion_phase:
+                raise ValueError(f"{name} weighs a loss of the emotion phase: it needs emotion steps > 0")
+            config = replace(config, **{name: value})
     return config if config.has_emotion_phase else config.without_emotion()

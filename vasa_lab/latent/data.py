@@ -98,6 +98,13 @@ def eyes_inside_mask(landmarks: np.ndarray | None, size: int) -> torch.Tensor:
     return inside_mask(landmarks, size, (RIGHT_EYE, LEFT_EYE))
 
 
+def landmark_tensor(landmarks: np.ndarray | None) -> torch.Tensor:
+    """(68, 2) float32 landmarks in pixels; zeros where unknown (a batch needs a tensor; ``landmarks_ok`` says)."""
+    if landmarks is None or not np.isfinite(landmarks).all():
+        return torch.zeros(68, 2)
+    return torch.from_numpy(np.asarray(landmarks, np.float32).copy())
+
+
 def to_tensor(frame: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float32 in [0, 1]."""
     return torch.from_numpy(np.array(frame)).permute(2, 0, 1).float().div_(255.0)
@@ -113,7 +120,8 @@ class FramePairDataset(Dataset):
     of its eyes (:func:`eyes_inside_mask`); ``driver_lips`` (1, H, W) the box of its outer lips (:func:`lips_mask`);
     ``driver_mouth_open`` (1, H, W) the polygon of its inner lips
     (:func:`mouth_opening_mask`); ``source_expression``,
-    ``driver_expression`` (K,) and ``expression_ok`` (2, K) from :meth:`ClipFrames.expression`.
+    ``driver_expression`` (K,) and ``expression_ok`` (2, K) from :meth:`ClipFrames.expression`;
+    ``source_landmarks``, ``driver_landmarks`` (68, 2) in pixels and ``landmarks_ok`` () whether both are known.
     ``blink_share`` of the pairs take their driver from the frames where the person's eyes are closed.
     """
 
@@ -163,6 +171,9 @@ class FramePairDataset(Dataset):
         driver = to_tensor(self.clips.frames(c2)[d])
         landmarks = self.clips.landmarks(c2)
         driver_landmarks = None if landmarks is None else landmarks[d]
+        landmarks = self.clips.landmarks(c)
+        source_landmarks = None if landmarks is None else landmarks[s]
+        known = [lm is not None and bool(np.isfinite(lm).all()) for lm in (source_landmarks, driver_landmarks)]
         (expr_s, eok_s), (expr_d, eok_d) = (self.clips.expression(c, EXPRESSION_NAMES, EXPRESSION_UNIT),
                                             self.clips.expression(c2, EXPRESSION_NAMES, EXPRESSION_UNIT))
         return dict(
@@ -177,6 +188,8 @@ class FramePairDataset(Dataset):
             source_pose=torch.from_numpy(pose_s[s].copy()), driver_pose=torch.from_numpy(pose_d[d].copy()),
             pose_ok=torch.tensor([ok_s[s], ok_d[d]]), identity=torch.tensor(self.clips.identity[c]),
             same_clip=torch.tensor(c == c2),
+            source_landmarks=landmark_tensor(source_landmarks), driver_landmarks=landmark_tensor(driver_landmarks),
+            landmarks_ok=torch.tensor(all(known)),
         )
 
 

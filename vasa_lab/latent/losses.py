@@ -13,7 +13,9 @@ Reconstruction (source -> driver of the same person):
 Motion:
 
 * weak pose supervision ``L_pose = mean |(z_pose - p) / unit|`` against the tracker's pose p where given;
-* cycle consistency on motion codes: encoding a frame drawn with B's motion gives B's motion back.
+* cycle consistency on motion codes: encoding a frame drawn with B's motion gives B's motion back;
+* landmark correspondence on the source-pixel flow (:func:`flow_landmark_loss`): where the driver's mouth corner is,
+  the flow should read the source's mouth corner.
 
 VASA-1's additions for disentanglement:
 
@@ -218,6 +220,39 @@ def cycle_loss(pose_back: torch.Tensor, dyn_back: torch.Tensor, pose: torch.Tens
     """E_mot(D(app_A, pose_B, dyn_B)) should give (pose_B, dyn_B) back, B's codes as fixed targets:
     mean |(pose' - pose_B) / unit| + w_dyn mean |dyn' - dyn_B|."""
     return pose_loss(pose_back, pose.detach()) + w_dyn * (dyn_back - dyn.detach()).abs().mean()
+
+
+# the iBUG-68 points whose correspondence the flow learns: the brows, the nose, the eyes with their lids and the lips
+# (17-67), skin that is the same in both frames. Not the jaw line (0-16): it is the face's outline, which slides over
+# the face as the head turns. A closing lid and an opening lip are skin that moved: where the driver's lid is drawn
+# the flow should read the portrait's lid (the copy gate lets G2D paint what the moved skin uncovers)
+CORRESPONDING_POINTS = tuple(range(17, 68))
+
+
+def flow_landmark_loss(flow: torch.Tensor, source_landmarks: torch.Tensor, driver_landmarks: torch.Tensor,
+                       ok: torch.Tensor, points: tuple[int, ...] = CORRESPONDING_POINTS, delta: float = 1.0
+                       ) -> torch.Tensor:
+    """Where the driver's landmark k is drawn, the source-pixel flow should read the source's landmark k.
+
+    ``flow`` (B, H, W, 2): where each output pixel reads the source (``grid_sample`` units, ``align_corners=False``);
+    landmarks (B, 68, 2) in pixels (pixel centres at integers); ``ok`` (B,) marks the pairs whose landmarks are
+    both known. With q_k the driver's and p_k the source's point k (pixels),
+
+        L = mean_k huber_δ(| flow(q_k) - p_k |)        in pixels, δ = ``delta`` px
+
+    where flow(q_k) is the flow read bilinearly at q_k and turned back into pixels. A smile lifts a mouth corner by a
+    pixel or two: a small share of any image loss, but the whole of this one."""
+    b, h, w, _ = flow.shape
+    idx = list(points)
+    size = flow.new_tensor([w, h])
+    q = (2 * driver_landmarks[:, idx] + 1) / size - 1                                  # (B, K, 2) grid units
+    read = F.grid_sample(flow.permute(0, 3, 1, 2), q[:, :, None, :], mode="bilinear", padding_mode="border",
+                         align_corners=False)[..., 0].permute(0, 2, 1)                 # (B, K, 2) grid units
+    read_px = ((read + 1) * size - 1) / 2
+    dist = (read_px - source_landmarks[:, idx]).norm(dim=-1)                           # (B, K) pixels
+    err = F.huber_loss(dist, torch.zeros_like(dist), delta=delta, reduction="none").mean(1)
+    ok = ok.float()
+    return (err * ok).sum() / ok.sum().clamp(min=1)
 
 
 def identity_loss(emb_a: torch.Tensor, emb_b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -33,7 +33,8 @@ from ..training import (RunSampler, check_finished, make_trainer, one_cycle, res
                         steps_per_device)
 from .config import EXPRESSION_NAMES, LatentConfig
 from .losses import (PatchDiscriminator, PerceptualLoss, VGG19Features, cycle_loss, feature_matching_loss,
-                     hinge_d_loss, hinge_g_loss, identity_loss, l1, masked_l1, ms_ssim, pose_loss)
+                     flow_landmark_loss, hinge_d_loss, hinge_g_loss, identity_loss, l1, masked_l1, ms_ssim,
+                     pose_loss)
 from .model import FaceLatentModel
 
 
@@ -197,7 +198,9 @@ class LatentModule(L.LightningModule):
         and everywhere outside the mouth's and the eyes' boxes (inside the eyes' boxes the reconstruction alone
         decides: a closing lid is painted where the open eye was).
 
-        The emotion phase uses the same losses, plus ``w_lips`` on the box around the driver's outer lips, with the
+        The emotion phase uses the same losses, plus ``w_lips`` on the box around the driver's outer lips and
+        ``w_flow_landmarks`` on the flow's landmark correspondence (:func:`~vasa_lab.latent.losses.flow_landmark_loss`),
+        with the
         warps and G3D learning as well (the parameters that learn are set in ``__init__``; the frozen ones build no
         graph)."""
         cfg, m = self.cfg, self.model
@@ -226,6 +229,10 @@ class LatentModule(L.LightningModule):
         if cfg.has_emotion_phase and cfg.w_lips > 0:   # the lips' box: where a smile lifts the corners
             logs["lips"] = masked_l1(xd_hat, xd, batch["driver_lips"])
             total = total + cfg.w_lips * logs["lips"]
+        if cfg.has_emotion_phase and cfg.w_flow_landmarks > 0:   # the flow reads the source's corner, lid, brow
+            logs["flow_landmarks"] = flow_landmark_loss(rendered.flow, batch["source_landmarks"],
+                                                        batch["driver_landmarks"], batch["landmarks_ok"])
+            total = total + cfg.w_flow_landmarks * logs["flow_landmarks"]
         return total, logs, xd_hat
 
     # -- Lightning -----------------------------------------------------------------------------------------------
@@ -289,7 +296,7 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     A config with an emotion phase (``emotion_steps`` > 0) continues the model of ``config.without_emotion()`` (passed
     as ``first_phase``): ``emotion_steps`` steps train the warps, G3D and G2D on pairs drawn as in the focus phase
     (``blink_share`` mid-blink) with ``emotion_other_clip_share`` of the rest from the person's other clip, the lips
-    weighted ``w_lips``; the encoders stay as they were.
+    weighted ``w_lips`` and the flow's landmark correspondence ``w_flow_landmarks``; the encoders stay as they were.
 
     ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
     ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).

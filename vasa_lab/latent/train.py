@@ -20,8 +20,9 @@ config without the focus settings (found in the store, where ``small``'s ships, 
 phase continues it with drivers drawn mid-blink. ``--focus-steps 0`` trains (or finds) the first phase alone.
 ``small`` then has a third, the gate phase (``gate_steps`` > 0): it continues the focus phase's model, training only
 the decoder and its copy gate; ``--gate-steps 0`` stops before it. A fourth, the emotion phase (``emotion_steps`` >
-0), continues the gate phase's model with the encoders frozen, meant to teach the renderer the smile the motion codes
-hold (tried on small, it did not: the README); it is off in every profile.
+0), continues the gate phase's model with the encoders frozen (the motion codes do not change), teaching the warps
+where the driver's mouth corners, brows and eye corners are in the source (``w_flow_landmarks``), so the renderer
+draws the smile the motion codes hold; ``small`` has it, ``--emotion-steps 0`` stops before it.
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--emotion-steps", type=int, default=None,
                    help="steps of the emotion phase after the gate phase (default: the profile's; 0 = none)")
     p.add_argument("--w-lips", type=float, default=None, help="the emotion phase's extra L1 weight on the lips' box")
+    p.add_argument("--w-flow-landmarks", type=float, default=None,
+                   help="the emotion phase's weight on the flow's landmark correspondence (losses.flow_landmark_loss)")
     p.add_argument("--devices", type=int, default=1)
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
     p.add_argument("--precision", default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
@@ -73,7 +76,7 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside", "gate_steps", "emotion_steps",
-                 "w_lips"):
+                 "w_lips", "w_flow_landmarks"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.vgg19:
@@ -81,10 +84,13 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.arcface:
         overrides["arcface_path"] = args.arcface
     cfg = LatentConfig.for_profile(args.profile, **overrides)
-    if args.w_lips is not None and not cfg.has_emotion_phase:
-        raise ValueError("--w-lips weighs the emotion phase's lips: it needs --emotion-steps > 0")
+    for flag, value in (("--w-lips", args.w_lips), ("--w-flow-landmarks", args.w_flow_landmarks)):
+        if value is not None and not cfg.has_emotion_phase:
+            raise ValueError(f"{flag} weighs a loss of the emotion phase: it needs --emotion-steps > 0")
     if cfg.has_emotion_phase and not cfg.has_gate_phase:
-        raise ValueError("the emotion phase continues the gate phase: --emotion-steps needs --gate-steps > 0")
+        if args.emotion_steps is not None:
+            raise ValueError("the emotion phase continues the gate phase: --emotion-steps needs --gate-steps > 0")
+        cfg = cfg.without_emotion()     # --gate-steps 0 alone: the phases before the gate's (the profile's emotion too)
     if not cfg.has_emotion_phase:   # --emotion-steps 0: exactly the phase before the emotion phase
         cfg = cfg.without_emotion()
     if not cfg.has_gate_phase:    # --gate-steps 0: exactly the phase before the gate's
