@@ -135,8 +135,8 @@ class LatentConfig:
     # G2D learn. Pairs: ``blink_share`` of the drivers mid-blink, as in the focus phase (so the blinks stay drawn),
     # and ``emotion_other_clip_share`` of the others from the person's other clip (small: 0.4 and 0.8, so 0.68 of all
     # drivers come from the other clip). ``w_lips`` weighs the box around the outer lips (tried: it did not teach the
-    # smile); ``w_flow_landmarks`` asks the source-pixel flow to read, where the driver's mouth corner (brow, eye
-    # corner) is drawn, the source's mouth corner: that did (small: 50, README "The smile on the pixels").
+    # smile); ``w_flow_landmarks`` asks the source-pixel flow to read, where the driver's mouth corner (or another of
+    # the landmarks 17-67) is drawn, the source's: that did (small: 50, README "The smile on the pixels").
     emotion_steps: int = field(default=0, metadata=ADDED_LATER)
     emotion_lr: float = field(default=3e-4, metadata=ADDED_LATER)
     emotion_other_clip_share: float = field(default=0.8, metadata=ADDED_LATER)

@@ -229,6 +229,17 @@ def cycle_loss(pose_back: torch.Tensor, dyn_back: torch.Tensor, pose: torch.Tens
 CORRESPONDING_POINTS = tuple(range(17, 68))
 
 
+def flow_at(flow: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Where the flow (B, H, W, 2; ``grid_sample`` units, ``align_corners=False``) reads the source at ``points``
+    (B, K, 2) of the output, in pixels (pixel centres at integers), read bilinearly: (B, K, 2) pixels."""
+    h, w = flow.shape[1:3]
+    size = flow.new_tensor([w, h])
+    q = (2 * points + 1) / size - 1                                                    # (B, K, 2) grid units
+    read = F.grid_sample(flow.permute(0, 3, 1, 2), q[:, :, None, :], mode="bilinear", padding_mode="border",
+                         align_corners=False)[..., 0].permute(0, 2, 1)                 # (B, K, 2) grid units
+    return ((read + 1) * size - 1) / 2
+
+
 def flow_landmark_loss(flow: torch.Tensor, source_landmarks: torch.Tensor, driver_landmarks: torch.Tensor,
                        ok: torch.Tensor, points: tuple[int, ...] = CORRESPONDING_POINTS, delta: float = 1.0
                        ) -> torch.Tensor:
@@ -240,16 +251,10 @@ def flow_landmark_loss(flow: torch.Tensor, source_landmarks: torch.Tensor, drive
 
         L = mean_k huber_δ(| flow(q_k) - p_k |)        in pixels, δ = ``delta`` px
 
-    where flow(q_k) is the flow read bilinearly at q_k and turned back into pixels. A smile lifts a mouth corner by a
+    where flow(q_k) is the flow read bilinearly at q_k and turned back into pixels (:func:`flow_at`). A smile lifts a mouth corner by a
     pixel or two: a small share of any image loss, but the whole of this one."""
-    b, h, w, _ = flow.shape
     idx = list(points)
-    size = flow.new_tensor([w, h])
-    q = (2 * driver_landmarks[:, idx] + 1) / size - 1                                  # (B, K, 2) grid units
-    read = F.grid_sample(flow.permute(0, 3, 1, 2), q[:, :, None, :], mode="bilinear", padding_mode="border",
-                         align_corners=False)[..., 0].permute(0, 2, 1)                 # (B, K, 2) grid units
-    read_px = ((read + 1) * size - 1) / 2
-    dist = (read_px - source_landmarks[:, idx]).norm(dim=-1)                           # (B, K) pixels
+    dist = (flow_at(flow, driver_landmarks[:, idx]) - source_landmarks[:, idx]).norm(dim=-1)   # (B, K) pixels
     err = F.huber_loss(dist, torch.zeros_like(dist), delta=delta, reduction="none").mean(1)
     ok = ok.float()
     return (err * ok).sum() / ok.sum().clamp(min=1)
