@@ -26,16 +26,13 @@ import argparse
 import numpy as np
 import torch
 
+from vasa_lab.latent.train import add_emotion_phase_options, emotion_phase_from_args
+
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pairs", type=int, default=5, help="people per split for stage 3 (default 5)")
-    p.add_argument("--emotion-steps", type=int, default=None,
-                   help="read the face latent model with this many emotion-phase steps (default: the profile's; "
-                        "a model not in the store is trained first, about 25 min for 3000 steps on 2 cores)")
-    p.add_argument("--w-lips", type=float, default=None, help="... and this lips weight (LatentConfig.w_lips)")
-    p.add_argument("--w-flow-landmarks", type=float, default=None,
-                   help="... and this landmark-correspondence weight (LatentConfig.w_flow_landmarks)")
+    add_emotion_phase_options(p)   # read a model of another emotion phase (trained first if not in the store)
     args = p.parse_args(argv)
     torch.set_num_threads(2)
 
@@ -52,10 +49,9 @@ def main(argv=None) -> None:
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.world.state import STATE_NAMES
 
-    from vasa_lab.latent.config import LatentConfig, emotion_phase
+    from vasa_lab.latent.config import LatentConfig
     config = LatentConfig.for_profile("small")
-    latent = load_latent_model(config=emotion_phase(config, args.emotion_steps, args.w_lips,
-                                                    args.w_flow_landmarks)).eval()
+    latent = load_latent_model(config=emotion_phase_from_args(config, args)).eval()
     print(f"the face latent model: {latent.config.profile}, config {config_key(latent.config)}")
     motion = load_motion_model("small").eval()
     clips = motion_clips(motion.config)

@@ -22,6 +22,8 @@ import time
 import numpy as np
 import torch
 
+from vasa_lab.latent.train import add_emotion_phase_options, emotion_phase_from_args
+
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
@@ -37,11 +39,7 @@ def main(argv=None) -> None:
     p.add_argument("--sampler", default="ddim", help="ddim, dpm++ or ddpm (default ddim)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--speed-only", action="store_true")
-    p.add_argument("--emotion-steps", type=int, default=None,
-                   help="read the face latent model with this many emotion-phase steps (default: the profile's)")
-    p.add_argument("--w-lips", type=float, default=None, help="... and this lips weight (LatentConfig.w_lips)")
-    p.add_argument("--w-flow-landmarks", type=float, default=None,
-                   help="... and this landmark-correspondence weight (LatentConfig.w_flow_landmarks)")
+    add_emotion_phase_options(p)   # read a model of another emotion phase (trained first if not in the store)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -55,9 +53,8 @@ def main(argv=None) -> None:
     from vasa_lab.motion.config import LIVE_STEPS, default_steps
 
     args.steps = default_steps(args.profile) if args.steps is None else args.steps
-    from vasa_lab.latent.config import LatentConfig, emotion_phase
-    latent = load_latent_model(config=emotion_phase(LatentConfig.for_profile(args.profile), args.emotion_steps,
-                                                    args.w_lips, args.w_flow_landmarks)).eval()
+    from vasa_lab.latent.config import LatentConfig
+    latent = load_latent_model(config=emotion_phase_from_args(LatentConfig.for_profile(args.profile), args)).eval()
     motion = load_motion_model(args.profile).eval()
     clips = motion_clips(motion.config)
     folder = dataset_folder(motion.config)
@@ -79,6 +76,8 @@ def main(argv=None) -> None:
             ("mouth vs true jaw, share of real's r", a["mouth_jaw_ratio"], b["mouth_jaw_ratio"],
              ">= 0.9 (a), >= 0.8 (b)", None),
             ("mouth vs true jaw, r", a["mouth_vs_jaw_shown"], b["mouth_vs_jaw_shown"], "", None),
+            (f"mouth at its most closed (real {a['mouth_closed_real']:.3f})", a["mouth_closed_shown"],
+             b["mouth_closed_shown"], "", None),
             ("blink F1 vs truth", a["blink_f1_shown"], b["blink_f1_shown"], ">= 0.8 (a)", None),
             (f"blinks per second (real frames {a['blinks_per_second_real']:.3f})", a["blinks_per_second_shown"],
              b["blinks_per_second_shown"], "", None),

@@ -194,7 +194,7 @@ def test_the_flow_landmark_loss_has_known_answers():
     without landmarks do not count."""
     import torch.nn.functional as F
 
-    from vasa_lab.latent.losses import CORRESPONDING_POINTS, flow_landmark_loss
+    from vasa_lab.latent.losses import CORNER_POINTS, CORRESPONDING_POINTS, flow_landmark_loss
 
     size = 32
     identity = F.affine_grid(torch.eye(2, 3)[None].expand(2, 2, 3), (2, 3, size, size), align_corners=False)
@@ -213,6 +213,11 @@ def test_the_flow_landmark_loss_has_known_answers():
     assert float(flow_landmark_loss(shifted, wrong, points, torch.tensor([True, False]))) < 1e-5
     assert {48, 54, 37, 38} <= set(CORRESPONDING_POINTS)                           # the mouth's corners, a lid
     assert not set(range(17)) & set(CORRESPONDING_POINTS)                             # not the jaw's outline
+    lips_apart = source.clone()
+    lips_apart[:, [50, 51, 52, 56, 57, 58]] += torch.tensor([0.0, 3.0])   # the lips' edges 3 px off, corners kept
+    assert float(flow_landmark_loss(shifted, lips_apart, points, ok)) > 0.1
+    assert float(flow_landmark_loss(shifted, lips_apart, points, ok, points=CORNER_POINTS)) < 1e-5
+    assert {48, 54, 60, 64, 37, 38} <= set(CORNER_POINTS) and not {51, 57, 62, 66} & set(CORNER_POINTS)
 
 
 def test_pairs_are_the_same_person_and_reproducible(tiny_world):
@@ -526,6 +531,26 @@ def test_training_cli_options(tmp_path):
     assert flow.w_flow_landmarks == 2 and flow.without_emotion() == small_gated
     with pytest.raises(ValueError, match="w_flow_landmarks"):
         replace(flow, w_flow_landmarks=-1.0).check()
+    corners = config_from_args(parse_args(["--profile", "small", "--flow-landmark-lips", "corners"]))
+    assert corners.flow_landmark_lips == "corners" and corners.without_emotion() == small_gated
+    assert LatentConfig.for_profile("small").flow_landmark_lips in ("all", "corners")
+    with pytest.raises(ValueError, match="flow_landmark_lips"):
+        replace(flow, flow_landmark_lips="edges").check()
+    assert main(["--profile", "small", "--emotion-steps", "0", "--flow-landmark-lips", "corners",
+                 "--store", str(tmp_path)]) == 2
+    # the benchmarks read a model of another emotion phase through the same options
+    import argparse
+
+    from vasa_lab.latent.config import emotion_phase
+    from vasa_lab.latent.train import add_emotion_phase_options, emotion_phase_from_args
+    bench = argparse.ArgumentParser()
+    add_emotion_phase_options(bench)
+    small = LatentConfig.for_profile("small")
+    assert emotion_phase_from_args(small, bench.parse_args(["--flow-landmark-lips", "corners"])) == corners
+    assert emotion_phase_from_args(small, bench.parse_args(["--emotion-steps", "0"])) == small_gated
+    assert emotion_phase_from_args(small, bench.parse_args([])) == small
+    with pytest.raises(ValueError, match="flow_landmark_lips"):
+        emotion_phase(small_gated, flow_landmark_lips="corners")
     assert main(["--profile", "small", "--gate-steps", "0", "--emotion-steps", "30", "--store", str(tmp_path)]) == 2
 
 

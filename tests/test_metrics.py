@@ -496,3 +496,25 @@ def test_blink_rate_counts_each_blink_once_per_second_of_frames():
     flags[0] = True                              # one already shut at the first frame counts too
     assert blink_rate(flags) == pytest.approx(1.5)
     assert blink_rate(np.zeros(25, bool)) == 0.0 and np.isnan(blink_rate(np.zeros(0, bool)))
+
+
+def test_compare_reads_the_mouth_at_its_most_closed():
+    """The 10th percentile of the tracked opening: a mouth that shuts between words reads ~0, one that never quite
+    closes reads its lowest opening, frames where no face was found do not count."""
+    from vasa_lab.metrics.expression import PixelReading, compare
+
+    def reading(mouth):
+        t = len(mouth)
+        return PixelReading(detected=np.isfinite(mouth), mouth=np.asarray(mouth, float), eyes=np.full(t, 0.3),
+                            blink=np.zeros(t, bool), gaze=np.zeros((t, 2)), main_gaze=np.zeros(2),
+                            smile=np.zeros(t), brow=np.zeros(t))
+
+    talking = np.tile([0.0, 0.0, 0.1, 0.3, 0.2], 8)             # shut in 2 frames of 5
+    never_shut = talking + 0.08
+    row = compare(reading(talking), reading(never_shut))
+    assert row["mouth_closed_real"] == pytest.approx(0.0) and row["mouth_closed_shown"] == pytest.approx(0.08)
+    assert row["mouth_range"] == pytest.approx(1.0)             # the same range: only the new reading tells them apart
+    lost = never_shut.copy()
+    lost[:20] = np.nan                                          # the first half not found
+    assert compare(reading(talking), reading(lost))["mouth_closed_shown"] == pytest.approx(0.08)
+    assert np.isnan(compare(reading(talking), reading(np.full(40, np.nan)))["mouth_closed_shown"])

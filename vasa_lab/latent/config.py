@@ -144,6 +144,9 @@ class LatentConfig:
     # ... and the landmark correspondence of the source-pixel flow (losses.flow_landmark_loss): where the driver's
     # mouth corner, lid or brow is drawn, the flow should read the source's (0 = off)
     w_flow_landmarks: float = field(default=0.0, metadata=ADDED_LATER)
+    # ... on which of the lips' landmarks: "all" twenty (48-67), or "corners", the four where the lips meet (48, 54,
+    # 60, 64: where a smile shows), leaving how far the lips part to the image losses
+    flow_landmark_lips: str = field(default="all", metadata=ADDED_LATER)
 
     @property
     def volume_size(self) -> int:
@@ -178,7 +181,7 @@ class LatentConfig:
     def without_emotion(self) -> "LatentConfig":
         """The config of the model the emotion phase starts from: this one without the emotion settings."""
         return replace(self, emotion_steps=0, emotion_lr=3e-4, emotion_other_clip_share=0.8, w_lips=0.0,
-                       w_flow_landmarks=0.0)
+                       w_flow_landmarks=0.0, flow_landmark_lips="all")
 
     def without_gate(self) -> "LatentConfig":
         """The config of the model the gate phase starts from: this one without the gate (and emotion) settings."""
@@ -233,6 +236,8 @@ class LatentConfig:
                              f"{self.w_lips} and {self.emotion_other_clip_share}")
         if self.w_flow_landmarks < 0:
             raise ValueError(f"w_flow_landmarks is a loss weight: it must be >= 0, not {self.w_flow_landmarks}")
+        if self.flow_landmark_lips not in ("all", "corners"):
+            raise ValueError(f"flow_landmark_lips is 'all' or 'corners', not {self.flow_landmark_lips!r}")
         if self.emotion_steps > 0 and self.gate_steps <= 0:
             raise ValueError("the emotion phase (emotion_steps > 0) continues the gate phase's model: it needs "
                              "gate_steps > 0")
@@ -274,15 +279,16 @@ class LatentConfig:
 
 
 def emotion_phase(config: LatentConfig, steps: int | None = None, w_lips: float | None = None,
-                  w_flow_landmarks: float | None = None) -> LatentConfig:
-    """``config`` with ``steps`` emotion-phase steps, lips weight ``w_lips`` and landmark-correspondence weight
-    ``w_flow_landmarks`` (None keeps the config's own); 0 steps gives exactly the model before that phase (the
-    benchmarks' ``--emotion-steps``)."""
+                  w_flow_landmarks: float | None = None, flow_landmark_lips: str | None = None) -> LatentConfig:
+    """``config`` with ``steps`` emotion-phase steps, lips weight ``w_lips``, landmark-correspondence weight
+    ``w_flow_landmarks`` and its lips' points ``flow_landmark_lips`` (None keeps the config's own); 0 steps gives
+    exactly the model before that phase (the benchmarks' ``--emotion-steps``)."""
     if steps is not None:
         config = replace(config, emotion_steps=steps)
-    for name, value in (("w_lips", w_lips), ("w_flow_landmarks", w_flow_landmarks)):
+    for name, value in (("w_lips", w_lips), ("w_flow_landmarks", w_flow_landmarks),
+                        ("flow_landmark_lips", flow_landmark_lips)):
         if value is not None:
             if not config.has_emotion_phase:
-                raise ValueError(f"{name} weighs a loss of the emotion phase: it needs emotion steps > 0")
+                raise ValueError(f"{name} sets a loss of the emotion phase: it needs emotion steps > 0")
             config = replace(config, **{name: value})
     return config if config.has_emotion_phase else config.without_emotion()

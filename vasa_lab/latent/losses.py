@@ -227,6 +227,9 @@ def cycle_loss(pose_back: torch.Tensor, dyn_back: torch.Tensor, pose: torch.Tens
 # the face as the head turns. A closing lid and an opening lip are skin that moved: where the driver's lid is drawn
 # the flow should read the portrait's lid (the copy gate lets G2D paint what the moved skin uncovers)
 CORRESPONDING_POINTS = tuple(range(17, 68))
+# ... the same without the lips' upper and lower edges: the brows, nose and eyes, and the four points where the lips
+# meet (the outer and inner corners), where a smile shows (``LatentConfig.flow_landmark_lips = "corners"``)
+CORNER_POINTS = tuple(range(17, 48)) + (48, 54, 60, 64)
 
 
 def flow_at(flow: torch.Tensor, points: torch.Tensor) -> torch.Tensor:

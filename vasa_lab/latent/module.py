@@ -32,9 +32,9 @@ from torch.utils.data import DataLoader
 from ..training import (RunSampler, check_finished, make_trainer, one_cycle, resume_from, seed_everything,
                         steps_per_device)
 from .config import EXPRESSION_NAMES, LatentConfig
-from .losses import (PatchDiscriminator, PerceptualLoss, VGG19Features, cycle_loss, feature_matching_loss,
-                     flow_landmark_loss, hinge_d_loss, hinge_g_loss, identity_loss, l1, masked_l1, ms_ssim,
-                     pose_loss)
+from .losses import (CORNER_POINTS, CORRESPONDING_POINTS, PatchDiscriminator, PerceptualLoss, VGG19Features,
+                     cycle_loss, feature_matching_loss, flow_landmark_loss, hinge_d_loss, hinge_g_loss,
+                     identity_loss, l1, masked_l1, ms_ssim, pose_loss)
 from .model import FaceLatentModel
 
 
@@ -230,8 +230,9 @@ class LatentModule(L.LightningModule):
             logs["lips"] = masked_l1(xd_hat, xd, batch["driver_lips"])
             total = total + cfg.w_lips * logs["lips"]
         if cfg.has_emotion_phase and cfg.w_flow_landmarks > 0:   # the flow reads the source's corner, lid, brow
+            points = CORRESPONDING_POINTS if cfg.flow_landmark_lips == "all" else CORNER_POINTS
             logs["flow_landmarks"] = flow_landmark_loss(rendered.flow, batch["source_landmarks"],
-                                                        batch["driver_landmarks"], batch["landmarks_ok"])
+                                                        batch["driver_landmarks"], batch["landmarks_ok"], points)
             total = total + cfg.w_flow_landmarks * logs["flow_landmarks"]
         return total, logs, xd_hat
 

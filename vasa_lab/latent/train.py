@@ -33,7 +33,7 @@ import sys
 
 from ..artifacts import ArtifactStore, config_key
 from ..repro import setup
-from .config import LatentConfig
+from .config import LatentConfig, emotion_phase
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -51,11 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the second phase's extra L1 weight on the eyes' inside (0 = none)")
     p.add_argument("--gate-steps", type=int, default=None,
                    help="steps of the decoder-only copy-gate phase (default: the profile's; 0 = none)")
-    p.add_argument("--emotion-steps", type=int, default=None,
-                   help="steps of the emotion phase after the gate phase (default: the profile's; 0 = none)")
-    p.add_argument("--w-lips", type=float, default=None, help="the emotion phase's extra L1 weight on the lips' box")
-    p.add_argument("--w-flow-landmarks", type=float, default=None,
-                   help="the emotion phase's weight on the flow's landmark correspondence (losses.flow_landmark_loss)")
+    add_emotion_phase_options(p)
     p.add_argument("--devices", type=int, default=1)
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
     p.add_argument("--precision", default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
@@ -69,6 +65,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def add_emotion_phase_options(p: argparse.ArgumentParser) -> None:
+    """The emotion phase's options (``--emotion-steps``, ``--w-lips``, ``--w-flow-landmarks``,
+    ``--flow-landmark-lips``), shared by this command and the benchmarks that read a model of another emotion phase
+    (:func:`emotion_phase_from_args`; a model not in the store is trained first)."""
+    p.add_argument("--emotion-steps", type=int, default=None,
+                   help="steps of the emotion phase after the gate phase (default: the profile's; 0 = none)")
+    p.add_argument("--w-lips", type=float, default=None, help="the emotion phase's extra L1 weight on the lips' box")
+    p.add_argument("--w-flow-landmarks", type=float, default=None,
+                   help="the emotion phase's weight on the flow's landmark correspondence (losses.flow_landmark_loss)")
+    p.add_argument("--flow-landmark-lips", choices=("all", "corners"), default=None,
+                   help="the lips' landmarks in that correspondence: all twenty, or only the four corners")
+
+
+def emotion_phase_from_args(config: LatentConfig, args: argparse.Namespace) -> LatentConfig:
+    """``config`` with the emotion phase that :func:`add_emotion_phase_options`' options ask for."""
+    return emotion_phase(config, args.emotion_steps, args.w_lips, args.w_flow_landmarks, args.flow_landmark_lips)
+
+
 def config_from_args(args: argparse.Namespace) -> LatentConfig:
     overrides = dict(data=args.data)
     if args.steps is not None:
@@ -76,7 +90,7 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside", "gate_steps", "emotion_steps",
-                 "w_lips", "w_flow_landmarks"):
+                 "w_lips", "w_flow_landmarks", "flow_landmark_lips"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.vgg19:
@@ -84,7 +98,8 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.arcface:
         overrides["arcface_path"] = args.arcface
     cfg = LatentConfig.for_profile(args.profile, **overrides)
-    for flag, value in (("--w-lips", args.w_lips), ("--w-flow-landmarks", args.w_flow_landmarks)):
+    for flag, value in (("--w-lips", args.w_lips), ("--w-flow-landmarks", args.w_flow_landmarks),
+                        ("--flow-landmark-lips", args.flow_landmark_lips)):
         if value is not None and not cfg.has_emotion_phase:
             raise ValueError(f"{flag} weighs a loss of the emotion phase: it needs --emotion-steps > 0")
     if cfg.has_emotion_phase and not cfg.has_gate_phase:

@@ -116,11 +116,19 @@ def _std(x: np.ndarray) -> float:
     return float(np.std(x)) if x.size > 1 else float("nan")
 
 
+def _closed(mouth: np.ndarray) -> float:
+    """The mouth at its most closed over a clip: the 10th percentile of the tracked opening (NaN if never found)."""
+    mouth = np.asarray(mouth, np.float64)
+    return float(np.nanpercentile(mouth, 10)) if np.isfinite(mouth).any() else float("nan")
+
+
 def compare(real: PixelReading, shown: PixelReading, truth: dict[str, np.ndarray] | None = None) -> dict[str, float]:
     """One clip: what the tracker reads off ``shown`` frames (re-rendered or generated) against the real frames of
     the same clip, and both against the truth (``jaw_open``, ``blink``, ``gaze_yaw``, ``gaze_pitch`` per frame)."""
     row = dict(detected=shown.detection_rate, mouth_range=_std(shown.mouth) / max(_std(real.mouth), 1e-9),
-               mouth_vs_real=correlation(shown.mouth, real.mouth))
+               mouth_vs_real=correlation(shown.mouth, real.mouth),
+               # the mouth at its most closed: a mouth that never shuts has a range and still looks wrong
+               mouth_closed_real=_closed(real.mouth), mouth_closed_shown=_closed(shown.mouth))
     if truth is not None:
         jaw = truth["jaw_open"]
         row.update(mouth_vs_jaw_real=correlation(real.mouth, jaw), mouth_vs_jaw_shown=correlation(shown.mouth, jaw))
