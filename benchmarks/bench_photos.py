@@ -9,6 +9,12 @@ speech's loudness (chapter 02's tracker on the output frames), and the sharpness
 face region against the model's crop upscaled to the same size. Photo mode runs twice: with the portrait's own
 expression read by the tracker (``source_expression="tracked"``, the default) and by the motion encoder
 ("encoded"). Asserts nothing.
+
+    python benchmarks/bench_photos.py --profile small --seeds 3 --w-lips 30   # another emotion phase, 3 seeds
+
+``--seeds N`` draws each photo's motion with seeds 0..N-1 (one seed's mouth moves the loudness correlation by a
+tenth or more) and prints each seed's line and their mean; the emotion-phase options (``--emotion-steps``,
+``--w-lips``, ...) read small with another face latent model (trained first if not in the store).
 """
 from __future__ import annotations
 
@@ -32,6 +38,9 @@ def main(argv=None) -> None:
     from PIL import Image
     from skimage import data as skimage_data
 
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.latent.config import LatentConfig
+    from vasa_lab.latent.train import add_emotion_phase_options, emotion_phase_from_args
     from vasa_lab.pipeline.animate import Animator, demo_speech
     from vasa_lab.media import read_video
     from vasa_lab.metrics.expression import correlation, read_pixels
@@ -40,32 +49,49 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", action="append", choices=("tiny", "small"),
                    help="a profile to measure (repeat for more; default: tiny and small)")
+    p.add_argument("--seeds", type=int, default=1, help="motion seeds per photo (default 1: seed 0)")
+    add_emotion_phase_options(p)
     args = p.parse_args(argv)
+    other_phase = any(getattr(args, k) is not None
+                      for k in ("emotion_steps", "w_lips", "w_flow_landmarks", "flow_landmark_lips"))
+    if other_phase and (args.profile or ["tiny"]) != ["small"]:
+        p.error("the emotion-phase options read small's face latent model: use them with --profile small alone")
     torch.set_num_threads(2)
     speech = demo_speech()
     out = Path(tempfile.mkdtemp())
     with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as im:
         photos = {"grace_hopper": np.asarray(im.convert("RGB")), "astronaut": skimage_data.astronaut()}
     for profile in args.profile or ("tiny", "small"):
+        latent = (load_latent_model(config=emotion_phase_from_args(LatentConfig.for_profile(profile), args)).eval()
+                  if other_phase else None)
         for source in ("tracked", "encoded"):
-            animator = Animator(profile, device="cpu", source_expression=source)
+            animator = Animator(profile, latent=latent, device="cpu", source_expression=source)
             for name, image in photos.items():
-                result = animator.animate(image, speech, out / f"{name}_{profile}.mp4", progress=False)
-                frames, _ = read_video(result.path)
-                mouth = read_pixels(frames).mouth
-                loudness = frame_rms(speech, 16_000, len(frames))
-                line = (f"{profile:5s} {name:12s} {source:7s} video {frames.shape[2]}x{frames.shape[1]}: mouth opening "
-                        f"std {np.nanstd(mouth):.3f} (range {np.nanmin(mouth):.3f}-{np.nanmax(mouth):.3f}), "
-                        f"correlation with the loudness {correlation(mouth, loudness):.2f}")
-                if source == "tracked":
-                    crop = animator.animate(image, speech, out / f"{name}_{profile}_crop.mp4", progress=False,
-                                            frame="crop")
-                    small, _ = read_video(crop.path)
-                    x0, y0, x1, y1 = np.round(result.portrait.box).astype(int)
-                    face = frames[10, max(y0, 0):y1, max(x0, 0):x1]
-                    upscaled = cv2.resize(small[10], (face.shape[1], face.shape[0]), interpolation=cv2.INTER_CUBIC)
-                    line += f"; face sharpness {sharpness(face):.0f} vs the crop upscaled {sharpness(upscaled):.0f}"
-                print(line, flush=True)
+                stds, corrs = [], []
+                for seed in range(args.seeds):
+                    result = animator.animate(image, speech, out / f"{name}_{profile}.mp4", progress=False, seed=seed)
+                    frames, _ = read_video(result.path)
+                    mouth = read_pixels(frames).mouth
+                    loudness = frame_rms(speech, 16_000, len(frames))
+                    stds.append(np.nanstd(mouth))
+                    corrs.append(correlation(mouth, loudness))
+                    line = (f"{profile:5s} {name:12s} {source:7s} seed {seed} video {frames.shape[2]}x{frames.shape[1]}: "
+                            f"mouth opening std {stds[-1]:.3f} (range {np.nanmin(mouth):.3f}-{np.nanmax(mouth):.3f}), "
+                            f"correlation with the loudness {corrs[-1]:.2f}")
+                    if source == "tracked" and seed == 0:
+                        crop = animator.animate(image, speech, out / f"{name}_{profile}_crop.mp4", progress=False,
+                                                frame="crop")
+                        small, _ = read_video(crop.path)
+                        x0, y0, x1, y1 = np.round(result.portrait.box).astype(int)
+                        face = frames[10, max(y0, 0):y1, max(x0, 0):x1]
+                        upscaled = cv2.resize(small[10], (face.shape[1], face.shape[0]),
+                                              interpolation=cv2.INTER_CUBIC)
+                        line += f"; face sharpness {sharpness(face):.0f} vs the crop upscaled {sharpness(upscaled):.0f}"
+                    print(line, flush=True)
+                if args.seeds > 1:
+                    print(f"{profile:5s} {name:12s} {source:7s} mean of {args.seeds} seeds: mouth opening std "
+                          f"{np.mean(stds):.3f}, correlation with the loudness {np.mean(corrs):.2f}", flush=True)
+
 
 if __name__ == "__main__":
     main()
