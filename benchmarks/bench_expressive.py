@@ -4,12 +4,14 @@
     python benchmarks/bench_expressive.py --profile tiny --clips 8    # the same protocol on tiny (64 px)
     python benchmarks/bench_expressive.py --profile small --speed-only
     python benchmarks/bench_expressive.py --profile small --steps 10 --seed 100    # another sampler, other seeds
+    python benchmarks/bench_expressive.py --profile small --w-lips 30   # another emotion phase (trained first)
 
 For held-out people of the profile's world (``vasa_lab.metrics.pixel_motion``): (a) real motion re-rendered by the face
 latent model and (b) motion generated from the clip's audio, both drawn from the clip's first frame and read by the
 tracker at 256 px beside the clip's real frames; (b) with the pipeline's DDIM steps for a whole clip unless
 ``--steps`` says otherwise. Blink F1 against the truth is a target for (a) only: generated blinks cannot know when the
-real person blinked, so for (b) the tracked blinks per second say whether the eyes blink. Prints every number with
+real person blinked, so for (b) the tracked blinks per second say whether the eyes blink. The mouth at its most
+closed (the 10th percentile of the tracked opening) says whether it shuts between words. Prints every number with
 its target, met or NOT met; then the latent probes of chapter 04 (z_dyn -> jaw, blink, gaze, smile, brow; z_pose ->
 yaw, pitch, roll), the emotion control read from pixels, and the speed of rendering and motion generation on this
 machine (``--threads``, default 2), at the whole clip's steps and at a live stream's. Asserts nothing.
