@@ -52,8 +52,8 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", type=int, default=1, help="motion seeds per photo (default 1: seed 0)")
     add_emotion_phase_options(p)
     args = p.parse_args(argv)
-    other_phase = any(getattr(args, k) is not None
-                      for k in ("emotion_steps", "w_lips", "w_flow_landmarks", "flow_landmark_lips"))
+    small_config = LatentConfig.for_profile("small")
+    other_phase = emotion_phase_from_args(small_config, args) != small_config
     if other_phase and (args.profile or ["tiny"]) != ["small"]:
         p.error("the emotion-phase options read small's face latent model: use them with --profile small alone")
     torch.set_num_threads(2)
