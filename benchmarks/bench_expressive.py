@@ -13,7 +13,8 @@ tracker at 256 px beside the clip's real frames; (b) with the pipeline's DDIM st
 real person blinked, so for (b) the tracked blinks per second say whether the eyes blink. The mouth at its most
 closed (the 10th percentile of the tracked opening) says whether it shuts between words. Prints every number with
 its target, met or NOT met; then the latent probes of chapter 04 (z_dyn -> jaw, blink, gaze, smile, brow; z_pose ->
-yaw, pitch, roll), the emotion control read from pixels, and the speed of rendering and motion generation on this
+yaw, pitch, roll), how much of each factor lies between clips and the same probes within clips
+(``vasa_lab.latent.probes.within_clips``), the emotion control read from pixels, and the speed of rendering and motion generation on this
 machine (``--threads``, default 2), at the whole clip's steps and at a live stream's. Asserts nothing.
 """
 from __future__ import annotations
@@ -110,7 +111,8 @@ def main(argv=None) -> None:
                           if k != "neutral"))
 
         from vasa_lab.data.clips import ClipFrames
-        from vasa_lab.latent.probes import DYN_FACTORS, POSE_FACTORS, encode_clips, probe_r2
+        from vasa_lab.latent.probes import (DYN_FACTORS, POSE_FACTORS, between_clip_share, encode_clips, probe_r2,
+                                            within_clips)
 
         train_codes = encode_clips(latent, ClipFrames(folder, "val"))
         test_codes = encode_clips(latent, ClipFrames(folder, "test"))
@@ -119,6 +121,16 @@ def main(argv=None) -> None:
         print("\nlatent probes (ridge, fitted on validation people, R^2 on test people; targets 0.8 dyn / 0.9 pose):")
         print("  z_dyn  -> " + ", ".join(f"{k} {v:.3f} ({verdict(v >= 0.8)})" for k, v in dyn.items()))
         print("  z_pose -> " + ", ".join(f"{k} {v:.3f} ({verdict(v >= 0.9)})" for k, v in pose.items()))
+        # the same probes inside each clip (the clip's mean out of code and truth), for the factors that move there
+        share = between_clip_share(test_codes, DYN_FACTORS + POSE_FACTORS)
+        print("  share of the truth's variance between clips (test people): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in share.items()))
+        inside = within_clips(train_codes), within_clips(test_codes)
+        for code, factors in (("z_dyn", DYN_FACTORS), ("z_pose", POSE_FACTORS)):
+            moving = tuple(f for f in factors if share[f] < 0.99)   # a factor constant in every clip has no R^2 there
+            r2 = probe_r2(*inside, code, moving)
+            print(f"  within clips, {code} -> " + ", ".join(f"{k} {v:.3f}" for k, v in r2.items())
+                  + "".join(f", {f} constant within clips" for f in factors if f not in moving))
 
     # speed: render batches of 25 frames and generate 10 s of motion, on this machine's CPU threads
     test = clips.indices("test")

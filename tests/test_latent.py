@@ -186,6 +186,38 @@ def test_probes_have_known_answers():
     assert acc < 0.6
 
 
+def test_within_clip_probes_have_known_answers():
+    """A code that follows the jaw inside each clip but sits at its person's own level: across people the probe
+    misses the jaw, within clips it reads it; a code held still in each clip reads nothing there."""
+    from vasa_lab.latent.probes import Codes, between_clip_share, probe_r2, within_clips
+    from vasa_lab.world.state import STATE_NAMES
+
+    rng = np.random.default_rng(1)
+    jaw, smile = STATE_NAMES.index("jaw_open"), STATE_NAMES.index("smile")
+
+    def codes(people, held=False):           # 2 clips of 50 frames each
+        n = 100 * len(people)
+        states = np.zeros((n, len(STATE_NAMES)), np.float32)
+        states[:, jaw] = 0.3 + 0.2 * np.sin(np.tile(np.linspace(0, 4 * np.pi, 50), 2 * len(people)))
+        states[:, smile] = np.repeat(rng.uniform(-1, 1, 2 * len(people)), 50)       # one level per clip
+        level = np.repeat(rng.normal(0, 3, (len(people), 2)), 100, axis=0)            # the person's own offsets
+        z_dyn = states[:, [jaw, smile]] + level
+        clip = np.repeat(np.arange(2 * len(people)), 50)
+        if held:
+            z_dyn = np.repeat(z_dyn[::50], 50, axis=0)
+        return Codes(z_pose=None, z_dyn=z_dyn.astype(np.float32), z_id=None, states=states,
+                     identity=np.repeat(people, 100), clip=clip)
+
+    fit, test = codes(np.arange(10)), codes(np.arange(10, 20))
+    assert probe_r2(fit, test, "z_dyn", ("jaw_open",))["jaw_open"] < 0.1
+    assert probe_r2(within_clips(fit), within_clips(test), "z_dyn", ("jaw_open",))["jaw_open"] > 0.99
+    held = within_clips(codes(np.arange(10, 20), held=True))
+    assert abs(probe_r2(within_clips(fit), held, "z_dyn", ("jaw_open",))["jaw_open"]) < 0.05
+    share = between_clip_share(test, ("jaw_open", "smile"))
+    assert share["jaw_open"] < 1e-6 and share["smile"] > 1 - 1e-6
+    assert np.allclose(within_clips(test).states[:, smile], 0, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # data, API, training
 # ---------------------------------------------------------------------------------------------------------------

@@ -9,6 +9,13 @@ coefficient of determination
 So ``z_pose`` should give high R² for yaw/pitch/roll, ``z_dyn`` for mouth opening, blinks and gaze, and each
 should give *low* R² for the other's factors (leakage).
 
+**Within a clip, and between clips.** A factor's variance over a set of clips splits into how it moves inside each
+clip and how the clips' means differ (``between_clip_share``). In the synthetic world the jaw and the blinks move
+inside a clip; the main gaze, the emotion's smile and brows are nearly constant in a clip and differ between clips.
+Across new people a probe must read both, and a clip's level is where a code can mix the factor with who is moving.
+:func:`within_clips` takes each clip's mean out of every code and of the truth: a probe on those reads only how a
+code follows the face inside a clip (a code held still there reads 0).
+
 **Identity probes.** A motion code should not say who is moving. Held-out people each speak two clips: a linear
 classifier (ridge regression onto one-hot labels) learns each person from their first clip and names the frames
 of their second. Chance is 1 / number of people. The same probe on ``z_id`` shows the probe can recognise people
@@ -21,7 +28,7 @@ opening against B's, and its identity similarity to A (cosine of identity embedd
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -108,6 +115,32 @@ def probe_r2(train: Codes, test: Codes, code: str, factors: tuple[str, ...], alp
     fit = ridge_fit(train.get(code), train.states[:, cols], alpha)
     r2 = r2_score(test.states[:, cols], ridge_predict(fit, test.get(code)))
     return {f: float(v) for f, v in zip(factors, r2)}
+
+
+def _centred(x: np.ndarray, clip: np.ndarray) -> np.ndarray:
+    """(N, d) rows minus the mean of their clip's rows."""
+    x = np.asarray(x, np.float64).copy()
+    for c in np.unique(clip):
+        x[clip == c] -= x[clip == c].mean(0)
+    return x
+
+
+def within_clips(codes: Codes) -> Codes:
+    """``codes`` with each clip's mean taken out of every code and of the truth (rows of one clip share ``clip``).
+    :func:`probe_r2` on the result reads how a code follows a factor inside a clip, whoever the clip's person is."""
+    return replace(codes, **{name: _centred(codes.get(name), codes.clip).astype(np.float32)
+                             for name in ("z_pose", "z_dyn", "z_id", "states") if codes.get(name) is not None})
+
+
+def between_clip_share(codes: Codes, factors: tuple[str, ...]) -> dict[str, float]:
+    """The share of each true factor's variance that lies between the clips' means (0: it moves only inside clips,
+    1: it is constant in each clip)."""
+    from ..world.state import STATE_NAMES
+
+    y = np.asarray(codes.states, np.float64)[:, [STATE_NAMES.index(f) for f in factors]]
+    total = np.maximum(((y - y.mean(0)) ** 2).sum(0), 1e-12)
+    inside = (_centred(y, codes.clip) ** 2).sum(0)
+    return {f: float(v) for f, v in zip(factors, 1 - inside / total)}
 
 
 def identity_probe(codes: Codes, features: np.ndarray, alpha: float = 1e-2) -> tuple[float, float]:
