@@ -14,8 +14,9 @@ real person blinked, so for (b) the tracked blinks per second say whether the ey
 closed (the 10th percentile of the tracked opening) says whether it shuts between words. Prints every number with
 its target, met or NOT met; then the latent probes of chapter 04 (z_dyn -> jaw, blink, gaze, smile, brow; z_pose ->
 yaw, pitch, roll), how much of each factor lies between clips and the same probes within clips
-(``vasa_lab.latent.probes.within_clips``), the emotion control read from pixels, and the speed of rendering and motion generation on this
-machine (``--threads``, default 2), at the whole clip's steps and at a live stream's. Asserts nothing.
+(``vasa_lab.latent.probes.within_clips``), the emotion control read from pixels, and the speed of rendering and
+motion generation on this machine (``--threads``, default 2), at the whole clip's steps and at a live stream's.
+Asserts nothing.
 """
 from __future__ import annotations
 
