@@ -53,7 +53,7 @@ def main(argv=None) -> None:
     config = LatentConfig.for_profile("small")
     latent = load_latent_model(config=emotion_phase_from_args(config, args)).eval()
     print(f"the face latent model: {latent.config.profile}, config {config_key(latent.config)}")
-    motion = load_motion_model("small").eval()
+    motion = load_motion_model("small", latent_key=config_key(latent.config.codes_config())).eval()   # its codes'
     clips = motion_clips(motion.config)
     folder = dataset_folder(motion.config)
     smile_at = STATE_NAMES.index("smile")

@@ -5,6 +5,7 @@
     python benchmarks/bench_expressive.py --profile small --speed-only
     python benchmarks/bench_expressive.py --profile small --steps 10 --seed 100    # another sampler, other seeds
     python benchmarks/bench_expressive.py --profile small --w-lips 30   # another emotion phase (trained first)
+    python benchmarks/bench_expressive.py --profile small --people-steps 0   # before the people phase
 
 For held-out people of the profile's world (``vasa_lab.metrics.pixel_motion``): (a) real motion re-rendered by the face
 latent model and (b) motion generated from the clip's audio, both drawn from the clip's first frame and read by the
@@ -57,9 +58,10 @@ def main(argv=None) -> None:
     from vasa_lab.motion.config import LIVE_STEPS, default_steps
 
     args.steps = default_steps(args.profile) if args.steps is None else args.steps
+    from vasa_lab.artifacts import config_key
     from vasa_lab.latent.config import LatentConfig
     latent = load_latent_model(config=emotion_phase_from_args(LatentConfig.for_profile(args.profile), args)).eval()
-    motion = load_motion_model(args.profile).eval()
+    motion = load_motion_model(args.profile, latent_key=config_key(latent.config.codes_config())).eval()   # its codes'
     clips = motion_clips(motion.config)
     folder = dataset_folder(motion.config)
     size = latent.config.image_size

@@ -14,7 +14,8 @@ expression read by the tracker (``source_expression="tracked"``, the default) an
 
 ``--seeds N`` draws each photo's motion with seeds 0..N-1 (one seed's mouth moves the loudness correlation by a
 tenth or more) and prints each seed's line and their mean; the emotion-phase options (``--emotion-steps``,
-``--w-lips``, ...) read small with another face latent model (trained first if not in the store).
+``--w-lips``, ...) and ``--people-steps`` read small with another face latent model (trained first if not in the
+store) and the motion transformer trained on its codes.
 """
 from __future__ import annotations
 
@@ -38,9 +39,11 @@ def main(argv=None) -> None:
     from PIL import Image
     from skimage import data as skimage_data
 
+    from vasa_lab.artifacts import config_key
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.latent.config import LatentConfig
     from vasa_lab.latent.train import add_emotion_phase_options, emotion_phase_from_args
+    from vasa_lab.motion import load_motion_model
     from vasa_lab.pipeline.animate import Animator, demo_speech
     from vasa_lab.media import read_video
     from vasa_lab.metrics.expression import correlation, read_pixels
@@ -64,8 +67,10 @@ def main(argv=None) -> None:
     for profile in args.profile or ("tiny", "small"):
         latent = (load_latent_model(config=emotion_phase_from_args(LatentConfig.for_profile(profile), args)).eval()
                   if other_phase else None)
+        motion = (load_motion_model(profile, latent_key=config_key(latent.config.codes_config())).eval()   # its codes'
+                  if other_phase else None)
         for source in ("tracked", "encoded"):
-            animator = Animator(profile, latent=latent, device="cpu", source_expression=source)
+            animator = Animator(profile, latent=latent, motion=motion, device="cpu", source_expression=source)
             for name, image in photos.items():
                 stds, corrs = [], []
                 for seed in range(args.seeds):

@@ -189,7 +189,8 @@ def test_probes_have_known_answers():
 def test_within_clip_probes_have_known_answers():
     """A code that follows the jaw inside each clip but sits at its person's own level: across people the probe
     misses the jaw, within clips it reads it; a code held still in each clip reads nothing there."""
-    from vasa_lab.latent.probes import Codes, between_clip_share, probe_r2, within_clips
+    from vasa_lab.latent.probes import (Codes, between_clip_share, clip_levels, nearest_level_same_person, probe_r2,
+                                        within_clips)
     from vasa_lab.world.state import STATE_NAMES
 
     rng = np.random.default_rng(1)
@@ -216,6 +217,14 @@ def test_within_clip_probes_have_known_answers():
     share = between_clip_share(test, ("jaw_open", "smile"))
     assert share["jaw_open"] < 1e-6 and share["smile"] > 1 - 1e-6
     assert np.allclose(within_clips(test).states[:, smile], 0, atol=1e-6)
+    # each clip's level: the code's is its person's (the nearest clip level is the same person's other clip), the
+    # truth's (a smile drawn per clip) is not
+    levels, person = clip_levels(test, "z_dyn")
+    assert levels.shape == (20, 2) and np.array_equal(person, np.repeat(np.arange(10, 20), 2))
+    same, chance = nearest_level_same_person(levels, person)
+    assert chance == 1 / 19 and same >= 0.75          # the person's offsets (spread 3) outweigh the smile's (0.6)
+    assert nearest_level_same_person(levels[:, :1], person)[0] == 1.0     # the jaw's column: the person's alone
+    assert nearest_level_same_person(*clip_levels(test, "states"))[0] < 0.5
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -488,6 +497,45 @@ def test_an_emotion_phase_trains_the_renderer_and_keeps_the_encoders(tiny_world,
         replace(first, emotion_steps=3).check()
 
 
+def test_a_people_phase_trains_only_z_dyns_cnn_and_keys_the_motion_codes_by_itself(tiny_world, tmp_path):
+    """people_steps > 0 continues the model before (here an emotion phase's): only ``motion_encoder.dyn_net``
+    learns, so the pose codes and the whole renderer are unchanged while z_dyn moves; the motion codes are this
+    phase's own (codes_config), and asking for another emotion phase drops the people phase."""
+    from vasa_lab.artifacts import ArtifactStore, config_key
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.latent.config import emotion_phase
+    from vasa_lab.latent.id_net import IdentityNetConfig
+    from vasa_lab.latent.model import FaceLatentModel
+    from vasa_lab.latent.module import train_latent
+
+    store = ArtifactStore(tmp_path / "store", packaged=None)
+    first = LatentConfig(data=str(tiny_world), steps=2, batch_size=4, aux_batch=2, min_pair_gap=5, w_cross_id=0,
+                         w_perceptual=0, w_expression=1.0)
+    emotion = replace(first, gate_steps=2, emotion_steps=2)
+    cfg = replace(emotion, people_steps=3, people_lr=1e-2)
+    assert cfg.previous_phase() == emotion and cfg.without_emotion() == replace(first, gate_steps=2)
+    assert config_key(cfg.codes_config()) == config_key(cfg) != config_key(emotion.codes_config())
+    assert emotion_phase(cfg, steps=4) == replace(emotion, emotion_steps=4) and emotion_phase(cfg) == cfg
+    model = load_latent_model(config=cfg, store=store, identity_config=IdentityNetConfig(data=str(tiny_world)))
+    start = load_latent_model(config=emotion, store=store)
+    assert store.meta("latent", cfg)["metrics"]["steps"] == 3
+    assert "expression" in store.meta("latent", cfg)["metrics"]["final"]
+    old = start.state_dict()
+    for name, value in model.state_dict().items():
+        if not name.startswith("motion_encoder.dyn_net."):
+            assert torch.equal(value, old[name]), f"{name} changed in the people phase"
+    assert any(not torch.equal(v, old[k]) for k, v in model.state_dict().items()
+               if k.startswith("motion_encoder.dyn_net."))
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        (pose, dyn), (pose_before, dyn_before) = model.encode_motion(x), start.encode_motion(x)
+    assert torch.equal(pose, pose_before) and not torch.allclose(dyn, dyn_before)
+    with pytest.raises(ValueError, match="people phase"):
+        train_latent(FaceLatentModel(cfg), first_phase=FaceLatentModel(first))
+    with pytest.raises(ValueError, match="w_expression"):
+        replace(cfg, w_expression=0.0).check()
+
+
 def test_a_gate_region_lets_the_gate_close_only_where_the_portraits_lips_and_eyes_are():
     """With a gate_region (from the portrait's landmarks) the copy gate stays open, and the paint that came with a
     closed gate is dropped, wherever the flow reads outside it; a region of ones changes nothing."""
@@ -555,6 +603,7 @@ def test_training_cli_options(tmp_path):
     emotion = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "30", "--w-lips", "8"]))
     small_gated = LatentConfig.for_profile("small").without_emotion()
     assert emotion.has_emotion_phase and emotion.w_lips == 8 and emotion.without_emotion() == small_gated
+    small_emotion = LatentConfig.for_profile("small", people_steps=0, people_clips=0)
     gated = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "0"]))
     assert gated == small_gated and not gated.has_emotion_phase and LatentConfig.for_profile("small").has_emotion_phase
     for flag in ("--w-lips", "--w-flow-landmarks"):                                               # no emotion steps
@@ -578,12 +627,22 @@ def test_training_cli_options(tmp_path):
     bench = argparse.ArgumentParser()
     add_emotion_phase_options(bench)
     small = LatentConfig.for_profile("small")
-    assert emotion_phase_from_args(small, bench.parse_args(["--flow-landmark-lips", "corners"])) == corners
+    assert emotion_phase_from_args(small, bench.parse_args(["--flow-landmark-lips", "corners"])) \
+        == corners.without_people()          # another renderer: the benchmarks compare it without the people phase
     assert emotion_phase_from_args(small, bench.parse_args(["--emotion-steps", "0"])) == small_gated
     assert emotion_phase_from_args(small, bench.parse_args([])) == small
+    assert emotion_phase_from_args(small, bench.parse_args(["--people-steps", "0"])) == small.without_people()
+    assert emotion_phase_from_args(small, bench.parse_args(["--people-steps", "9"])).people_steps == 9
     with pytest.raises(ValueError, match="flow_landmark_lips"):
         emotion_phase(small_gated, flow_landmark_lips="corners")
     assert main(["--profile", "small", "--gate-steps", "0", "--emotion-steps", "30", "--store", str(tmp_path)]) == 2
+    # the people phase (small has it) follows the emotion phase; --people-steps 0 stops before it
+    people = config_from_args(parse_args(["--profile", "small", "--people-steps", "10"]))
+    assert people.people_steps == 10 and people.without_people() == small.without_people() == small_emotion
+    assert config_from_args(parse_args(["--profile", "small", "--people-steps", "0"])) == small_emotion
+    assert small.has_people_phase and small.people_clips > 800 and gated == small.without_emotion()
+    with pytest.raises(ValueError, match="people_steps >= 0"):
+        replace(small, people_clips=-5).check()
 
 
 def test_shipped_tiny_weights_load_into_todays_code(tmp_path):

@@ -11,7 +11,9 @@ profile    pixels  appearance volume C x D x   motion code              losses
                                                                         then a focus phase on blinks, then a
                                                                         decoder-only gate phase (copy gate), then
                                                                         an emotion phase (the warps learn the
-                                                                        landmarks' correspondence)
+                                                                        landmarks' correspondence), then a
+                                                                        people phase (z_dyn's CNN on 2.5x the
+                                                                        people)
 ``full``   512     96 x 16 x 64 x 64           6 pose + 128 dynamics    as tiny + patch GAN (hinge) + feature
                                                                         matching; VGG19 / ArcFace from local paths
 =========  ======  ==========================  =======================  ==========================================
@@ -148,6 +150,20 @@ class LatentConfig:
     # 60, 64: where a smile shows), leaving how far the lips part to the image losses
     flow_landmark_lips: str = field(default="all", metadata=ADDED_LATER)
 
+    # --- a fifth phase that shows z_dyn more people (0 steps = none) ------------------------------------------------
+    # Chapter 04's probes read the jaw and the blinks from z_dyn inside a clip but lose them across new people: each
+    # clip's code sits at a level that is largely its person's, learned from the 330 people of small's world
+    # (README "Where the latent probes fail"). ``people_steps`` more steps continue the model before this phase
+    # (:meth:`without_people`) and train only z_dyn's CNN (``motion_encoder.dyn_net``; the pose CNN, the appearance
+    # encoder, the warps and the decoder stay frozen, so the renderer reads the codes as before) on a world of
+    # ``people_clips`` clips (the profile's own clips and more people; small: 2000 clips, 816 training people), with
+    # the reconstruction terms, colour jitter, ``blink_share`` of the drivers mid-blink and a fresh read-out of the
+    # expression (``w_expression``, each value in its spread). The motion codes change, so the motion transformer
+    # is trained on this phase's codes (:meth:`codes_config`). ``bench_more_people.py`` measured it first.
+    people_steps: int = field(default=0, metadata=ADDED_LATER)
+    people_clips: int = field(default=0, metadata=ADDED_LATER)   # the synthetic world's size then (0 = the profile's)
+    people_lr: float = field(default=3e-4, metadata=ADDED_LATER)
+
     @property
     def volume_size(self) -> int:
         return self.image_size // 2 ** len(self.app_channels)
@@ -178,9 +194,18 @@ class LatentConfig:
     def has_emotion_phase(self) -> bool:
         return self.emotion_steps > 0
 
+    @property
+    def has_people_phase(self) -> bool:
+        return self.people_steps > 0
+
+    def without_people(self) -> "LatentConfig":
+        """The config of the model the people phase starts from: this one without the people settings."""
+        return replace(self, people_steps=0, people_clips=0, people_lr=3e-4)
+
     def without_emotion(self) -> "LatentConfig":
-        """The config of the model the emotion phase starts from: this one without the emotion settings."""
-        return replace(self, emotion_steps=0, emotion_lr=3e-4, emotion_other_clip_share=0.8, w_lips=0.0,
+        """The config of the model the emotion phase starts from: this one without the emotion (and people)
+        settings."""
+        return replace(self.without_people(), emotion_steps=0, emotion_lr=3e-4, emotion_other_clip_share=0.8, w_lips=0.0,
                        w_flow_landmarks=0.0, flow_landmark_lips="all")
 
     def without_gate(self) -> "LatentConfig":
@@ -194,6 +219,8 @@ class LatentConfig:
 
     def previous_phase(self) -> "LatentConfig | None":
         """The config of the model this one's training continues (None for a first phase)."""
+        if self.has_people_phase:
+            return self.without_people()
         if self.has_emotion_phase:
             return self.without_emotion()
         if self.has_gate_phase:
@@ -204,8 +231,9 @@ class LatentConfig:
 
     def codes_config(self) -> "LatentConfig":
         """The config whose motion encoder this model has: the gate and emotion phases do not train it, so the motion
-        codes are exactly those of the focus phase's model (motion data and generators are keyed by this one)."""
-        return self.without_gate()
+        codes are exactly those of the focus phase's model; the people phase does, so its codes are its own (motion
+        data and generators are keyed by this one)."""
+        return self if self.has_people_phase else self.without_gate()
 
     def without_disentanglement_losses(self) -> "LatentConfig":
         """The ablation: the same model and training with VASA-1's transfer and cross-identity losses off."""
@@ -241,6 +269,12 @@ class LatentConfig:
         if self.emotion_steps > 0 and self.gate_steps <= 0:
             raise ValueError("the emotion phase (emotion_steps > 0) continues the gate phase's model: it needs "
                              "gate_steps > 0")
+        if self.people_steps < 0 or self.people_clips < 0 or self.people_lr <= 0:
+            raise ValueError(f"the people phase needs people_steps >= 0, people_clips >= 0 and people_lr > 0, not "
+                             f"{self.people_steps}, {self.people_clips} and {self.people_lr}")
+        if self.people_steps > 0 and self.w_expression <= 0:
+            raise ValueError("the people phase (people_steps > 0) reads the expression from z_dyn: it needs "
+                             "w_expression > 0")
         if min(self.volume_depth, self.volume_size) < 4:
             raise ValueError(f"the volume {self.volume_shape} is too small: depth and size must be at least 4")
 
@@ -257,7 +291,9 @@ class LatentConfig:
             # (~40 min) shows it closed eyes: 40 % of the drivers mid-blink, the eyes weighted 4x, each expression's
             # error in its own spread, and an extra L1 on the eyes' inside; then a gate phase (~20 min, G2D alone)
             # teaches the decoder to paint the inside of an open mouth instead of stretching the lips over it; then
-            # an emotion phase (~15 min, the renderer alone) teaches the warps to lift the mouth's corners.
+            # an emotion phase (~15 min, the renderer alone) teaches the warps to lift the mouth's corners; then a
+            # people phase (~10 min, z_dyn's CNN alone, on 2000 clips: 1200 more, ~8 min and 4.8 GB to make) shows
+            # z_dyn 2.5x as many people, so it reads the jaw and the blinks of new people.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,
                       flow_channels=16, flow_upsamples=2, dec_channels=(64, 32), g3d_blocks=1,
@@ -265,7 +301,8 @@ class LatentConfig:
                       batch_size=8, aux_batch=4, steps=7000, lr=1e-3,
                       focus_steps=2000, blink_share=0.4, focus_eye_weight=4.0, focus_lr=7e-4,
                       focus_scaled_expression=True, focus_eye_inside=8.0, gate_steps=5000, gate_lr=3e-4,
-                      emotion_steps=6000, emotion_lr=1e-3, w_flow_landmarks=50.0)
+                      emotion_steps=6000, emotion_lr=1e-3, w_flow_landmarks=50.0,
+                      people_steps=3000, people_clips=2000)
         else:
             # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
             cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,
@@ -282,7 +319,10 @@ def emotion_phase(config: LatentConfig, steps: int | None = None, w_lips: float 
                   w_flow_landmarks: float | None = None, flow_landmark_lips: str | None = None) -> LatentConfig:
     """``config`` with ``steps`` emotion-phase steps, lips weight ``w_lips``, landmark-correspondence weight
     ``w_flow_landmarks`` and its lips' points ``flow_landmark_lips`` (None keeps the config's own); 0 steps gives
-    exactly the model before that phase (the benchmarks' ``--emotion-steps``)."""
+    exactly the model before that phase (the benchmarks' ``--emotion-steps``). Any setting given compares renderers:
+    the result stops at the emotion phase (no people phase after it)."""
+    if any(value is not None for value in (steps, w_lips, w_flow_landmarks, flow_landmark_lips)):
+        config = config.without_people()
     if steps is not None:
         config = replace(config, emotion_steps=steps)
     for name, value in (("w_lips", w_lips), ("w_flow_landmarks", w_flow_landmarks),

@@ -90,6 +90,10 @@ class LatentModule(L.LightningModule):
                 trained = ("decoder.", "warp_to_canonical.", "warp_to_driver.", "canonical_3d.")
             for name, p in model.named_parameters():
                 p.requires_grad_(name.startswith(trained))
+        if cfg.has_people_phase:   # the people phase trains z_dyn's CNN alone: the renderer reads the codes as before
+            self.steps, self.lr = cfg.people_steps, cfg.people_lr
+            for name, p in model.named_parameters():
+                p.requires_grad_(name.startswith("motion_encoder.dyn_net."))
         self.history: list[dict[str, float]] = []
         self.generator = torch.Generator().manual_seed(cfg.seed + 1)
 
@@ -236,12 +240,40 @@ class LatentModule(L.LightningModule):
             total = total + cfg.w_flow_landmarks * logs["flow_landmarks"]
         return total, logs, xd_hat
 
+    def people_losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """The people phase: only z_dyn's CNN learns. The reconstruction terms of :meth:`gate_losses` (no gate term:
+        the decoder is frozen) and the expression read-out of :meth:`generator_losses`; z_dyn sees colour-jittered
+        frames, the pose comes from the frozen pose CNN (or the tracker, ``warp_with_given_pose``)."""
+        cfg, m = self.cfg, self.model
+        xs, xd = batch["source"], batch["driver"]
+        with torch.no_grad():
+            enc_pose_s, _ = m.encode_motion(xs)
+            enc_pose_d, _ = m.encode_motion(xd)
+            pose_s, pose_d = self.warp_poses(batch, enc_pose_s, enc_pose_d)
+        see = self.jitter if cfg.motion_jitter else (lambda x: x)
+        dyn_s, dyn_d = m.encode_motion(see(xs))[1], m.encode_motion(see(xd))[1]
+        xd_hat = m.render(m.encode_appearance(xs, (pose_s, dyn_s)), pose_d, dyn_d)
+        logs = dict(l1=l1(xd_hat, xd), ssim=1 - ms_ssim(xd_hat, xd).mean(),
+                    parts=masked_l1(xd_hat, xd, batch["driver_parts"]),
+                    mouth_inside=masked_l1(xd_hat, xd, batch["driver_mouth"]),
+                    eyes_inside=masked_l1(xd_hat, xd, batch["driver_eyes"]))
+        ok = batch["expression_ok"].float()
+        pred = torch.stack([self.expression_head(dyn_s), self.expression_head(dyn_d)], 1)
+        target = torch.stack([batch["source_expression"], batch["driver_expression"]], 1)
+        logs["expression"] = (ok * ((pred - target) / self.expression_scale) ** 2).sum() / ok.sum().clamp(min=1)
+        total = (cfg.w_l1 * logs["l1"] + cfg.w_face_parts * logs["parts"] + cfg.w_ssim * logs["ssim"]
+                 + cfg.w_mouth_inside * logs["mouth_inside"] + cfg.focus_eye_inside * logs["eyes_inside"]
+                 + cfg.w_expression * logs["expression"])
+        return total, logs, xd_hat
+
     # -- Lightning -----------------------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
         opts = self.optimizers()
         opt_g, opt_d = (opts if isinstance(opts, (list, tuple)) else (opts, None))
         sched = self.lr_schedulers()
-        total, logs, xd_hat = (self.gate_losses if self.cfg.has_gate_phase else self.generator_losses)(batch)
+        losses = (self.people_losses if self.cfg.has_people_phase
+                  else self.gate_losses if self.cfg.has_gate_phase else self.generator_losses)
+        total, logs, xd_hat = losses(batch)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(total)
         self.clip_gradients(opt_g, gradient_clip_val=1.0, gradient_clip_algorithm="norm")
@@ -262,7 +294,7 @@ class LatentModule(L.LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]
-        if self.expression_head is not None and not self.cfg.has_gate_phase:
+        if self.expression_head is not None and (self.cfg.has_people_phase or not self.cfg.has_gate_phase):
             params += list(self.expression_head.parameters())
         opt_g = torch.optim.Adam(params, lr=self.lr, betas=(0.5, 0.999))
         # the schedule spans the steps this run makes: on N devices each takes 1/N of the batches (steps // N)
@@ -298,6 +330,9 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     as ``first_phase``): ``emotion_steps`` steps train the warps, G3D and G2D on pairs drawn as in the focus phase
     (``blink_share`` mid-blink) with ``emotion_other_clip_share`` of the rest from the person's other clip, the lips
     weighted ``w_lips`` and the flow's landmark correspondence ``w_flow_landmarks``; the encoders stay as they were.
+    A config with a people phase (``people_steps`` > 0) continues the model of ``config.without_people()``:
+    ``people_steps`` steps train z_dyn's CNN alone (:meth:`LatentModule.people_losses`) on the profile's world grown
+    to ``people_clips`` clips (:func:`vasa_lab.world.dataset.grown_world`; its own ``data`` if the config has one).
 
     ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
     ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).
@@ -309,12 +344,22 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
 
     cfg = model.config
     seed_everything(cfg.seed)
+    if folder is None and cfg.has_people_phase and cfg.people_clips and not cfg.data:
+        from ..world.dataset import grown_world
+
+        folder = grown_world(cfg.profile, cfg.people_clips)
     folder = folder or dataset_folder(cfg)
     clips = ClipFrames(folder, "train")
     if clips.image_size() != cfg.image_size:
         raise ValueError(f"the data in {folder} is {clips.image_size()} px but the model is for "
                          f"{cfg.image_size} px (profile {cfg.profile!r})")
-    if cfg.has_emotion_phase:
+    if cfg.has_people_phase:
+        if first_phase is None or first_phase.config != cfg.without_people():
+            raise ValueError("the people phase continues the model of config.without_people(): pass it as first_phase")
+        model.load_state_dict(first_phase.state_dict())
+        pairs = FramePairDataset(clips, cfg.people_steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
+                                 cfg.seed + 4, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
+    elif cfg.has_emotion_phase:
         if first_phase is None or first_phase.config != cfg.without_emotion():
             raise ValueError("the emotion phase continues the model of config.without_emotion(): pass it as first_phase")
         model.load_state_dict(first_phase.state_dict())
@@ -339,7 +384,7 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
         pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
                                  cfg.seed, cfg.eye_weight)
     scale = (expression_spread(clips) if cfg.has_focus_phase and cfg.focus_scaled_expression
-             and not cfg.has_gate_phase else None)
+             and (cfg.has_people_phase or not cfg.has_gate_phase) else None)
     module = LatentModule(model, identity_net, scale)
     kwargs, resume, start = {}, None, 0
     if checkpoint_dir is not None:

@@ -84,6 +84,18 @@ def encode_clips(model: FaceLatentModel, clips: ClipFrames, stride: int = 4, bat
     return Codes(**{k: np.concatenate(v) for k, v in rows.items()})
 
 
+@torch.no_grad()
+def clip_codes(model: FaceLatentModel, clips: list) -> Codes:
+    """Every frame's motion codes of world clips made on the spot (``vasa_lab.data.clips.heldout_clips``: each has
+    ``frames``, ``states`` and ``meta``), with the truth, the person and the clip (0, 1, ... in list order) of every
+    row; no identity code (``z_id`` None)."""
+    z = [encode_motion(model, c.frames) for c in clips]
+    return Codes(z_pose=np.concatenate([p.numpy() for p, _ in z]), z_dyn=np.concatenate([d.numpy() for _, d in z]),
+                 z_id=None, states=np.concatenate([c.states for c in clips]),
+                 identity=np.concatenate([np.full(c.n_frames, c.meta["identity_index"]) for c in clips]),
+                 clip=np.concatenate([np.full(c.n_frames, k) for k, c in enumerate(clips)]))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # linear probes
 # ---------------------------------------------------------------------------------------------------------------
@@ -141,6 +153,24 @@ def between_clip_share(codes: Codes, factors: tuple[str, ...]) -> dict[str, floa
     total = np.maximum(((y - y.mean(0)) ** 2).sum(0), 1e-12)
     inside = (_centred(y, codes.clip) ** 2).sum(0)
     return {f: float(v) for f, v in zip(factors, 1 - inside / total)}
+
+
+def clip_levels(codes: Codes, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each clip's level: the mean of ``name`` (a code, or ``states`` for the truth) over the clip's rows, (n_clips,
+    d), and each clip's person, (n_clips,), in the order of ``codes.clip``'s values."""
+    order = np.unique(codes.clip)
+    levels = np.stack([np.asarray(codes.get(name), np.float64)[codes.clip == c].mean(0) for c in order])
+    return levels, np.array([codes.identity[codes.clip == c][0] for c in order])
+
+
+def nearest_level_same_person(levels: np.ndarray, person: np.ndarray) -> tuple[float, float]:
+    """How often the clip whose level lies nearest (each dimension in its spread over the clips) is the same
+    person's, and chance (1 / (n_clips - 1), for people with two clips). A code whose levels say who is moving
+    scores high; one whose levels say only how the person moves scores near the true motion's levels."""
+    z = (levels - levels.mean(0)) / (levels.std(0) + 1e-6)
+    d = ((z[:, None] - z[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    return float((person[d.argmin(1)] == person).mean()), 1 / (len(levels) - 1)
 
 
 def identity_probe(codes: Codes, features: np.ndarray, alpha: float = 1e-2) -> tuple[float, float]:

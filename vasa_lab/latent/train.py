@@ -22,7 +22,11 @@ phase continues it with drivers drawn mid-blink. ``--focus-steps 0`` trains (or 
 the decoder and its copy gate; ``--gate-steps 0`` stops before it. A fourth, the emotion phase (``emotion_steps`` >
 0), continues the gate phase's model with the encoders frozen (the motion codes do not change), teaching the warps
 where the driver's mouth corners, brows and eye corners are in the source (``w_flow_landmarks``), so the renderer
-draws the smile the motion codes hold; ``small`` has it, ``--emotion-steps 0`` stops before it.
+draws the smile the motion codes hold; ``small`` has it, ``--emotion-steps 0`` stops before it. A fifth, the people
+phase (``people_steps`` > 0), continues the emotion phase's model and trains only z_dyn's CNN on the profile's world
+grown to ``people_clips`` clips (small: 2000, 816 training people; the 1200 clips past small's own are made on first
+use), so z_dyn reads the jaw and the blinks of people it never saw; ``small`` has it, ``--people-steps 0`` stops
+before it. It changes the motion codes: the motion transformer is trained on its codes.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import argparse
 import json
 import shutil
 import sys
+from dataclasses import replace
 
 from ..artifacts import ArtifactStore, config_key
 from ..repro import setup
@@ -67,8 +72,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def add_emotion_phase_options(p: argparse.ArgumentParser) -> None:
     """The emotion phase's options (``--emotion-steps``, ``--w-lips``, ``--w-flow-landmarks``,
-    ``--flow-landmark-lips``), shared by this command and the benchmarks that read a model of another emotion phase
-    (:func:`emotion_phase_from_args`; a model not in the store is trained first)."""
+    ``--flow-landmark-lips``) and the people phase's (``--people-steps``), shared by this command and the benchmarks
+    that read a model of another emotion or people phase (:func:`emotion_phase_from_args`; a model not in the store is
+    trained first)."""
     p.add_argument("--emotion-steps", type=int, default=None,
                    help="steps of the emotion phase after the gate phase (default: the profile's; 0 = none)")
     p.add_argument("--w-lips", type=float, default=None, help="the emotion phase's extra L1 weight on the lips' box")
@@ -76,11 +82,17 @@ def add_emotion_phase_options(p: argparse.ArgumentParser) -> None:
                    help="the emotion phase's weight on the flow's landmark correspondence (losses.flow_landmark_loss)")
     p.add_argument("--flow-landmark-lips", choices=("all", "corners"), default=None,
                    help="the lips' landmarks in that correspondence: all twenty, or only the four corners")
+    p.add_argument("--people-steps", type=int, default=None,
+                   help="steps of the people phase after the emotion phase (default: the profile's; 0 = none)")
 
 
 def emotion_phase_from_args(config: LatentConfig, args: argparse.Namespace) -> LatentConfig:
-    """``config`` with the emotion phase that :func:`add_emotion_phase_options`' options ask for."""
-    return emotion_phase(config, args.emotion_steps, args.w_lips, args.w_flow_landmarks, args.flow_landmark_lips)
+    """``config`` with the emotion phase that :func:`add_emotion_phase_options`' options ask for (another emotion phase
+    comes without the people phase), and the people phase ``--people-steps`` asks for (0: none)."""
+    config = emotion_phase(config, args.emotion_steps, args.w_lips, args.w_flow_landmarks, args.flow_landmark_lips)
+    if args.people_steps is not None:
+        config = replace(config, people_steps=args.people_steps) if args.people_steps > 0 else config.without_people()
+    return config
 
 
 def config_from_args(args: argparse.Namespace) -> LatentConfig:
@@ -90,7 +102,7 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside", "gate_steps", "emotion_steps",
-                 "w_lips", "w_flow_landmarks", "flow_landmark_lips"):
+                 "w_lips", "w_flow_landmarks", "flow_landmark_lips", "people_steps"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.vgg19:
@@ -106,6 +118,8 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
         if args.emotion_steps is not None:
             raise ValueError("the emotion phase continues the gate phase: --emotion-steps needs --gate-steps > 0")
         cfg = cfg.without_emotion()     # --gate-steps 0 alone: the phases before the gate's (the profile's emotion too)
+    if not cfg.has_people_phase:    # --people-steps 0: exactly the phase before the people phase
+        cfg = cfg.without_people()
     if not cfg.has_emotion_phase:   # --emotion-steps 0: exactly the phase before the emotion phase
         cfg = cfg.without_emotion()
     if not cfg.has_gate_phase:    # --gate-steps 0: exactly the phase before the gate's
@@ -124,6 +138,8 @@ def phase_of(cfg: LatentConfig) -> str:
         text = f"{cfg.gate_steps} gate steps after {text}"
     if cfg.has_emotion_phase:
         text = f"{cfg.emotion_steps} emotion steps after {text}"
+    if cfg.has_people_phase:
+        text = f"{cfg.people_steps} people steps after {text}"
     return text
 
 

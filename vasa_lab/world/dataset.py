@@ -161,6 +161,22 @@ def spec_for_profile(profile: str | None = None, **overrides) -> WorldSpec:
     return WorldSpec(**spec)
 
 
+def grown_world(profile: str | None, clips: int, workers: int | None = None, progress: bool = True) -> Path:
+    """The profile's synthetic world grown to ``clips`` clips: the clips it already has are linked, not made again
+    (clip ``i`` depends only on the world's seed and ``i``), the rest made as :func:`default_world` makes a world.
+    People past the profile's own are new, split by identity as always, so its validation and test people stay out
+    of training. small's world grown to 2000 clips: 1200 new ones, about 8 minutes and 4.8 GB on 2 cores."""
+    from ..artifacts import config_key, default_home
+
+    own = default_world(profile, workers=workers, progress=progress)
+    folder = default_home() / "data" / f"synthetic-{config_key(spec_for_profile(profile, clips=clips))}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in own.iterdir():
+        if f.name != INDEX_NAME and not (folder / f.name).exists():
+            (folder / f.name).symlink_to(f)
+    return default_world(profile, workers=workers, progress=progress, clips=clips)
+
+
 def world_lock(folder: Path) -> Path:
     """The lock file that lets one process make the world in ``folder`` while others wait for it."""
     return folder.with_name(folder.name + ".lock")
