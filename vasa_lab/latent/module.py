@@ -353,36 +353,26 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     if clips.image_size() != cfg.image_size:
         raise ValueError(f"the data in {folder} is {clips.image_size()} px but the model is for "
                          f"{cfg.image_size} px (profile {cfg.profile!r})")
-    if cfg.has_people_phase:
-        if first_phase is None or first_phase.config != cfg.without_people():
-            raise ValueError("the people phase continues the model of config.without_people(): pass it as first_phase")
-        model.load_state_dict(first_phase.state_dict())
-        pairs = FramePairDataset(clips, cfg.people_steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
-                                 cfg.seed + 4, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
-    elif cfg.has_emotion_phase:
-        if first_phase is None or first_phase.config != cfg.without_emotion():
-            raise ValueError("the emotion phase continues the model of config.without_emotion(): pass it as first_phase")
-        model.load_state_dict(first_phase.state_dict())
-        pairs = FramePairDataset(clips, cfg.emotion_steps * cfg.batch_size, cfg.min_pair_gap,
-                                 cfg.emotion_other_clip_share, cfg.seed + 3, cfg.focus_eye_weight or cfg.eye_weight,
-                                 cfg.blink_share)
-    elif cfg.has_gate_phase:
-        if first_phase is None or first_phase.config != cfg.without_gate():
-            raise ValueError("the gate phase continues the model of config.without_gate(): pass it as first_phase")
-        missing, unexpected = model.load_state_dict(first_phase.state_dict(), strict=False)
-        if unexpected or any(not k.startswith("decoder.gate.") for k in missing):
-            raise ValueError(f"the model before the gate phase does not fit: missing {missing}, unexpected {unexpected}")
-        pairs = FramePairDataset(clips, cfg.gate_steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
-                                 cfg.seed + 2, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
-    elif cfg.has_focus_phase:
-        if first_phase is None or first_phase.config != cfg.first_phase():
-            raise ValueError("the focus phase continues the model of config.first_phase(): pass it as first_phase")
-        model.load_state_dict(first_phase.state_dict())
-        pairs = FramePairDataset(clips, cfg.focus_steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
-                                 cfg.seed + 1, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
-    else:
+    before = cfg.previous_phase()
+    if before is None:
         pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
                                  cfg.seed, cfg.eye_weight)
+    else:
+        # a later phase: (its name, steps, share of drivers from the person's other clip, seed offset)
+        name, steps, other_clip_share, seed_offset = (
+            ("people", cfg.people_steps, cfg.other_clip_share, 4) if cfg.has_people_phase
+            else ("emotion", cfg.emotion_steps, cfg.emotion_other_clip_share, 3) if cfg.has_emotion_phase
+            else ("gate", cfg.gate_steps, cfg.other_clip_share, 2) if cfg.has_gate_phase
+            else ("focus", cfg.focus_steps, cfg.other_clip_share, 1))
+        if first_phase is None or first_phase.config != before:
+            raise ValueError(f"the {name} phase continues the model of config.previous_phase(): pass it as first_phase")
+        missing, unexpected = model.load_state_dict(first_phase.state_dict(), strict=False)
+        new_parts = "decoder.gate." if name == "gate" else ()       # the gate phase adds the copy gate, nothing else
+        if unexpected or any(not k.startswith(new_parts) for k in missing):
+            raise ValueError(f"the model before the {name} phase does not fit: missing {missing}, "
+                             f"unexpected {unexpected}")
+        pairs = FramePairDataset(clips, steps * cfg.batch_size, cfg.min_pair_gap, other_clip_share,
+                                 cfg.seed + seed_offset, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
     scale = (expression_spread(clips) if cfg.has_focus_phase and cfg.focus_scaled_expression
              and (cfg.has_people_phase or not cfg.has_gate_phase) else None)
     module = LatentModule(model, identity_net, scale)
