@@ -5,7 +5,8 @@
     python benchmarks/bench_expressive.py --profile small --speed-only
     python benchmarks/bench_expressive.py --profile small --steps 10 --seed 100    # another sampler, other seeds
     python benchmarks/bench_expressive.py --profile small --w-lips 30   # another emotion phase (trained first)
-    python benchmarks/bench_expressive.py --profile small --people-steps 0   # before the people phase
+    python benchmarks/bench_expressive.py --profile small --people-steps 0   # before the people (and pose) phase
+    python benchmarks/bench_expressive.py --profile small --pose-steps 0     # before the pose phase
 
 For held-out people of the profile's world (``vasa_lab.metrics.pixel_motion``): (a) real motion re-rendered by the face
 latent model and (b) motion generated from the clip's audio, both drawn from the clip's first frame and read by the

@@ -1,6 +1,8 @@
-"""Do the latent probes fail for lack of people? small's people phase on its own world and on a bigger one.
+"""Do the latent probes fail for lack of people? small's people phase on its own world and on a bigger one, and its
+pose phase.
 
-    python benchmarks/bench_more_people.py --profile small                    # before, own people, more people
+    python benchmarks/bench_more_people.py --profile small                    # before, own, more people, pose
+    python benchmarks/bench_more_people.py --profile small --arms pose        # one arm; the others kept from the file
 
 small trains on 800 clips of 400 people (330 of them in the train split). Before its people phase, chapter 04's
 probes read the jaw and the blinks from z_dyn inside a clip but lost them across new people, and each clip's code sat
@@ -12,17 +14,24 @@ emotion phase's model and trains only z_dyn's CNN (the renderer frozen, so it re
 * ``before``: the emotion phase's model, no people phase (small's shipped model until the people phase);
 * ``own``: the people phase on small's own 330 training people (``people_clips`` 0: the profile's world);
 * ``more``: the people phase on small's world grown to ``people_clips`` clips (2000: 816 training people;
-  ``vasa_lab.world.dataset.grown_world``; chapter 04's validation and test people stay unseen): the shipped model.
+  ``vasa_lab.world.dataset.grown_world``; chapter 04's validation and test people stay unseen);
+* ``pose``: ``more`` followed by the pose phase (``LatentConfig.pose_steps``: z_pose's CNN alone on the same people;
+  z_dyn is ``more``'s): the shipped model.
 
 A model missing from the store is trained first (``own``: about 7 minutes on 2 cores). Each arm is read with one
 protocol on people no arm trained on: chapter 04's probes (40 clips of 20 validation people fit them, 40 clips of 20
-test people score them) across people and within clips, the identity probe on z_dyn (chance 1/20), how often a test
-clip's mean code lies nearest to the same person's other clip (chance 1/39), and the re-drawn pixel targets of
-``bench_expressive.py`` (a) on the first 16 test clips, read by chapter 02's tracker. About 3 minutes per read.
-Writes ``benchmarks/results/more_people_<profile>.json``; chapter 04 prints it and checks its ``more`` row against
-its own measurement of the shipped model. ``more_people_small_adversary.json`` is an earlier run of this question
-(commit 51c2b69, its own fine-tune loop) with a linear person classifier on z_dyn as an adversary (weight 0.05): no
-change beyond the run-to-run spread. Asserts nothing.
+test people score them) across people and within clips, how far z_pose's angles sit off the truth per clip (a
+person's offset shows there), the identity probe on z_dyn (chance 1/20), how often a test clip's mean code lies
+nearest to the same person's other clip (chance 1/39), and the re-drawn pixel targets of ``bench_expressive.py`` (a)
+on the first 16 test clips, read by chapter 02's tracker. About 3 minutes per read. The same angle probes on chapter
+02's tracker instead of z_pose say what the frames themselves tell of the angles across people (about a minute;
+``--no-tracker`` skips it).
+
+Writes ``benchmarks/results/more_people_<profile>.json`` (arms not run this time are kept from the file, saying so);
+chapter 04 prints it and checks its ``pose`` row against its own measurement of the shipped model.
+``more_people_small_adversary.json`` is an earlier run of this question (commit 51c2b69, its own fine-tune loop) with
+a linear person classifier on z_dyn as an adversary (weight 0.05): no change beyond the run-to-run spread. Asserts
+nothing.
 """
 from __future__ import annotations
 
@@ -53,6 +62,8 @@ def read(model, fit_clips, test_clips, pixel_clips: int = 16) -> dict:
         out[f"{code} across people"] = probes.probe_r2(fit, test, code, factors)
         out[f"{code} within clips"] = probes.probe_r2(probes.within_clips(fit), probes.within_clips(test), code,
                                                       tuple(f for f in factors if share[f] < 0.99))
+    out["z_pose per-clip offset"] = offset_summary(clip_offsets(fit.z_pose, fit.states, test.z_pose, test.states,
+                                                                test.clip))
     out["identity from z_dyn"], out["identity chance"] = probes.identity_probe(test, test.z_dyn)
     same, chance = probes.nearest_level_same_person(*probes.clip_levels(test, "z_dyn"))
     out["nearest clip level same person"], out["nearest level chance"] = same, chance
@@ -69,12 +80,55 @@ def read(model, fit_clips, test_clips, pixel_clips: int = 16) -> dict:
     return out
 
 
+def clip_offsets(fit_x: np.ndarray, fit_states: np.ndarray, x: np.ndarray, states: np.ndarray,
+                 clip: np.ndarray) -> np.ndarray:
+    """How far a reading of the head's angles sits off the truth over a whole clip: a ridge probe fitted on ``fit_x``
+    reads yaw, pitch and roll from ``x``; its error averaged over each clip (n_clips, 3), in degrees. A person's
+    offset shows here, not in the frame-to-frame error."""
+    from vasa_lab.latent import probes
+
+    err = probes.ridge_predict(probes.ridge_fit(fit_x, fit_states[:, :3]), x) - states[:, :3]
+    return np.stack([err[clip == c].mean(0) for c in np.unique(clip)])
+
+
+def offset_summary(offsets: np.ndarray) -> dict:
+    """The per-clip offsets (n_clips, 3) as stored: their standard deviation per angle and the offsets themselves."""
+    from vasa_lab.latent import probes
+
+    return {"std (deg)": dict(zip(probes.POSE_FACTORS, offsets.std(0).tolist())),
+            "offsets (deg)": np.round(offsets, 4).tolist()}
+
+
+@torch.no_grad()
+def tracker_pose(fit_clips, test_clips) -> dict:
+    """The same probe protocol on chapter 02's tracker (its mediapipe mesh pose, no smoothing) instead of z_pose: an
+    independent reader of the angles, for what the frames themselves say about them across people."""
+    from vasa_lab.latent import probes
+    from vasa_lab.tracking import FaceTracker
+
+    def read(clips):
+        tracker, rows = FaceTracker(smoothing=None), []
+        for k, c in enumerate(clips):
+            pose = tracker.track(c.frames, fps=25.0).pose[:, :3]
+            rows.append((pose, c.states[:, :3], np.full(len(pose), k)))
+        x, y, clip = (np.concatenate(v) for v in zip(*rows))
+        found = np.isfinite(x).all(1)
+        return x[found], y[found], clip[found], float(found.mean())
+
+    (fx, fy, _, _), (tx, ty, tc, found) = read(fit_clips), read(test_clips)
+    r2 = probes.r2_score(ty, probes.ridge_predict(probes.ridge_fit(fx, fy), tx))
+    return {"across people": dict(zip(probes.POSE_FACTORS, map(float, r2))),
+            "per-clip offset": offset_summary(clip_offsets(fx, fy, tx, ty, tc)), "frames found": found}
+
+
 def show(name: str, r: dict) -> None:
     print(f"\n{name}:")
     for k in ("z_dyn across people", "z_dyn within clips", "z_pose across people", "z_pose within clips"):
         target = 0.8 if k.startswith("z_dyn") else 0.9
         print(f"  {k:22s} " + ", ".join(f"{f} {v:.3f}" + (" (met)" if "across" in k and v >= target else "")
                                         for f, v in r[k].items()))
+    print("  z_pose's per-clip offset from the truth, std (deg): " + ", ".join(
+        f"{f} {v:.2f}" for f, v in r["z_pose per-clip offset"]["std (deg)"].items()))
     print(f"  identity from z_dyn {r['identity from z_dyn']:.3f} (chance {r['identity chance']:.3f}); nearest clip "
           f"level the same person's {r['nearest clip level same person']:.3f} "
           f"(chance {r['nearest level chance']:.3f})")
@@ -88,8 +142,10 @@ def show(name: str, r: dict) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="small")
-    p.add_argument("--arms", default="before,own,more")
+    p.add_argument("--arms", default="before,own,more,pose")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-tracker", dest="tracker", action="store_false",
+                   help="skip reading the angles with chapter 02's tracker (about a minute)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -100,10 +156,15 @@ def main(argv=None) -> None:
     shipped = LatentConfig.for_profile(args.profile)
     if not shipped.has_people_phase:
         raise SystemExit(f"the {args.profile} profile has no people phase (people_steps 0)")
-    configs = dict(before=shipped.without_people(), own=replace(shipped, people_clips=0), more=shipped)
+    configs = dict(before=shipped.without_people(), own=replace(shipped.without_pose(), people_clips=0),
+                   more=shipped.without_pose(), pose=shipped)
     fit_clips = heldout_clips(args.profile, "val", n=40)
     test_clips = heldout_clips(args.profile, "test", n=40)
-    results = dict(profile=args.profile, steps=shipped.people_steps, clips=shipped.people_clips, arms={})
+    out = RESULTS / f"more_people_{args.profile}.json"
+    earlier_run = json.loads(out.read_text()) if out.exists() else {}
+    earlier = earlier_run.get("arms", {})
+    results = dict(profile=args.profile, steps=shipped.people_steps, clips=shipped.people_clips,
+                   pose_steps=shipped.pose_steps, arms={})
     for arm in args.arms.split(","):
         if arm not in configs:
             raise SystemExit(f"unknown arm {arm!r}: choose from {', '.join(configs)}")
@@ -111,8 +172,25 @@ def main(argv=None) -> None:
         r = read(model, fit_clips, test_clips)
         results["arms"][arm] = r
         show(arm, r)
+    if args.tracker:
+        results["tracker"] = tracker_pose(fit_clips, test_clips)
+    elif "tracker" in earlier_run:
+        results["tracker"] = {**earlier_run["tracker"], "note": "from an earlier run"}
+    if "tracker" in results:
+        t = results["tracker"]
+        print("\nchapter 02's tracker, the same probes: " + ", ".join(
+            f"{f} R2 {t['across people'][f]:.3f} (per-clip offset std {t['per-clip offset']['std (deg)'][f]:.2f} deg)"
+            for f in t["across people"]))
+        if "pose" in results["arms"]:       # the same clips off the same way for both readers: the frames say so
+            ours = np.array(results["arms"]["pose"]["z_pose per-clip offset"]["offsets (deg)"])
+            theirs = np.array(t["per-clip offset"]["offsets (deg)"])
+            print("  per-clip offsets, z_pose (shipped) against the tracker's, correlation: " + ", ".join(
+                f"{f} {np.corrcoef(ours[:, k], theirs[:, k])[0, 1]:.2f}" for k, f in enumerate(t["across people"])))
+    for arm in configs:
+        if arm not in results["arms"] and arm in earlier:
+            results["arms"][arm] = {**earlier[arm], "note": earlier[arm].get("note", "from an earlier run")}
+    results["arms"] = {arm: results["arms"][arm] for arm in configs if arm in results["arms"]}
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"more_people_{args.profile}.json"
     out.write_text(json.dumps(results, indent=1))
     print(f"\nwritten to {out}")
 

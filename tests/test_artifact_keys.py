@@ -53,9 +53,10 @@ def test_the_shipped_tiny_keys_did_not_move():
     assert config_key(MotionConfig.for_profile("tiny", context_noise=0.0)) == "a5b7bca89e1d"
 
 
-def test_the_small_phases_keep_their_keys_and_the_motion_codes_name_the_people_phase():
+def test_the_small_phases_keep_their_keys_and_the_motion_codes_name_the_pose_phase():
     """small's gate and emotion phases train only the renderer, so their keys (and the shipped models) stay; the
-    people phase trains z_dyn's CNN, so the motion config (codes, generator) names it, not the focus phase's model."""
+    people and pose phases train the motion encoder's CNNs, so the motion config (codes, generator) names the last
+    of them, not the focus phase's model."""
     from vasa_lab.latent.config import LatentConfig
     from vasa_lab.motion.config import MotionConfig
 
@@ -63,8 +64,10 @@ def test_the_small_phases_keep_their_keys_and_the_motion_codes_name_the_people_p
     assert small.has_gate_phase and config_key(small.without_gate()) == "c5dc7a1f6282"
     assert config_key(small.without_emotion()) == "710ee6c1ca71"                          # 5000 gate steps, shipped
     assert config_key(small.without_people()) == "ea3360dd5388"                          # + 6000 emotion steps
-    assert small.has_people_phase and config_key(small) == "ae1bd9e5b788"                 # + 3000 people steps
+    assert config_key(small.without_pose()) == "ae1bd9e5b788"                            # + 3000 people steps
+    assert small.has_pose_phase and config_key(small) == "44e0168cdb1c"                   # + 15000 pose steps
     assert config_key(small.first_phase()) == "2b3f2dd889c1"
     assert config_key(small.without_people().codes_config()) == "c5dc7a1f6282"            # the codes before
-    assert MotionConfig.for_profile("small").latent_key == "ae1bd9e5b788"
-    assert config_key(MotionConfig.for_profile("small")) == "ab5a98eff322"
+    assert config_key(small.without_pose().codes_config()) == "ae1bd9e5b788"              # the people phase's codes
+    assert MotionConfig.for_profile("small").latent_key == "44e0168cdb1c"
+    assert config_key(MotionConfig.for_profile("small")) == "f32e31db5ef5"

@@ -536,6 +536,48 @@ def test_a_people_phase_trains_only_z_dyns_cnn_and_keys_the_motion_codes_by_itse
         replace(cfg, w_expression=0.0).check()
 
 
+def test_a_pose_phase_trains_only_z_poses_cnn_on_the_pose_loss(tiny_world, tmp_path):
+    """pose_steps > 0 continues the model before (here a people phase's): only ``motion_encoder.pose_net`` learns,
+    so z_dyn and the renderer are unchanged while z_pose comes closer to the given pose; the motion codes are this
+    phase's own, and ``without_people`` drops the pose phase too."""
+    from vasa_lab.artifacts import ArtifactStore, config_key
+    from vasa_lab.data.clips import ClipFrames
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.latent.data import FramePoseDataset
+    from vasa_lab.latent.id_net import IdentityNetConfig
+    from vasa_lab.latent.losses import pose_loss
+    from vasa_lab.latent.model import FaceLatentModel
+    from vasa_lab.latent.module import train_latent
+
+    store = ArtifactStore(tmp_path / "store", packaged=None)
+    first = LatentConfig(data=str(tiny_world), steps=2, batch_size=4, aux_batch=2, min_pair_gap=5, w_cross_id=0,
+                         w_perceptual=0, w_expression=1.0)
+    people = replace(first, gate_steps=2, emotion_steps=2, people_steps=2)
+    cfg = replace(people, pose_steps=40, pose_batch=8, pose_lr=3e-3)
+    assert cfg.previous_phase() == people and cfg.without_people() == people.without_people()
+    assert config_key(cfg.codes_config()) == config_key(cfg) != config_key(people.codes_config())
+    clips = ClipFrames(tiny_world, "train")
+    items = FramePoseDataset(clips, 64, seed=1)
+    assert torch.equal(items[5]["image"], FramePoseDataset(clips, 64, seed=1)[5]["image"])   # drawn from (seed, i)
+    batch = torch.utils.data.default_collate([items[i] for i in range(64)])
+    model = load_latent_model(config=cfg, store=store, identity_config=IdentityNetConfig(data=str(tiny_world)))
+    start = load_latent_model(config=people, store=store)
+    assert store.meta("latent", cfg)["metrics"]["steps"] == 40
+    old = start.state_dict()
+    for name, value in model.state_dict().items():
+        if not name.startswith("motion_encoder.pose_net."):
+            assert torch.equal(value, old[name]), f"{name} changed in the pose phase"
+    with torch.no_grad():
+        errors = [pose_loss(m.motion_encoder.pose(batch["image"]), batch["pose"]) for m in (start, model)]
+        (pose, dyn), (pose_before, dyn_before) = model.encode_motion(batch["image"]), start.encode_motion(batch["image"])
+    assert errors[1] < errors[0], errors                          # the pose reads closer than before the phase
+    assert torch.equal(dyn, dyn_before) and not torch.allclose(pose, pose_before)
+    with pytest.raises(ValueError, match="pose phase"):
+        train_latent(FaceLatentModel(cfg), first_phase=FaceLatentModel(first))
+    with pytest.raises(ValueError, match="pose_batch >= 1"):
+        replace(cfg, pose_batch=0).check()
+
+
 def test_a_gate_region_lets_the_gate_close_only_where_the_portraits_lips_and_eyes_are():
     """With a gate_region (from the portrait's landmarks) the copy gate stays open, and the paint that came with a
     closed gate is dropped, wherever the flow reads outside it; a region of ones changes nothing."""
@@ -603,7 +645,7 @@ def test_training_cli_options(tmp_path):
     emotion = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "30", "--w-lips", "8"]))
     small_gated = LatentConfig.for_profile("small").without_emotion()
     assert emotion.has_emotion_phase and emotion.w_lips == 8 and emotion.without_emotion() == small_gated
-    small_emotion = LatentConfig.for_profile("small", people_steps=0, people_clips=0)
+    small_emotion = LatentConfig.for_profile("small", people_steps=0, people_clips=0, pose_steps=0)
     gated = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "0"]))
     assert gated == small_gated and not gated.has_emotion_phase and LatentConfig.for_profile("small").has_emotion_phase
     for flag in ("--w-lips", "--w-flow-landmarks"):                                               # no emotion steps
@@ -633,6 +675,8 @@ def test_training_cli_options(tmp_path):
     assert emotion_phase_from_args(small, bench.parse_args([])) == small
     assert emotion_phase_from_args(small, bench.parse_args(["--people-steps", "0"])) == small.without_people()
     assert emotion_phase_from_args(small, bench.parse_args(["--people-steps", "9"])).people_steps == 9
+    assert emotion_phase_from_args(small, bench.parse_args(["--pose-steps", "0"])) == small.without_pose()
+    assert emotion_phase_from_args(small, bench.parse_args(["--pose-steps", "9"])).pose_steps == 9
     with pytest.raises(ValueError, match="flow_landmark_lips"):
         emotion_phase(small_gated, flow_landmark_lips="corners")
     assert main(["--profile", "small", "--gate-steps", "0", "--emotion-steps", "30", "--store", str(tmp_path)]) == 2
@@ -643,6 +687,11 @@ def test_training_cli_options(tmp_path):
     assert small.has_people_phase and small.people_clips > 800 and gated == small.without_emotion()
     with pytest.raises(ValueError, match="people_steps >= 0"):
         replace(small, people_clips=-5).check()
+    # the pose phase (small has it) follows the people phase; --pose-steps 0 stops before it
+    pose = config_from_args(parse_args(["--profile", "small", "--pose-steps", "20"]))
+    assert pose.pose_steps == 20 and pose.without_pose() == small.without_pose() and small.has_pose_phase
+    assert config_from_args(parse_args(["--profile", "small", "--pose-steps", "0"])) == small.without_pose()
+    assert small.without_pose().has_people_phase and not small.without_people().has_pose_phase
 
 
 def test_shipped_tiny_weights_load_into_todays_code(tmp_path):

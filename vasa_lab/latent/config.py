@@ -13,7 +13,8 @@ profile    pixels  appearance volume C x D x   motion code              losses
                                                                         an emotion phase (the warps learn the
                                                                         landmarks' correspondence), then a
                                                                         people phase (z_dyn's CNN on 2.5x the
-                                                                        people)
+                                                                        people), then a pose phase (z_pose's CNN
+                                                                        on them)
 ``full``   512     96 x 16 x 64 x 64           6 pose + 128 dynamics    as tiny + patch GAN (hinge) + feature
                                                                         matching; VGG19 / ArcFace from local paths
 =========  ======  ==========================  =======================  ==========================================
@@ -164,6 +165,17 @@ class LatentConfig:
     people_clips: int = field(default=0, metadata=ADDED_LATER)   # the synthetic world's size then (0 = the profile's)
     people_lr: float = field(default=3e-4, metadata=ADDED_LATER)
 
+    # --- a sixth phase that reads the head's angles on more people (0 steps = none) ---------------------------------
+    # z_pose's CNN (``motion_encoder.pose_net``) learned the given pose as one loss among many in the first phase.
+    # ``pose_steps`` more steps continue the model before this phase (:meth:`without_pose`) and train only that CNN,
+    # on single colour-jittered frames (``pose_batch`` a step) of the same world as the people phase, with the pose
+    # loss alone (:func:`~vasa_lab.latent.losses.pose_loss`). Nothing else changes: the renderer's rigid warps were
+    # trained on the given pose, so they read a closer z_pose as they read that. The motion codes change, so the
+    # motion transformer is trained on this phase's codes (:meth:`codes_config`).
+    pose_steps: int = field(default=0, metadata=ADDED_LATER)
+    pose_batch: int = field(default=32, metadata=ADDED_LATER)
+    pose_lr: float = field(default=5e-4, metadata=ADDED_LATER)
+
     @property
     def volume_size(self) -> int:
         return self.image_size // 2 ** len(self.app_channels)
@@ -198,9 +210,17 @@ class LatentConfig:
     def has_people_phase(self) -> bool:
         return self.people_steps > 0
 
+    @property
+    def has_pose_phase(self) -> bool:
+        return self.pose_steps > 0
+
+    def without_pose(self) -> "LatentConfig":
+        """The config of the model the pose phase starts from: this one without the pose settings."""
+        return replace(self, pose_steps=0, pose_batch=32, pose_lr=5e-4)
+
     def without_people(self) -> "LatentConfig":
-        """The config of the model the people phase starts from: this one without the people settings."""
-        return replace(self, people_steps=0, people_clips=0, people_lr=3e-4)
+        """The config of the model the people phase starts from: this one without the people (and pose) settings."""
+        return replace(self.without_pose(), people_steps=0, people_clips=0, people_lr=3e-4)
 
     def without_emotion(self) -> "LatentConfig":
         """The config of the model the emotion phase starts from: this one without the emotion (and people)
@@ -219,6 +239,8 @@ class LatentConfig:
 
     def previous_phase(self) -> "LatentConfig | None":
         """The config of the model this one's training continues (None for a first phase)."""
+        if self.has_pose_phase:
+            return self.without_pose()
         if self.has_people_phase:
             return self.without_people()
         if self.has_emotion_phase:
@@ -231,9 +253,9 @@ class LatentConfig:
 
     def codes_config(self) -> "LatentConfig":
         """The config whose motion encoder this model has: the gate and emotion phases do not train it, so the motion
-        codes are exactly those of the focus phase's model; the people phase does, so its codes are its own (motion
-        data and generators are keyed by this one)."""
-        return self if self.has_people_phase else self.without_gate()
+        codes are exactly those of the focus phase's model; the people and pose phases do, so their codes are their
+        own (motion data and generators are keyed by this one)."""
+        return self if self.has_people_phase or self.has_pose_phase else self.without_gate()
 
     def without_disentanglement_losses(self) -> "LatentConfig":
         """The ablation: the same model and training with VASA-1's transfer and cross-identity losses off."""
@@ -275,6 +297,9 @@ class LatentConfig:
         if self.people_steps > 0 and self.w_expression <= 0:
             raise ValueError("the people phase (people_steps > 0) reads the expression from z_dyn: it needs "
                              "w_expression > 0")
+        if self.pose_steps < 0 or self.pose_batch < 1 or self.pose_lr <= 0:
+            raise ValueError(f"the pose phase needs pose_steps >= 0, pose_batch >= 1 and pose_lr > 0, not "
+                             f"{self.pose_steps}, {self.pose_batch} and {self.pose_lr}")
         if min(self.volume_depth, self.volume_size) < 4:
             raise ValueError(f"the volume {self.volume_shape} is too small: depth and size must be at least 4")
 
@@ -293,7 +318,8 @@ class LatentConfig:
             # teaches the decoder to paint the inside of an open mouth instead of stretching the lips over it; then
             # an emotion phase (~15 min, the renderer alone) teaches the warps to lift the mouth's corners; then a
             # people phase (~10 min, z_dyn's CNN alone, on 2000 clips: 1200 more, ~8 min and 4.8 GB to make) shows
-            # z_dyn 2.5x as many people, so it reads the jaw and the blinks of new people.
+            # z_dyn 2.5x as many people, so it reads the jaw and the blinks of new people; then a pose phase (~6 min,
+            # z_pose's CNN alone, on the same people) reads the head's roll and yaw closer.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,
                       flow_channels=16, flow_upsamples=2, dec_channels=(64, 32), g3d_blocks=1,
@@ -302,7 +328,7 @@ class LatentConfig:
                       focus_steps=2000, blink_share=0.4, focus_eye_weight=4.0, focus_lr=7e-4,
                       focus_scaled_expression=True, focus_eye_inside=8.0, gate_steps=5000, gate_lr=3e-4,
                       emotion_steps=6000, emotion_lr=1e-3, w_flow_landmarks=50.0,
-                      people_steps=3000, people_clips=2000)
+                      people_steps=3000, people_clips=2000, pose_steps=15000)
         else:
             # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
             cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,

@@ -12,6 +12,7 @@ tell the decoder how the driver differs from the source, so the motion code lear
   from the person's other clip: larger differences between source and driver, so the motion code must carry
   gaze and expression too, not only what changes within four seconds.
 * :class:`IdentityFrameDataset` draws single frames labelled with their person, for the identity network.
+* :class:`FramePoseDataset` draws single frames with their given head pose, for the pose phase.
 
 Items are drawn by a generator seeded with (seed, index): the same index always gives the same pair.
 """
@@ -209,3 +210,25 @@ class IdentityFrameDataset(Dataset):
         t = int(rng.integers(self.clips.n_frames[c]))
         return dict(image=to_tensor(self.clips.frames(c)[t]),
                     label=torch.tensor(self.label_of[self.clips.identity[c]]))
+
+
+class FramePoseDataset(Dataset):
+    """Single frames and their given head pose, for the pose phase: ``n_items`` items, item i a frame of a clip, both
+    drawn from ``(seed, i)`` (so an interrupted run draws the same items again).
+
+    Each item: ``image`` (3, H, W) in [0, 1], ``pose`` (6,) the given pose, ``pose_ok`` whether it is trusted."""
+
+    def __init__(self, clips: ClipFrames, n_items: int, seed: int = 0):
+        self.clips, self.n_items, self.seed = clips, int(n_items), int(seed)
+
+    def __len__(self) -> int:
+        return self.n_items
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, index])
+        c = int(rng.integers(len(self.clips)))
+        t = int(rng.integers(self.clips.n_frames[c]))
+        pose, ok = self.clips.pose(c)
+        return dict(image=to_tensor(self.clips.frames(c)[t]), pose=torch.from_numpy(pose[t].copy()),
+                    pose_ok=torch.tensor(bool(ok[t])))
+

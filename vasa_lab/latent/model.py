@@ -201,11 +201,19 @@ class MotionEncoder(nn.Module):
         self.register_buffer("pose_mean", torch.tensor(POSE_MEAN), persistent=False)
         self.register_buffer("pose_unit", torch.tensor(POSE_UNIT), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def seen(self, x: torch.Tensor) -> torch.Tensor:
+        """The image at the size the CNNs see."""
         if x.shape[-1] != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-        z_pose = self.pose_mean + self.pose_unit * self.pose_net(x)   # (B, 6): degrees, head units, scale
-        return z_pose, self.dyn_net(x)                                # (B, dyn_dim)
+        return x
+
+    def pose(self, x: torch.Tensor) -> torch.Tensor:
+        """z_pose alone (B, 6): degrees, head units, scale."""
+        return self.pose_mean + self.pose_unit * self.pose_net(self.seen(x))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.seen(x)
+        return self.pose(x), self.dyn_net(x)                         # (B, 6), (B, dyn_dim)
 
 
 # ---------------------------------------------------------------------------------------------------------------

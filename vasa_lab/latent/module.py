@@ -94,6 +94,10 @@ class LatentModule(L.LightningModule):
             self.steps, self.lr = cfg.people_steps, cfg.people_lr
             for name, p in model.named_parameters():
                 p.requires_grad_(name.startswith("motion_encoder.dyn_net."))
+        if cfg.has_pose_phase:     # the pose phase trains z_pose's CNN alone, on the pose loss
+            self.steps, self.lr = cfg.pose_steps, cfg.pose_lr
+            for name, p in model.named_parameters():
+                p.requires_grad_(name.startswith("motion_encoder.pose_net."))
         self.history: list[dict[str, float]] = []
         self.generator = torch.Generator().manual_seed(cfg.seed + 1)
 
@@ -266,12 +270,19 @@ class LatentModule(L.LightningModule):
                  + cfg.w_expression * logs["expression"])
         return total, logs, xd_hat
 
+    def pose_losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, None]:
+        """The pose phase: z_pose of single colour-jittered frames against their given pose (where it is trusted);
+        nothing is rendered."""
+        see = self.jitter if self.cfg.motion_jitter else (lambda x: x)
+        loss = pose_loss(self.model.motion_encoder.pose(see(batch["image"])), batch["pose"], batch["pose_ok"].float())
+        return loss, dict(pose=loss), None
+
     # -- Lightning -----------------------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
         opts = self.optimizers()
         opt_g, opt_d = (opts if isinstance(opts, (list, tuple)) else (opts, None))
         sched = self.lr_schedulers()
-        losses = (self.people_losses if self.cfg.has_people_phase
+        losses = (self.pose_losses if self.cfg.has_pose_phase else self.people_losses if self.cfg.has_people_phase
                   else self.gate_losses if self.cfg.has_gate_phase else self.generator_losses)
         total, logs, xd_hat = losses(batch)
         opt_g.zero_grad(set_to_none=True)
@@ -280,7 +291,7 @@ class LatentModule(L.LightningModule):
         opt_g.step()
         if sched is not None:
             sched.step()
-        if self.disc is not None:
+        if self.disc is not None and xd_hat is not None:
             _, real_score = self.disc(batch["driver"])
             _, fake_score = self.disc(xd_hat.detach())
             d_loss = hinge_d_loss(real_score, fake_score)
@@ -294,7 +305,8 @@ class LatentModule(L.LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]
-        if self.expression_head is not None and (self.cfg.has_people_phase or not self.cfg.has_gate_phase):
+        if self.expression_head is not None and not self.cfg.has_pose_phase \
+                and (self.cfg.has_people_phase or not self.cfg.has_gate_phase):
             params += list(self.expression_head.parameters())
         opt_g = torch.optim.Adam(params, lr=self.lr, betas=(0.5, 0.999))
         # the schedule spans the steps this run makes: on N devices each takes 1/N of the batches (steps // N)
@@ -333,6 +345,9 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     A config with a people phase (``people_steps`` > 0) continues the model of ``config.without_people()``:
     ``people_steps`` steps train z_dyn's CNN alone (:meth:`LatentModule.people_losses`) on the profile's world grown
     to ``people_clips`` clips (:func:`vasa_lab.world.dataset.grown_world`; its own ``data`` if the config has one).
+    A config with a pose phase (``pose_steps`` > 0) continues the model of ``config.without_pose()``: ``pose_steps``
+    steps of ``pose_batch`` single frames (:class:`~vasa_lab.latent.data.FramePoseDataset`) train z_pose's CNN alone
+    on the pose loss (:meth:`LatentModule.pose_losses`), on the same world as the people phase.
 
     ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
     ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).
@@ -340,11 +355,11 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     there resumes from it (weights, optimiser, schedule and step) and continues with the pairs it had not drawn.
     """
     from ..data.clips import ClipFrames, dataset_folder
-    from .data import FramePairDataset
+    from .data import FramePairDataset, FramePoseDataset
 
     cfg = model.config
     seed_everything(cfg.seed)
-    if folder is None and cfg.has_people_phase and cfg.people_clips and not cfg.data:
+    if folder is None and (cfg.has_people_phase or cfg.has_pose_phase) and cfg.people_clips and not cfg.data:
         from ..world.dataset import grown_world
 
         folder = grown_world(cfg.profile, cfg.people_clips)
@@ -353,14 +368,15 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     if clips.image_size() != cfg.image_size:
         raise ValueError(f"the data in {folder} is {clips.image_size()} px but the model is for "
                          f"{cfg.image_size} px (profile {cfg.profile!r})")
-    before = cfg.previous_phase()
+    before, batch_size = cfg.previous_phase(), cfg.batch_size
     if before is None:
         pairs = FramePairDataset(clips, cfg.steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share,
                                  cfg.seed, cfg.eye_weight)
     else:
         # a later phase: (its name, steps, share of drivers from the person's other clip, seed offset)
         name, steps, other_clip_share, seed_offset = (
-            ("people", cfg.people_steps, cfg.other_clip_share, 4) if cfg.has_people_phase
+            ("pose", cfg.pose_steps, cfg.other_clip_share, 5) if cfg.has_pose_phase
+            else ("people", cfg.people_steps, cfg.other_clip_share, 4) if cfg.has_people_phase
             else ("emotion", cfg.emotion_steps, cfg.emotion_other_clip_share, 3) if cfg.has_emotion_phase
             else ("gate", cfg.gate_steps, cfg.other_clip_share, 2) if cfg.has_gate_phase
             else ("focus", cfg.focus_steps, cfg.other_clip_share, 1))
@@ -371,9 +387,13 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
         if unexpected or any(not k.startswith(new_parts) for k in missing):
             raise ValueError(f"the model before the {name} phase does not fit: missing {missing}, "
                              f"unexpected {unexpected}")
-        pairs = FramePairDataset(clips, steps * cfg.batch_size, cfg.min_pair_gap, other_clip_share,
-                                 cfg.seed + seed_offset, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
-    scale = (expression_spread(clips) if cfg.has_focus_phase and cfg.focus_scaled_expression
+        if name == "pose":           # single frames and their pose; nothing is rendered
+            batch_size = cfg.pose_batch
+            pairs = FramePoseDataset(clips, steps * batch_size, cfg.seed + seed_offset)
+        else:
+            pairs = FramePairDataset(clips, steps * cfg.batch_size, cfg.min_pair_gap, other_clip_share,
+                                     cfg.seed + seed_offset, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
+    scale = (expression_spread(clips) if cfg.has_focus_phase and cfg.focus_scaled_expression and not cfg.has_pose_phase
              and (cfg.has_people_phase or not cfg.has_gate_phase) else None)
     module = LatentModule(model, identity_net, scale)
     kwargs, resume, start = {}, None, 0
@@ -384,8 +404,8 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     trainer = make_trainer(module.steps, **kwargs)
     if resume:
         print(f"resuming from {resume} at step {start} of {module.steps}")
-    rest = RunSampler(len(pairs), start * cfg.batch_size)               # the pairs a resumed run has not drawn
-    trainer.fit(module, DataLoader(pairs, batch_size=cfg.batch_size, sampler=rest, num_workers=num_workers,
+    rest = RunSampler(len(pairs), start * batch_size)                   # the items a resumed run has not drawn
+    trainer.fit(module, DataLoader(pairs, batch_size=batch_size, sampler=rest, num_workers=num_workers,
                                    drop_last=True, persistent_workers=num_workers > 0), ckpt_path=resume,
                 weights_only=True)
     check_finished(trainer, module.steps)

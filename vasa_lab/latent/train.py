@@ -26,7 +26,9 @@ draws the smile the motion codes hold; ``small`` has it, ``--emotion-steps 0`` s
 phase (``people_steps`` > 0), continues the emotion phase's model and trains only z_dyn's CNN on the profile's world
 grown to ``people_clips`` clips (small: 2000, 816 training people; the 1200 clips past small's own are made on first
 use), so z_dyn reads the jaw and the blinks of people it never saw; ``small`` has it, ``--people-steps 0`` stops
-before it. It changes the motion codes: the motion transformer is trained on its codes.
+before it. A sixth, the pose phase (``pose_steps`` > 0), continues the people phase's model and trains only z_pose's
+CNN on the pose loss, on single frames of the same world; ``small`` has it, ``--pose-steps 0`` stops before it. The
+people and pose phases change the motion codes: the motion transformer is trained on their codes.
 """
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def add_emotion_phase_options(p: argparse.ArgumentParser) -> None:
     """The emotion phase's options (``--emotion-steps``, ``--w-lips``, ``--w-flow-landmarks``,
-    ``--flow-landmark-lips``) and the people phase's (``--people-steps``), shared by this command and the benchmarks
+    ``--flow-landmark-lips``), the people phase's (``--people-steps``) and the pose phase's (``--pose-steps``), shared by this command and the benchmarks
     that read a model of another emotion or people phase (:func:`emotion_phase_from_args`; a model not in the store is
     trained first)."""
     p.add_argument("--emotion-steps", type=int, default=None,
@@ -84,14 +86,19 @@ def add_emotion_phase_options(p: argparse.ArgumentParser) -> None:
                    help="the lips' landmarks in that correspondence: all twenty, or only the four corners")
     p.add_argument("--people-steps", type=int, default=None,
                    help="steps of the people phase after the emotion phase (default: the profile's; 0 = none)")
+    p.add_argument("--pose-steps", type=int, default=None,
+                   help="steps of the pose phase after the people phase (default: the profile's; 0 = none)")
 
 
 def emotion_phase_from_args(config: LatentConfig, args: argparse.Namespace) -> LatentConfig:
     """``config`` with the emotion phase that :func:`add_emotion_phase_options`' options ask for (another emotion phase
-    comes without the people phase), and the people phase ``--people-steps`` asks for (0: none)."""
+    comes without the people and pose phases), the people phase ``--people-steps`` asks for (0: none, nor the pose
+    phase after it) and the pose phase ``--pose-steps`` asks for (0: none)."""
     config = emotion_phase(config, args.emotion_steps, args.w_lips, args.w_flow_landmarks, args.flow_landmark_lips)
     if args.people_steps is not None:
         config = replace(config, people_steps=args.people_steps) if args.people_steps > 0 else config.without_people()
+    if args.pose_steps is not None:
+        config = replace(config, pose_steps=args.pose_steps) if args.pose_steps > 0 else config.without_pose()
     return config
 
 
@@ -102,7 +109,7 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside", "gate_steps", "emotion_steps",
-                 "w_lips", "w_flow_landmarks", "flow_landmark_lips", "people_steps"):
+                 "w_lips", "w_flow_landmarks", "flow_landmark_lips", "people_steps", "pose_steps"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.vgg19:
@@ -118,6 +125,8 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
         if args.emotion_steps is not None:
             raise ValueError("the emotion phase continues the gate phase: --emotion-steps needs --gate-steps > 0")
         cfg = cfg.without_emotion()     # --gate-steps 0 alone: the phases before the gate's (the profile's emotion too)
+    if not cfg.has_pose_phase:      # --pose-steps 0: exactly the phase before the pose phase
+        cfg = cfg.without_pose()
     if not cfg.has_people_phase:    # --people-steps 0: exactly the phase before the people phase
         cfg = cfg.without_people()
     if not cfg.has_emotion_phase:   # --emotion-steps 0: exactly the phase before the emotion phase
@@ -140,6 +149,8 @@ def phase_of(cfg: LatentConfig) -> str:
         text = f"{cfg.emotion_steps} emotion steps after {text}"
     if cfg.has_people_phase:
         text = f"{cfg.people_steps} people steps after {text}"
+    if cfg.has_pose_phase:
+        text = f"{cfg.pose_steps} pose steps after {text}"
     return text
 
 
