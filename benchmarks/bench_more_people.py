@@ -27,7 +27,8 @@ on the first 16 test clips, read by chapter 02's tracker. About 3 minutes per re
 02's tracker instead of z_pose say what the frames themselves tell of the angles across people (about a minute;
 ``--no-tracker`` skips it).
 
-Writes ``benchmarks/results/more_people_<profile>.json`` (arms not run this time are kept from the file, saying so);
+Writes ``benchmarks/results/more_people_<profile>.json`` (an arm not run this time is kept from the file, saying so,
+when it read the same model, by its config key, with this protocol);
 chapter 04 prints it and checks its ``pose`` row against its own measurement of the shipped model.
 ``more_people_small_adversary.json`` is an earlier run of this question (commit 51c2b69, its own fine-tune loop) with
 a linear person classifier on z_dyn as an adversary (weight 0.05): no change beyond the run-to-run spread. Asserts
@@ -63,7 +64,7 @@ def read(model, fit_clips, test_clips, pixel_clips: int = 16) -> dict:
         out[f"{code} within clips"] = probes.probe_r2(probes.within_clips(fit), probes.within_clips(test), code,
                                                       tuple(f for f in factors if share[f] < 0.99))
     out["z_pose per-clip offset"] = offset_summary(clip_offsets(fit.z_pose, fit.states, test.z_pose, test.states,
-                                                                test.clip))
+                                                                test.clip, len(test_clips)))
     out["identity from z_dyn"], out["identity chance"] = probes.identity_probe(test, test.z_dyn)
     same, chance = probes.nearest_level_same_person(*probes.clip_levels(test, "z_dyn"))
     out["nearest clip level same person"], out["nearest level chance"] = same, chance
@@ -81,22 +82,28 @@ def read(model, fit_clips, test_clips, pixel_clips: int = 16) -> dict:
 
 
 def clip_offsets(fit_x: np.ndarray, fit_states: np.ndarray, x: np.ndarray, states: np.ndarray,
-                 clip: np.ndarray) -> np.ndarray:
+                 clip: np.ndarray, n_clips: int) -> np.ndarray:
     """How far a reading of the head's angles sits off the truth over a whole clip: a ridge probe fitted on ``fit_x``
-    reads yaw, pitch and roll from ``x``; its error averaged over each clip (n_clips, 3), in degrees. A person's
-    offset shows here, not in the frame-to-frame error."""
+    reads yaw, pitch and roll from ``x``; its error averaged over each of clips 0 .. n_clips - 1 (n_clips, 3), in
+    degrees (NaN for a clip with no row: a reader that found no face in it). A person's offset shows here, not in the
+    frame-to-frame error."""
     from vasa_lab.latent import probes
 
     err = probes.ridge_predict(probes.ridge_fit(fit_x, fit_states[:, :3]), x) - states[:, :3]
-    return np.stack([err[clip == c].mean(0) for c in np.unique(clip)])
+    return np.stack([err[clip == c].mean(0) if (clip == c).any() else np.full(3, np.nan) for c in range(n_clips)])
 
 
 def offset_summary(offsets: np.ndarray) -> dict:
     """The per-clip offsets (n_clips, 3) as stored: their standard deviation per angle and the offsets themselves."""
     from vasa_lab.latent import probes
 
-    return {"std (deg)": dict(zip(probes.POSE_FACTORS, offsets.std(0).tolist())),
-            "offsets (deg)": np.round(offsets, 4).tolist()}
+    return {"std (deg)": dict(zip(probes.POSE_FACTORS, np.nanstd(offsets, 0).tolist())),
+            "offsets (deg)": [[round(float(v), 4) if np.isfinite(v) else None for v in row] for row in offsets]}
+
+
+def offsets_of(summary: dict) -> np.ndarray:
+    """The per-clip offsets of :func:`offset_summary` back as an array (NaN where a clip had no reading)."""
+    return np.array([[np.nan if v is None else v for v in row] for row in summary["offsets (deg)"]], np.float64)
 
 
 @torch.no_grad()
@@ -118,7 +125,7 @@ def tracker_pose(fit_clips, test_clips) -> dict:
     (fx, fy, _, _), (tx, ty, tc, found) = read(fit_clips), read(test_clips)
     r2 = probes.r2_score(ty, probes.ridge_predict(probes.ridge_fit(fx, fy), tx))
     return {"across people": dict(zip(probes.POSE_FACTORS, map(float, r2))),
-            "per-clip offset": offset_summary(clip_offsets(fx, fy, tx, ty, tc)), "frames found": found}
+            "per-clip offset": offset_summary(clip_offsets(fx, fy, tx, ty, tc, len(test_clips))), "frames found": found}
 
 
 def show(name: str, r: dict) -> None:
@@ -149,6 +156,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
+    from vasa_lab.artifacts import config_key
     from vasa_lab.data.clips import heldout_clips
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.latent.config import LatentConfig
@@ -170,7 +178,7 @@ def main(argv=None) -> None:
             raise SystemExit(f"unknown arm {arm!r}: choose from {', '.join(configs)}")
         model = load_latent_model(config=configs[arm])
         r = read(model, fit_clips, test_clips)
-        results["arms"][arm] = r
+        results["arms"][arm] = r = {"config_key": config_key(configs[arm]), **r}
         show(arm, r)
     if args.tracker:
         results["tracker"] = tracker_pose(fit_clips, test_clips)
@@ -181,14 +189,20 @@ def main(argv=None) -> None:
         print("\nchapter 02's tracker, the same probes: " + ", ".join(
             f"{f} R2 {t['across people'][f]:.3f} (per-clip offset std {t['per-clip offset']['std (deg)'][f]:.2f} deg)"
             for f in t["across people"]))
-        if "pose" in results["arms"]:       # the same clips off the same way for both readers: the frames say so
-            ours = np.array(results["arms"]["pose"]["z_pose per-clip offset"]["offsets (deg)"])
-            theirs = np.array(t["per-clip offset"]["offsets (deg)"])
-            print("  per-clip offsets, z_pose (shipped) against the tracker's, correlation: " + ", ".join(
-                f"{f} {np.corrcoef(ours[:, k], theirs[:, k])[0, 1]:.2f}" for k, f in enumerate(t["across people"])))
-    for arm in configs:
-        if arm not in results["arms"] and arm in earlier:
-            results["arms"][arm] = {**earlier[arm], "note": earlier[arm].get("note", "from an earlier run")}
+        if "pose" in results["arms"]:       # are the same clips off the same way for both readers?
+            ours = offsets_of(results["arms"]["pose"]["z_pose per-clip offset"])
+            theirs = offsets_of(t["per-clip offset"])
+            both = np.isfinite(ours).all(1) & np.isfinite(theirs).all(1)
+            print(f"  per-clip offsets, z_pose (shipped) against the tracker's, correlation over {both.sum()} clips: "
+                  + ", ".join(f"{f} {np.corrcoef(ours[both, k], theirs[both, k])[0, 1]:.2f}"
+                              for k, f in enumerate(t["across people"])))
+    for arm in configs:       # an arm not run now is kept from the file if it read today's model with today's protocol
+        kept = earlier.get(arm, {})
+        if arm not in results["arms"] and kept.get("config_key") == config_key(configs[arm]) \
+                and "z_pose per-clip offset" in kept:
+            results["arms"][arm] = {**kept, "note": kept.get("note", "from an earlier run")}
+        elif arm not in results["arms"] and kept:
+            print(f"the earlier run's {arm!r} arm read another model or protocol: dropped (run --arms {arm})")
     results["arms"] = {arm: results["arms"][arm] for arm in configs if arm in results["arms"]}
     RESULTS.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1))

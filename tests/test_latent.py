@@ -692,6 +692,11 @@ def test_training_cli_options(tmp_path):
     assert pose.pose_steps == 20 and pose.without_pose() == small.without_pose() and small.has_pose_phase
     assert config_from_args(parse_args(["--profile", "small", "--pose-steps", "0"])) == small.without_pose()
     assert small.without_pose().has_people_phase and not small.without_people().has_pose_phase
+    with pytest.raises(ValueError, match="people_steps > 0"):
+        replace(small, people_steps=0).check()
+    assert main(["--profile", "small", "--people-steps", "0", "--pose-steps", "5", "--store", str(tmp_path)]) == 2
+    with pytest.raises(ValueError, match="--people-steps > 0"):
+        emotion_phase_from_args(small, bench.parse_args(["--people-steps", "0", "--pose-steps", "5"]))
 
 
 def test_shipped_tiny_weights_load_into_todays_code(tmp_path):
@@ -798,3 +803,25 @@ def test_the_learning_rate_schedule_spans_the_steps_each_device_makes():
             sched["scheduler"].step()
         assert sched["scheduler"].total_steps == made
         assert opt.param_groups[0]["lr"] < 0.01 * module.lr, f"{made} steps: the rate has not come down"
+
+
+def test_bench_more_people_reads_each_clips_angle_offset_and_a_clip_without_a_reading():
+    """``bench_more_people.clip_offsets``: a reader off by a constant in each clip gives back those constants; a clip
+    it never read is NaN, left out of the spread and stored as null (chapter 04 and the README read these)."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    bench = importlib.import_module("bench_more_people")
+    rng = np.random.default_rng(0)
+    states = rng.normal(size=(200, 17)) * 3
+    clip = np.repeat(np.arange(4), 50)
+    offset = np.array([[1.0, 0.0, 0.0], [-1.0, 0.5, 0.0], [0.0, -0.5, 0.2], [0.0, 0.0, -0.2]])
+    got = bench.clip_offsets(states[:, :3], states, states[:, :3] + offset[clip], states, clip, n_clips=5)
+    assert got.shape == (5, 3) and np.isnan(got[4]).all()
+    np.testing.assert_allclose(got[:4], offset, atol=0.02)
+    summary = bench.offset_summary(got)
+    assert summary["offsets (deg)"][4] == [None, None, None]
+    assert abs(summary["std (deg)"]["yaw"] - offset[:, 0].std()) < 0.02
+    np.testing.assert_allclose(bench.offsets_of(summary)[:4], np.round(got[:4], 4))

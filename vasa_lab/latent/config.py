@@ -223,7 +223,7 @@ class LatentConfig:
         return replace(self.without_pose(), people_steps=0, people_clips=0, people_lr=3e-4)
 
     def without_emotion(self) -> "LatentConfig":
-        """The config of the model the emotion phase starts from: this one without the emotion (and people)
+        """The config of the model the emotion phase starts from: this one without the emotion (and people and pose)
         settings."""
         return replace(self.without_people(), emotion_steps=0, emotion_lr=3e-4, emotion_other_clip_share=0.8, w_lips=0.0,
                        w_flow_landmarks=0.0, flow_landmark_lips="all")
@@ -300,6 +300,9 @@ class LatentConfig:
         if self.pose_steps < 0 or self.pose_batch < 1 or self.pose_lr <= 0:
             raise ValueError(f"the pose phase needs pose_steps >= 0, pose_batch >= 1 and pose_lr > 0, not "
                              f"{self.pose_steps}, {self.pose_batch} and {self.pose_lr}")
+        if self.pose_steps > 0 and self.people_steps <= 0:
+            raise ValueError("the pose phase (pose_steps > 0) continues the people phase's model: it needs "
+                             "people_steps > 0")
         if min(self.volume_depth, self.volume_size) < 4:
             raise ValueError(f"the volume {self.volume_shape} is too small: depth and size must be at least 4")
 
@@ -318,7 +321,7 @@ class LatentConfig:
             # teaches the decoder to paint the inside of an open mouth instead of stretching the lips over it; then
             # an emotion phase (~15 min, the renderer alone) teaches the warps to lift the mouth's corners; then a
             # people phase (~10 min, z_dyn's CNN alone, on 2000 clips: 1200 more, ~8 min and 4.8 GB to make) shows
-            # z_dyn 2.5x as many people, so it reads the jaw and the blinks of new people; then a pose phase (~6 min,
+            # z_dyn 2.5x as many people, so it reads the jaw and the blinks of new people; then a pose phase (~8 min,
             # z_pose's CNN alone, on the same people) reads the head's roll and yaw closer.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,

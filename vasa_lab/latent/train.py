@@ -99,6 +99,8 @@ def emotion_phase_from_args(config: LatentConfig, args: argparse.Namespace) -> L
         config = replace(config, people_steps=args.people_steps) if args.people_steps > 0 else config.without_people()
     if args.pose_steps is not None:
         config = replace(config, pose_steps=args.pose_steps) if args.pose_steps > 0 else config.without_pose()
+    if config.has_pose_phase and not config.has_people_phase:
+        raise ValueError("the pose phase continues the people phase: --pose-steps needs --people-steps > 0")
     return config
 
 
@@ -125,6 +127,8 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
         if args.emotion_steps is not None:
             raise ValueError("the emotion phase continues the gate phase: --emotion-steps needs --gate-steps > 0")
         cfg = cfg.without_emotion()     # --gate-steps 0 alone: the phases before the gate's (the profile's emotion too)
+    if cfg.has_pose_phase and not cfg.has_people_phase and args.pose_steps is not None:
+        raise ValueError("the pose phase continues the people phase: --pose-steps needs --people-steps > 0")
     if not cfg.has_pose_phase:      # --pose-steps 0: exactly the phase before the pose phase
         cfg = cfg.without_pose()
     if not cfg.has_people_phase:    # --people-steps 0: exactly the phase before the people phase
