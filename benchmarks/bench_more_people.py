@@ -63,7 +63,7 @@ def read(model, fit_clips, test_clips, pixel_clips: int = 16) -> dict:
         out[f"{code} across people"] = probes.probe_r2(fit, test, code, factors)
         out[f"{code} within clips"] = probes.probe_r2(probes.within_clips(fit), probes.within_clips(test), code,
                                                       tuple(f for f in factors if share[f] < 0.99))
-    out["z_pose per-clip offset"] = offset_summary(clip_offsets(fit.z_pose, fit.states, test.z_pose, test.states,
+    out["z_pose per-clip offset"] = offset_summary(probes.clip_offsets(fit.z_pose, fit.states, test.z_pose, test.states,
                                                                 test.clip, len(test_clips)))
     out["identity from z_dyn"], out["identity chance"] = probes.identity_probe(test, test.z_dyn)
     same, chance = probes.nearest_level_same_person(*probes.clip_levels(test, "z_dyn"))
@@ -79,18 +79,6 @@ def read(model, fit_clips, test_clips, pixel_clips: int = 16) -> dict:
     out["pixels (a)"] = {k: float(s[k]) for k in ("mouth_range", "mouth_jaw_ratio", "blink_f1_shown",
                                                   "gaze_error_ratio", "mouth_closed_shown", "mouth_closed_real")}
     return out
-
-
-def clip_offsets(fit_x: np.ndarray, fit_states: np.ndarray, x: np.ndarray, states: np.ndarray,
-                 clip: np.ndarray, n_clips: int) -> np.ndarray:
-    """How far a reading of the head's angles sits off the truth over a whole clip: a ridge probe fitted on ``fit_x``
-    reads yaw, pitch and roll from ``x``; its error averaged over each of clips 0 .. n_clips - 1 (n_clips, 3), in
-    degrees (NaN for a clip with no row: a reader that found no face in it). A person's offset shows here, not in the
-    frame-to-frame error."""
-    from vasa_lab.latent import probes
-
-    err = probes.ridge_predict(probes.ridge_fit(fit_x, fit_states[:, :3]), x) - states[:, :3]
-    return np.stack([err[clip == c].mean(0) if (clip == c).any() else np.full(3, np.nan) for c in range(n_clips)])
 
 
 def offset_summary(offsets: np.ndarray) -> dict:
@@ -125,7 +113,8 @@ def tracker_pose(fit_clips, test_clips) -> dict:
     (fx, fy, _, _), (tx, ty, tc, found) = read(fit_clips), read(test_clips)
     r2 = probes.r2_score(ty, probes.ridge_predict(probes.ridge_fit(fx, fy), tx))
     return {"across people": dict(zip(probes.POSE_FACTORS, map(float, r2))),
-            "per-clip offset": offset_summary(clip_offsets(fx, fy, tx, ty, tc, len(test_clips))), "frames found": found}
+            "per-clip offset": offset_summary(probes.clip_offsets(fx, fy, tx, ty, tc, len(test_clips))),
+            "frames found": found}
 
 
 def show(name: str, r: dict) -> None:

@@ -805,8 +805,8 @@ def test_the_learning_rate_schedule_spans_the_steps_each_device_makes():
         assert opt.param_groups[0]["lr"] < 0.01 * module.lr, f"{made} steps: the rate has not come down"
 
 
-def test_bench_more_people_reads_each_clips_angle_offset_and_a_clip_without_a_reading():
-    """``bench_more_people.clip_offsets``: a reader off by a constant in each clip gives back those constants; a clip
+def test_each_clips_angle_offset_and_a_clip_without_a_reading():
+    """``probes.clip_offsets``: a reader off by a constant in each clip gives back those constants; a clip
     it never read is NaN, left out of the spread and stored as null (chapter 04 and the README read these)."""
     import importlib
     import sys
@@ -814,11 +814,13 @@ def test_bench_more_people_reads_each_clips_angle_offset_and_a_clip_without_a_re
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     bench = importlib.import_module("bench_more_people")
+    from vasa_lab.latent import probes
+
     rng = np.random.default_rng(0)
     states = rng.normal(size=(200, 17)) * 3
     clip = np.repeat(np.arange(4), 50)
     offset = np.array([[1.0, 0.0, 0.0], [-1.0, 0.5, 0.0], [0.0, -0.5, 0.2], [0.0, 0.0, -0.2]])
-    got = bench.clip_offsets(states[:, :3], states, states[:, :3] + offset[clip], states, clip, n_clips=5)
+    got = probes.clip_offsets(states[:, :3], states, states[:, :3] + offset[clip], states, clip, n_clips=5)
     assert got.shape == (5, 3) and np.isnan(got[4]).all()
     np.testing.assert_allclose(got[:4], offset, atol=0.02)
     summary = bench.offset_summary(got)

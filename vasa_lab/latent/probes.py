@@ -163,6 +163,16 @@ def clip_levels(codes: Codes, name: str) -> tuple[np.ndarray, np.ndarray]:
     return levels, np.array([codes.identity[codes.clip == c][0] for c in order])
 
 
+def clip_offsets(fit_x: np.ndarray, fit_states: np.ndarray, x: np.ndarray, states: np.ndarray,
+                 clip: np.ndarray, n_clips: int) -> np.ndarray:
+    """How far a reading of the head's angles sits off the truth over a whole clip: a ridge probe fitted on ``fit_x``
+    reads yaw, pitch and roll from ``x``; its error averaged over each of clips 0 .. n_clips - 1 (n_clips, 3), in
+    degrees (NaN for a clip with no row: a reader that found no face in it). A person's offset shows here, not in the
+    frame-to-frame error."""
+    err = ridge_predict(ridge_fit(fit_x, fit_states[:, :3]), x) - states[:, :3]
+    return np.stack([err[clip == c].mean(0) if (clip == c).any() else np.full(3, np.nan) for c in range(n_clips)])
+
+
 def nearest_level_same_person(levels: np.ndarray, person: np.ndarray) -> tuple[float, float]:
     """How often the clip whose level lies nearest (each dimension in its spread over the clips) is the same
     person's, and chance (1 / (n_clips - 1), for people with two clips). A code whose levels say who is moving
