@@ -253,8 +253,8 @@ class MotionStream:
         j-th of a window's ``keep`` kept frames is shifted by ``-level * (j + 1) / keep * keep / revert_frames``: a
         ramp across the window, so no step appears at the join (a window that keeps one frame takes its whole,
         small, shift on that frame). Fast motion (nods, the mouth) is untouched; a deviation that lasts decays over
-        roughly ``revert_seconds`` (the pull acts on a lagging 2 s average: at 5 s a continuous model of the two overshoots by about 2
-        % on the way back). Before it, the soft bound (:func:`soft_bound`) where one is asked for."""
+        roughly ``revert_seconds`` (the pull acts on a lagging 2 s average: at 5 s a continuous model of the two
+        overshoots by about 2 % on the way back). Before it, the soft bound (:func:`soft_bound`) where one is asked for."""
         if self.bound is not None:                      # no frame leaves the data's range
             x = soft_bound(x, self.bound)
         if self.revert_frames is None:
