@@ -138,7 +138,7 @@ def generate_motion(model: MotionDiT, audio_features, cond: MotionConditions | N
     ``progress`` shows a bar over windows; ``revert_seconds=`` and ``bound=`` set the drift control,
     ``context_bound=`` how far out the context the network sees may go, and ``join_frames=`` the head's join from
     ``first_motion`` into the first window (:class:`~vasa_lab.motion.stream.MotionStream`; ``None`` turns any of
-    them off).
+    them off); ``reverted=`` how many of the first motion numbers the drift control pulls (None: all of them).
 
     This is a :class:`vasa_lab.motion.stream.MotionStream` given all the audio at once, with whole windows: the
     streaming path with ``lookahead=None`` gives the same motion, frame for frame.

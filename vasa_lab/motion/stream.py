@@ -50,6 +50,10 @@ _KEEP = object()        # set_conditions(): "leave the conditions as they are"
 REVERT_SECONDS = 5.0    # drift control's time constant (MotionStream._revert); None turns it off. 10 s let
                         # offline ten-minute runs wander past the drift tolerance on some seeds (README, Long audio)
 LEVEL_FRAMES = 50       # the running average it corrects: 2 s at 25 fps
+REVERTED = 5            # ... of the first 5 motion numbers only: the head's turn and place (yaw, pitch, roll, tx, ty).
+                        # Not its scale, where the distance condition lives, nor the face, where gaze and emotion do:
+                        # pulled back too, a held condition lost 9-31 % of its effect over two minutes
+                        # (benchmarks/bench_held_conditions.py; README, Long audio)
 BOUND = 3.0             # the soft bound's width when one is asked for (bound=BOUND), in the data's standard
                         # deviations. Off by default: it made blinks shallower and the mouth narrower, and a model
                         # trained on a noised context (MotionConfig.context_noise) does not need it to stay home
@@ -99,7 +103,7 @@ class MotionStream:
                  emotion_scale: float = 0.0, seed: int = 0, lookahead: int | None = None, stride: int = 4,
                  first_motion=None, first_audio=None, revert_seconds: float | None = REVERT_SECONDS,
                  bound: float | None = None, origin=None, join_frames: float | None = JOIN_FRAMES,
-                 context_bound: float | None = CONTEXT_BOUND, eta: float = 0.0):
+                 context_bound: float | None = CONTEXT_BOUND, eta: float = 0.0, reverted: int | None = REVERTED):
         cfg = model.config
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -120,6 +124,10 @@ class MotionStream:
         if revert_seconds is not None and not (np.isfinite(revert_seconds) and revert_seconds > 0):
             raise ValueError(f"revert_seconds must be a positive number of seconds or None, got {revert_seconds!r}")
         self.revert_frames = None if revert_seconds is None else float(revert_seconds) * cfg.audio.fps
+        if reverted is not None and not (isinstance(reverted, (int, np.integer)) and 1 <= reverted <= cfg.motion_dim):
+            raise ValueError(f"reverted must be how many of the first motion numbers the drift control pulls, 1 to "
+                             f"{cfg.motion_dim}, or None for all of them; got {reverted!r}")
+        self.reverted = cfg.motion_dim if reverted is None else int(reverted)
         if bound is not None and not (np.isfinite(bound) and bound > 0):
             raise ValueError(f"bound must be a positive number of standard deviations or None, got {bound!r}")
         self.bound = None if bound is None else float(bound)
@@ -243,15 +251,17 @@ class MotionStream:
         return np.concatenate(out)
 
     def _revert(self, x: torch.Tensor) -> torch.Tensor:
-        """Drift control: pull the slow average of the motion back towards the data's mean (0, normalised).
+        """Drift control: pull the slow average of the head's pose back towards the data's mean (0, normalised).
 
         Each window continues from the last one, so a small bias in what the network predicts adds up: measured
         on the tiny model trained on the clean context, the head's yaw walked 50 degrees away within 30 s of
         speech (the shipped models train on a noised context and stay home without it; this is a safety net for
-        hours of audio). The remedy here is a
-        mean-reverting force on the slow part only: ``level`` is a 2 s running average of what was drawn, and the
-        j-th of a window's ``keep`` kept frames is shifted by ``-level * (j + 1) / keep * keep / revert_frames``: a
-        ramp across the window, so no step appears at the join (a window that keeps one frame takes its whole,
+        hours of audio). The remedy here is a mean-reverting force on the slow part of the head's turn and place only
+        (the first ``reverted`` numbers, :data:`REVERTED` by default: yaw, pitch, roll, tx, ty; the scale and the
+        face carry the distance, gaze and emotion conditions, which a pull to the data's mean would undo; None pulls
+        every number, as before): ``level`` is a 2 s running average
+        of what was drawn, and those numbers of the j-th of a window's ``keep`` kept frames are shifted by
+        ``-level * (j + 1) / keep * keep / revert_frames``: a ramp across the window, so no step appears at the join (a window that keeps one frame takes its whole,
         small, shift on that frame). Fast motion (nods, the mouth) is untouched; a deviation that lasts decays over
         roughly ``revert_seconds`` (the pull acts on a lagging 2 s average: at 5 s a continuous model of the two
         overshoots by about 2 % on the way back). Before it, the soft bound (:func:`soft_bound`) where one is asked for."""
@@ -261,7 +271,9 @@ class MotionStream:
             return x
         keep = x.shape[0]
         ramp = torch.arange(1, keep + 1, dtype=x.dtype)[:, None] / keep
-        x = x - ramp * (self.level * min(1.0, keep / self.revert_frames))[None]
+        pull = torch.zeros_like(self.level)
+        pull[:self.reverted] = self.level[:self.reverted] * min(1.0, keep / self.revert_frames)
+        x = x - ramp * pull[None]
         a = 1.0 - (1.0 - 1.0 / LEVEL_FRAMES) ** keep
         self.level = self.level + a * (x.mean(0) - self.level)
         return x
