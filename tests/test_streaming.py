@@ -573,29 +573,34 @@ def test_drift_control_settings_are_checked(animator):
             MotionStream(animator.motion, bound=bad)
     with pytest.raises(ValueError, match="fit in one window"):
         MotionStream(animator.motion, lookahead=24, stride=4)
+    for bad in (0, animator.motion.config.motion_dim + 1, 2.5, "5", True):
+        with pytest.raises(ValueError, match="reverted"):
+            MotionStream(animator.motion, reverted=bad)
 
 
 def test_the_drift_control_pulls_the_heads_turn_and_place_and_leaves_the_conditions_alone(animator):
     """A lasting lean of every motion number: the pull takes the head's yaw, pitch, roll, tx and ty back, never the
     scale (the distance condition) nor the face (gaze, emotion), which a held condition moves on purpose."""
+    from vasa_lab.geometry import POSE_NAMES
     from vasa_lab.motion.stream import REVERTED
 
+    assert POSE_NAMES[:REVERTED] == ("yaw", "pitch", "roll", "tx", "ty") and POSE_NAMES[REVERTED] == "scale"
     M = animator.motion.config.motion_dim
     stream = MotionStream(animator.motion, revert_seconds=5.0)
     lean = torch.ones(M)
     stream.level = lean.clone()                                  # 2 s of motion drawn one std away
     drawn = lean.expand(4, M).clone()                            # and the network keeps drawing it there
     out = stream._revert(drawn.clone())
-    assert REVERTED == 5
     assert torch.all(out[:, :REVERTED] < drawn[:, :REVERTED] - 1e-3), "the head's turn and place are pulled back"
     assert torch.equal(out[:, REVERTED:], drawn[:, REVERTED:]), "the scale and the face go out as drawn"
     assert torch.equal(MotionStream(animator.motion, revert_seconds=None)._revert(drawn.clone()), drawn)
     every = MotionStream(animator.motion, revert_seconds=5.0, reverted=None)   # the drift control before: all of it
     every.level = lean.clone()
     assert torch.all(every._revert(drawn.clone()) < drawn - 1e-3)
-    for bad in (0, M + 1, 2.5, "5"):
-        with pytest.raises(ValueError, match="reverted"):
-            MotionStream(animator.motion, reverted=bad)
+    speech_rows = np.zeros((3 * animator.motion.config.window, animator.motion.config.audio_dim), np.float32)
+    kept = generate_motion(animator.motion, speech_rows, MotionConditions(distance=1.15), steps=2, reverted=None)
+    assert not np.array_equal(kept, generate_motion(animator.motion, speech_rows, MotionConditions(distance=1.15),
+                                                     steps=2)), "generate_motion passes reverted= to the stream"
 
 
 def test_small_and_stereo_chunks_are_samples_by_channels():

@@ -41,6 +41,7 @@ from array import array
 import numpy as np
 import torch
 
+from ..geometry import POSE_NAMES
 from .config import JOIN_FRAMES, SAMPLERS, default_audio_guidance
 from .diffusion import check_eta, sample_window
 from .model import Conditioning, MotionDiT
@@ -50,10 +51,10 @@ _KEEP = object()        # set_conditions(): "leave the conditions as they are"
 REVERT_SECONDS = 5.0    # drift control's time constant (MotionStream._revert); None turns it off. 10 s let
                         # offline ten-minute runs wander past the drift tolerance on some seeds (README, Long audio)
 LEVEL_FRAMES = 50       # the running average it corrects: 2 s at 25 fps
-REVERTED = 5            # ... of the first 5 motion numbers only: the head's turn and place (yaw, pitch, roll, tx, ty).
-                        # Not its scale, where the distance condition lives, nor the face, where gaze and emotion do:
-                        # pulled back too, a held condition lost 9-31 % of its effect over two minutes
-                        # (benchmarks/bench_held_conditions.py; README, Long audio)
+REVERTED = POSE_NAMES.index("scale")   # ... of the first 5 motion numbers only: the head's turn and place (yaw,
+                        # pitch, roll, tx, ty). Not its scale, where the distance condition lives, nor the face, where
+                        # gaze and emotion do: pulled back too, a condition held for two minutes lost 17-31 % of its
+                        # effect at 5 s (9-19 % at 10 s; benchmarks/bench_held_conditions.py; README, Long audio)
 BOUND = 3.0             # the soft bound's width when one is asked for (bound=BOUND), in the data's standard
                         # deviations. Off by default: it made blinks shallower and the mouth narrower, and a model
                         # trained on a noised context (MotionConfig.context_noise) does not need it to stay home
@@ -124,7 +125,8 @@ class MotionStream:
         if revert_seconds is not None and not (np.isfinite(revert_seconds) and revert_seconds > 0):
             raise ValueError(f"revert_seconds must be a positive number of seconds or None, got {revert_seconds!r}")
         self.revert_frames = None if revert_seconds is None else float(revert_seconds) * cfg.audio.fps
-        if reverted is not None and not (isinstance(reverted, (int, np.integer)) and 1 <= reverted <= cfg.motion_dim):
+        if reverted is not None and (isinstance(reverted, bool) or not isinstance(reverted, (int, np.integer))
+                                     or not 1 <= reverted <= cfg.motion_dim):
             raise ValueError(f"reverted must be how many of the first motion numbers the drift control pulls, 1 to "
                              f"{cfg.motion_dim}, or None for all of them; got {reverted!r}")
         self.reverted = cfg.motion_dim if reverted is None else int(reverted)
@@ -251,20 +253,21 @@ class MotionStream:
         return np.concatenate(out)
 
     def _revert(self, x: torch.Tensor) -> torch.Tensor:
-        """Drift control: pull the slow average of the head's pose back towards the data's mean (0, normalised).
+        """Drift control: pull the slow average of the head's turn and place back towards the data's mean (0).
 
         Each window continues from the last one, so a small bias in what the network predicts adds up: measured
         on the tiny model trained on the clean context, the head's yaw walked 50 degrees away within 30 s of
         speech (the shipped models train on a noised context and stay home without it; this is a safety net for
-        hours of audio). The remedy here is a mean-reverting force on the slow part of the head's turn and place only
-        (the first ``reverted`` numbers, :data:`REVERTED` by default: yaw, pitch, roll, tx, ty; the scale and the
-        face carry the distance, gaze and emotion conditions, which a pull to the data's mean would undo; None pulls
-        every number, as before): ``level`` is a 2 s running average
-        of what was drawn, and those numbers of the j-th of a window's ``keep`` kept frames are shifted by
-        ``-level * (j + 1) / keep * keep / revert_frames``: a ramp across the window, so no step appears at the join (a window that keeps one frame takes its whole,
+        hours of audio). The remedy here is a mean-reverting force on the slow part of the head's turn and place
+        only (the first ``reverted`` numbers, :data:`REVERTED` by default: yaw, pitch, roll, tx, ty; the scale and
+        the face carry the distance, gaze and emotion conditions, which a pull to the data's mean would undo; None
+        pulls every number, as before): ``level`` is a 2 s running average of what was drawn, and those numbers of
+        the j-th of a window's ``keep`` kept frames are shifted by ``-level * (j + 1) / keep * keep / revert_frames``:
+        a ramp across the window, so no step appears at the join (a window that keeps one frame takes its whole,
         small, shift on that frame). Fast motion (nods, the mouth) is untouched; a deviation that lasts decays over
         roughly ``revert_seconds`` (the pull acts on a lagging 2 s average: at 5 s a continuous model of the two
-        overshoots by about 2 % on the way back). Before it, the soft bound (:func:`soft_bound`) where one is asked for."""
+        overshoots by about 2 % on the way back). Before it, the soft bound (:func:`soft_bound`) where one is asked
+        for."""
         if self.bound is not None:                      # no frame leaves the data's range
             x = soft_bound(x, self.bound)
         if self.revert_frames is None:
