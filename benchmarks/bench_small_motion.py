@@ -1,7 +1,9 @@
-"""small's motion transformer at two training lengths and two audio guidance scales, read on pixels.
+"""small's motion transformer at several training lengths and audio guidance scales, read on pixels.
 
     python benchmarks/bench_small_motion.py                               # 3000 and 9000 steps, guidance 1 and 1.5
     python benchmarks/bench_small_motion.py --steps 9000 --scales 1 --clips 8
+    python benchmarks/bench_small_motion.py --steps 9000,18000 --scales 1 --ddim-steps 25 --seeds 0,100 \
+        --out benchmarks/results/small_motion_18000_small.json             # do longer training's blinks close?
 
 For each (training steps, audio guidance) pair, with small's shipped face latent model (about 45 s a row on 2 cores;
 a model not in the store is trained first, ``python -m vasa_lab.motion.train --profile small --steps N``):
@@ -9,7 +11,11 @@ a model not in the store is trained first, ``python -m vasa_lab.motion.train --p
 1. generated motion on held-out clips, drawn from each clip's first frame and read by chapter 02's tracker
    (``vasa_lab.metrics.pixel_motion.measure_on_pixels``, bench_expressive's (b)): the mouth's range against the real
    clip's, its correlation with the true jaw (and that as a share of what the reader gets on the real frames), the
-   codes' jaw read by a probe, and the tracker's blink F1;
+   codes' jaw read by a probe, the tracker's blink F1, and blinks per second as the tracker counts them (each of
+   ``--seeds``, and their mean: the speech does not say when to blink, so one seed's count is noisy);
+   ``--ddim-steps`` per window (default 10, how this benchmark first ran; the pipeline draws small with 25);
+1b. with ``--seeds``' first seed, the same clips' generated codes read by a ridge probe z_dyn -> eyelid (bench_head_
+   audio's blink part): blinks per second and how far each closing goes (median, and how many pass 0.7 of shut);
 2. Grace Hopper (matplotlib's sample photo), 3 s of the demo sentence, with the source expression read by the tracker
    and by the motion encoder: the tracked mouth opening's std in each video (chapter 07's photo check wants the
    tracked one above 3x the encoded one);
@@ -38,6 +44,8 @@ def main(argv=None) -> None:
     p.add_argument("--steps", default="3000,9000", help="comma-separated training lengths of the motion model")
     p.add_argument("--scales", default="1,1.5", help="comma-separated audio guidance scales")
     p.add_argument("--clips", type=int, default=16, help="held-out clips for part 1")
+    p.add_argument("--ddim-steps", type=int, default=10, help="DDIM steps per window in part 1 (default 10)")
+    p.add_argument("--seeds", default="0", help="comma-separated motion seeds for part 1 (clip i: seed + i)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="benchmarks/results/small_motion_small.json")
     args = p.parse_args(argv)
@@ -51,7 +59,9 @@ def main(argv=None) -> None:
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.media import read_video
     from vasa_lab.metrics.expression import correlation, read_pixels
-    from vasa_lab.metrics.pixel_motion import measure_on_pixels
+    from vasa_lab.metrics.motion_codes import StateProbe, blink_depths, blinks_per_second
+    from vasa_lab.metrics.pixel_motion import conditions_of, measure_on_pixels
+    from vasa_lab.motion import generate_motion
     from vasa_lab.motion import load_motion_model
     from vasa_lab.motion.data import motion_clips
     from vasa_lab.pipeline.animate import DEMO_PORTRAIT, Animator, demo_speech
@@ -72,16 +82,30 @@ def main(argv=None) -> None:
                             audio_scale=scale)
         return read_pixels(read_video(done.path)[0])
 
+    seeds = [int(v) for v in args.seeds.split(",")]
     for steps in (int(v) for v in args.steps.split(",")):
         motion = load_motion_model("small", steps=steps).eval()
         clips = motion_clips(motion.config)
         folder = dataset_folder(motion.config)
+        eyelid = StateProbe.fit(clips, "train", state="blink")
+        test = {int(i): clips.clip(int(i)) for i in clips.indices("test")[:args.clips]}   # as measure_on_pixels
         for scale in (float(v) for v in args.scales.split(",")):
             started = time.time()
-            r = measure_on_pixels(latent, clips, folder, motion, n_clips=args.clips, steps=10, audio_scale=scale)
-            b = r["generated"]
+            per_seed = [measure_on_pixels(latent, clips, folder, motion, n_clips=args.clips, steps=args.ddim_steps,
+                                          seed=seed, audio_scale=scale) for seed in seeds]
+            r, b = per_seed[0], per_seed[0]["generated"]
             row = dict(mouth_range=b["mouth_range"], mouth_jaw=b["mouth_vs_jaw_shown"],
-                       mouth_jaw_share=b["mouth_jaw_ratio"], code_jaw=r["code_jaw"], blink_f1=b["blink_f1_shown"])
+                       mouth_jaw_share=b["mouth_jaw_ratio"], code_jaw=r["code_jaw"], blink_f1=b["blink_f1_shown"],
+                       blinks_per_second=float(np.mean([q["generated"]["blinks_per_second_shown"] for q in per_seed])),
+                       blinks_per_second_by_seed=[q["generated"]["blinks_per_second_shown"] for q in per_seed],
+                       blinks_per_second_real=b["blinks_per_second_real"])
+            lids = [eyelid(generate_motion(motion, c["audio"], conditions_of(c), steps=args.ddim_steps,
+                                           seed=seeds[0] + i, audio_scale=scale)[:len(c["motion"])])
+                    for i, c in test.items()]                      # the first seed's motions, as on the pixels
+            depths = np.concatenate([blink_depths(e) for e in lids])
+            row.update(code_blinks_per_second=float(np.mean([blinks_per_second(e) for e in lids])),
+                       code_blink_median_depth=float(np.median(depths)) if depths.size else float("nan"),
+                       code_closings=int(depths.size), code_closings_deeper_than_07=int((depths > 0.7).sum()))
             for source in ("tracked", "encoded"):
                 shown = video(motion, hopper, sentence[: 16_000 * 3], scale, source_expression=source)
                 row[f"grace_{source}_mouth_std"] = float(np.nanstd(shown.mouth))
@@ -97,7 +121,8 @@ def main(argv=None) -> None:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w") as f:
-            json.dump(dict(profile="small", clips=args.clips, rows=results), f, indent=1)
+            json.dump(dict(profile="small", clips=args.clips, ddim_steps=args.ddim_steps, seeds=seeds, rows=results), f,
+                      indent=1)
 
 
 if __name__ == "__main__":
