@@ -2,6 +2,7 @@
 
     python benchmarks/bench_long_audio.py                   # 10 minutes of drift + joins (tiny), ~6 minutes
     python benchmarks/bench_long_audio.py --hour            # + an hour streamed (memory, dropped frames), ~20 min
+    python benchmarks/bench_long_audio.py --seed 1 --out benchmarks/results/long_audio_tiny_seed1.json  # another draw
 
 1. **Drift.** Ten minutes of speech (espeak-ng sentences, several voices and languages) -> motion offline (whole
    windows) and streamed (lookahead 80 ms, stride 4). Per minute: the head's mean pose (yaw, pitch, roll in degrees;
@@ -61,9 +62,9 @@ def drift_check(rows: list[dict], data_std: np.ndarray) -> dict:
                         and all(1 / 1.5 <= v <= 1.5 for v in ratio("dP") + ratio("mouth"))))
 
 
-def drift_and_joins(profile: str, minutes: float, **control) -> dict:
-    """Offline and streamed motion for ``minutes`` of speech, per minute, with the drift control's settings
-    ``control`` (``revert_seconds=``, ``bound=``; none given: the defaults)."""
+def drift_and_joins(profile: str, minutes: float, seed: int = 0, **control) -> dict:
+    """Offline and streamed motion for ``minutes`` of speech, per minute, drawn with motion seed ``seed``, with the
+    drift control's settings ``control`` (``revert_seconds=``, ``bound=``; none given: the defaults)."""
     from bench_stream import long_speech
     from vasa_lab.audio import audio_features, prepare_audio
     from vasa_lab.motion import generate_motion, load_motion_model
@@ -80,9 +81,9 @@ def drift_and_joins(profile: str, minutes: float, **control) -> dict:
     feats = audio_features(prepare_audio(speech, 16_000, replace(cfg, max_seconds=1e9)),
                            replace(cfg, max_seconds=1e9))
     t1 = time.perf_counter()
-    offline = generate_motion(model, feats, None, seed=0, **control)
+    offline = generate_motion(model, feats, None, seed=seed, **control)
     t2 = time.perf_counter()
-    streamed, starts = streamed_motion(model, feats, None, lookahead=2, stride=4, seed=0, **control)
+    streamed, starts = streamed_motion(model, feats, None, lookahead=2, stride=4, seed=seed, **control)
     t3 = time.perf_counter()
     std = model.motion_std.detach().cpu().numpy()
     W = model.config.window
@@ -130,14 +131,16 @@ def main(argv=None) -> None:
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--hour", action="store_true")
     p.add_argument("--hour-minutes", type=float, default=60.0)
+    p.add_argument("--seed", type=int, default=0, help="the motion's seed (default 0; the speech stays the same)")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    results = dict(profile=args.profile)
-    results["drift"] = drift_and_joins(args.profile, args.minutes)
-    results["drift_without_control"] = drift_and_joins(args.profile, args.minutes, revert_seconds=None, bound=None)
+    results = dict(profile=args.profile, seed=args.seed)
+    results["drift"] = drift_and_joins(args.profile, args.minutes, args.seed)
+    results["drift_without_control"] = drift_and_joins(args.profile, args.minutes, args.seed, revert_seconds=None,
+                                                       bound=None)
     names = ["yaw", "pitch", "roll", "tx", "ty", "scale"]
     for (key, label), kind in itertools.product((("drift", "drift control on (the default)"),
                                                  ("drift_without_control", "drift control off")),
