@@ -5,14 +5,16 @@
     python benchmarks/bench_small_motion.py --steps 9000,18000 --scales 1 --ddim-steps 25 --seeds 0,100 \
         --out benchmarks/results/small_motion_18000_small.json             # do longer training's blinks close?
 
-For each (training steps, audio guidance) pair, with small's shipped face latent model (about 45 s a row on 2 cores;
+For each (training steps, audio guidance) pair, with small's shipped face latent model (about 45 s a row on 2 cores
+with the defaults, 200 s with ``--ddim-steps 25 --seeds 0,100``;
 a model not in the store is trained first, ``python -m vasa_lab.motion.train --profile small --steps N``):
 
 1. generated motion on held-out clips, drawn from each clip's first frame and read by chapter 02's tracker
    (``vasa_lab.metrics.pixel_motion.measure_on_pixels``, bench_expressive's (b)): the mouth's range against the real
    clip's, its correlation with the true jaw (and that as a share of what the reader gets on the real frames), the
    codes' jaw read by a probe, the tracker's blink F1, and blinks per second as the tracker counts them (each of
-   ``--seeds``, and their mean: the speech does not say when to blink, so one seed's count is noisy);
+   ``--seeds``, and their mean: the speech does not say when to blink, so one seed's count is noisy; everything
+   else is the first seed's);
    ``--ddim-steps`` per window (default 10, how this benchmark first ran; the pipeline draws small with 25);
 1b. with ``--seeds``' first seed, the same clips' generated codes read by a ridge probe z_dyn -> eyelid (bench_head_
    audio's blink part): blinks per second and how far each closing goes (median, and how many pass 0.7 of shut);
