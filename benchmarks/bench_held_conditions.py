@@ -22,7 +22,6 @@ the effect with the control off. Writes ``benchmarks/results/held_conditions.jso
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -60,6 +59,7 @@ def main(argv=None) -> None:
     import torch
 
     torch.set_num_threads(2)
+    from bench_motion_loss import write_results
     from vasa_lab.audio.features import audio_features
     from vasa_lab.audio.waveform import prepare_audio
     from vasa_lab.motion import load_motion_model
@@ -111,9 +111,7 @@ def main(argv=None) -> None:
         for control, r in row.items():
             print(f"{name:44s} {control:>30s} {r['effect_first_4s']:9.3f} {r['effect_whole']:7.3f}  "
                   f"{r['effect_whole'] / off:13.2f}  {np.round(r['effect_blocks'], 3).tolist()}")
-    tmp = Path(args.out).with_suffix(".json.partial")            # a killed run leaves no file that looks complete
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    os.replace(tmp, args.out)
+    write_results(Path(args.out), results)                      # atomically: a kill never leaves half a file
     print("written", args.out)
 
 

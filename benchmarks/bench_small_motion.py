@@ -29,7 +29,6 @@ Prints one line per pair and writes ``benchmarks/results/small_motion_small.json
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -57,14 +56,14 @@ def main(argv=None) -> None:
     import matplotlib.cbook as cbook
     from PIL import Image
 
+    from bench_motion_loss import write_results
     from vasa_lab.data.clips import dataset_folder
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.media import read_video
     from vasa_lab.metrics.expression import correlation, read_pixels
     from vasa_lab.metrics.motion_codes import StateProbe, blink_depths, blinks_per_second
     from vasa_lab.metrics.pixel_motion import conditions_of, measure_on_pixels
-    from vasa_lab.motion import generate_motion
-    from vasa_lab.motion import load_motion_model
+    from vasa_lab.motion import generate_motion, load_motion_model
     from vasa_lab.motion.data import motion_clips
     from vasa_lab.pipeline.animate import DEMO_PORTRAIT, Animator, demo_speech
     from vasa_lab.repro import quiet
@@ -120,11 +119,9 @@ def main(argv=None) -> None:
             results[f"{steps} steps, audio guidance {scale:g}"] = row
             print(f"{steps} steps, audio guidance {scale:g}: " + ", ".join(
                 f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(dict(profile="small", clips=args.clips, ddim_steps=args.ddim_steps, seeds=seeds, rows=results), f,
-                      indent=1)
+    if args.out:                                                # atomically: a kill never leaves half a file
+        write_results(Path(args.out), dict(profile="small", clips=args.clips, ddim_steps=args.ddim_steps, seeds=seeds,
+                                           rows=results))
 
 
 if __name__ == "__main__":
