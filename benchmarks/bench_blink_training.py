@@ -1,12 +1,15 @@
-"""Does training at high noise make generated blinks deeper? A quick probe by fine-tuning the shipped model.
+"""Does training at high noise, or on windows around blinks, make generated blinks deeper or more frequent? A quick
+probe by fine-tuning the shipped model.
 
-    python benchmarks/bench_blink_training.py --profile small            # two fine-tunes of 1500 steps, ~10 min
+    python benchmarks/bench_blink_training.py --profile small            # three fine-tunes of 1500 steps, ~20 min
 
 The sampler loses a blink's depth where it commits to one, at high noise (``bench_head_audio.py --part sampler``:
 DDIM from a training window noised to t = 800 keeps 0.65 of its 0.86, from t = 500 0.82). If the transformer sees
 too few high-noise windows to learn that commitment, more of them should help. This continues training the
 shipped motion transformer for ``--steps`` more steps twice, from the same weights, windows and noise: once with t
-drawn uniformly as in training (the control: just more training), once with half the windows at t >= 500. Each is
+drawn uniformly as in training (the control: just more training), once with half the windows at t >= 500, once with
+half the windows drawn around a blink (``MotionConfig.blink_windows``; uniform windows hold one 0.37 of the time, these
+0.70): the generator draws about half as many blinks as the data holds, and this shows it more. Each is
 read on the same held-out clips with the default sampler (blinks per second and their depth through a ridge
 probe z_dyn -> eyelid, head speed, jaw probe r, as ``bench_motion_loss.py`` does), and with the denoiser probe of
 ``bench_head_audio.py``. Fine-tuning is a quick probe, not a recipe: shipping a change would mean training from
@@ -27,8 +30,9 @@ from bench_head_audio import blink_denoiser
 from bench_motion_loss import held_out, read, write_results
 
 
-def fine_tune(model, clips, steps: int, high_noise: float, lr: float = 3e-4) -> list[float]:
-    """``steps`` AdamW steps on ``model`` (in place); ``high_noise``: the share of windows drawn at t >= 500."""
+def fine_tune(model, clips, steps: int, high_noise: float, lr: float = 3e-4, blink_share: float = 0.0) -> list[float]:
+    """``steps`` AdamW steps on ``model`` (in place); ``high_noise``: the share of windows drawn at t >= 500;
+    ``blink_share``: the share of windows drawn around a blink (``MotionWindows``)."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -40,7 +44,8 @@ def fine_tune(model, clips, steps: int, high_noise: float, lr: float = 3e-4) -> 
     module = MotionDiffusionModule(model).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
     schedule = warmup_cosine(optimizer, 50, steps, floor=0.0)["scheduler"]
-    windows = DataLoader(MotionWindows(clips, cfg, "train", length=steps * cfg.batch_size, seed=cfg.seed + 7),
+    windows = DataLoader(MotionWindows(clips, cfg, "train", length=steps * cfg.batch_size, seed=cfg.seed + 7,
+                                       blink_share=blink_share),
                          batch_size=cfg.batch_size)
     generator = torch.Generator().manual_seed(1)
     losses = []
@@ -69,6 +74,7 @@ def main(argv=None) -> None:
     warnings.filterwarnings("ignore")
     import torch
 
+    from vasa_lab.motion.config import default_steps
     from vasa_lab.repro import setup
 
     torch.set_num_threads(args.threads)
@@ -76,17 +82,19 @@ def main(argv=None) -> None:
     shipped, clips, test, eyelid, jaw, truth = held_out(args.profile, args.clips)
     rows = {"truth": truth}
     models = {"shipped": shipped}
-    for name, share in ((f"+{args.steps} steps, t uniform", 0.0), (f"+{args.steps} steps, half at t >= 500", 0.5)):
+    for name, share, blinks in ((f"+{args.steps} steps, t uniform", 0.0, 0.0),
+                                (f"+{args.steps} steps, half at t >= 500", 0.5, 0.0),
+                                (f"+{args.steps} steps, half around a blink", 0.0, 0.5)):
         setup(seed=0)
         model = copy.deepcopy(shipped)                # the same start each time; the shipped one untouched
-        losses = fine_tune(model, clips, args.steps, share)
+        losses = fine_tune(model, clips, args.steps, share, blink_share=blinks)
         print(f"{name}: loss {np.mean(losses[:100]):.4f} -> {np.mean(losses[-100:]):.4f}", flush=True)
         models[name] = model
     for name, model in models.items():
         with torch.no_grad():
             rows[name] = read(model, test, eyelid, jaw)
         rows[name]["denoiser"] = blink_denoiser(model, clips, eyelid)
-    print(f"\n{args.profile}, {len(test)} held-out clips, DDIM 10 steps; eyelid read by a ridge probe on z_dyn, depth = "
+    print(f"\n{args.profile}, {len(test)} held-out clips, DDIM {default_steps(args.profile)} steps; eyelid read by a ridge probe on z_dyn, depth = "
           f"the peak of each closing (1 = shut); 'from t=800': DDIM from a blink window noised to t = 800")
     print(f"{'':34s} {'blinks/s':>8s} {'median depth':>12s} {'closings':>8s} {'> 0.7':>6s} {'head dP':>8s} "
           f"{'jaw r':>6s} {'from t=800':>10s}")
@@ -95,7 +103,7 @@ def main(argv=None) -> None:
         print(f"{name:34s} {r['blinks_per_second']:8.3f} {r['median_depth'] or 0:12.2f} {r['closings']:8d} "
               f"{r['deeper_than_07']:6d} {r['head_dP']:8.3f} {r['jaw_r']:6.3f} {d if d is not None else '':>10}")
     out = Path(f"benchmarks/results/blink_training_{args.profile}.json")
-    result = dict(profile=args.profile, clips=len(test), steps=args.steps, rows=rows,
+    result = dict(profile=args.profile, clips=len(test), steps=args.steps, ddim_steps=default_steps(args.profile), rows=rows,
                   seconds=round(time.time() - started, 1))
     write_results(out, result)
 

@@ -4,10 +4,13 @@
     python benchmarks/bench_small_motion.py --steps 9000 --scales 1 --clips 8
     python benchmarks/bench_small_motion.py --steps 9000,18000 --scales 1 --ddim-steps 25 --seeds 0,100 \
         --out benchmarks/results/small_motion_18000_small.json             # do longer training's blinks close?
+    python benchmarks/bench_small_motion.py --steps 9000 --blink-windows 0,0.3,0.5 --scales 1 --ddim-steps 25 \
+        --seeds 0,100 --out benchmarks/results/small_motion_blink_windows.json  # windows drawn around blinks
 
 For each (training steps, audio guidance) pair, with small's shipped face latent model (about 45 s a row on 2 cores
 with the defaults, 200 s with ``--ddim-steps 25 --seeds 0,100``;
-a model not in the store is trained first, ``python -m vasa_lab.motion.train --profile small --steps N``):
+a model not in the store is trained first, ``python -m vasa_lab.motion.train --profile small --steps N``;
+``--blink-windows`` reads models trained with that share of windows drawn around a blink, ``--blink-windows S``):
 
 1. generated motion on held-out clips, drawn from each clip's first frame and read by chapter 02's tracker
    (``vasa_lab.metrics.pixel_motion.measure_on_pixels``, bench_expressive's (b)): the mouth's range against the real
@@ -44,6 +47,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", default="3000,9000", help="comma-separated training lengths of the motion model")
     p.add_argument("--scales", default="1,1.5", help="comma-separated audio guidance scales")
+    p.add_argument("--blink-windows", default="", help="comma-separated shares of training windows drawn around a "
+                                                      "blink (default: the profile's)")
     p.add_argument("--clips", type=int, default=16, help="held-out clips for part 1")
     p.add_argument("--ddim-steps", type=int, default=10, help="DDIM steps per window in part 1 (default 10)")
     p.add_argument("--seeds", default="0", help="comma-separated motion seeds for part 1 (clip i: seed + i)")
@@ -84,8 +89,11 @@ def main(argv=None) -> None:
         return read_pixels(read_video(done.path)[0])
 
     seeds = [int(v) for v in args.seeds.split(",")]
-    for steps in (int(v) for v in args.steps.split(",")):
-        motion = load_motion_model("small", steps=steps).eval()
+    shares = [float(v) for v in args.blink_windows.split(",")] if args.blink_windows else [None]
+    for steps, share in ((int(v), share) for v in args.steps.split(",") for share in shares):
+        options = dict(steps=steps) if share is None else dict(steps=steps, blink_windows=share)
+        motion = load_motion_model("small", **options).eval()
+        name = f"{steps} steps" if share is None else f"{steps} steps, blink windows {share:g}"
         clips = motion_clips(motion.config)
         folder = dataset_folder(motion.config)
         eyelid = StateProbe.fit(clips, "train", state="blink")
@@ -116,8 +124,8 @@ def main(argv=None) -> None:
                        demo_mouth_vs_loudness=float(correlation(shown.mouth, loudness)),
                        demo_blink_frames=int(np.nansum(shown.blink)), demo_eyes_lowest=float(np.nanmin(shown.eyes)),
                        demo_eyes_median=float(np.nanmedian(shown.eyes)), seconds=round(time.time() - started, 1))
-            results[f"{steps} steps, audio guidance {scale:g}"] = row
-            print(f"{steps} steps, audio guidance {scale:g}: " + ", ".join(
+            results[f"{name}, audio guidance {scale:g}"] = row
+            print(f"{name}, audio guidance {scale:g}: " + ", ".join(
                 f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
     if args.out:                                                # atomically: a kill never leaves half a file
         write_results(Path(args.out), dict(profile="small", clips=args.clips, ddim_steps=args.ddim_steps, seeds=seeds,

@@ -419,6 +419,31 @@ def test_data_and_a_short_training_run(tiny_world, tmp_path):
         [np.arange(clips.offsets[i], clips.offsets[i + 1]) for i in clips.indices("train")])].mean(0)), atol=1e-4)
 
 
+def test_blink_windows_draw_that_share_of_windows_around_a_blink(tiny_world, tmp_path):
+    from vasa_lab.motion.data import MotionWindows, motion_clips
+    from vasa_lab.world.state import STATE_NAMES
+
+    cfg = small_config(data=str(tiny_world))
+    clips = motion_clips(cfg, store_root=tmp_path)
+    blink = STATE_NAMES.index("blink")                  # truth codes carry the eyelid state in its own column
+    holds = lambda w: np.mean([float(w[i]["x0"][:, blink].max()) > 0.5 for i in range(len(w))])  # noqa: E731
+    uniform = MotionWindows(clips, cfg, "train", length=64)
+    around = MotionWindows(clips, cfg, "train", length=64, blink_share=1.0)
+    assert len(around.blinks) > 0 and holds(around) == 1.0 and holds(uniform) < 1.0
+    assert 0.0 < holds(MotionWindows(clips, cfg, "train", length=64, blink_share=0.5)) < 1.0
+    # the config's setting is the default, and 0 draws exactly the windows drawn before the setting existed
+    configured = MotionWindows(clips, small_config(data=str(tiny_world), blink_windows=1.0), "train", length=8)
+    assert configured.blink_share == 1.0
+    assert all(torch.equal(uniform[i]["x0"], MotionWindows(clips, cfg, "train", length=64, blink_share=0.0)[i]["x0"])
+               for i in range(8))
+    # clips whose states are unknown (real video without a truth) have no blinks to find: uniform, with a warning
+    clips.states[:] = np.nan
+    with pytest.warns(UserWarning, match="no blink"):
+        assert MotionWindows(clips, cfg, "train", length=8, blink_share=0.5).blink_share == 0.0
+    with pytest.raises(ValueError, match="blink_windows"):
+        small_config(blink_windows=1.5).check()
+
+
 def test_an_interrupted_motion_training_resumes_and_matches_an_uninterrupted_one(tiny_world, tmp_path):
     """`python -m vasa_lab.motion.train` checkpoints every N steps; run again after a stop, it resumes there (weights,
     optimiser, schedule and the random state that draws noise, t and dropped conditions) and ends with the weights

@@ -117,6 +117,8 @@ class MotionConfig:
     w_join: float = 10.0              # ... and the step from the last context frame into the window weighs this much
     w_pose: float = field(default=1.0, metadata=ADDED_LATER)   # the head pose's dimensions weigh this much in both
                                       # terms (1 = like every other dimension; benchmarks/bench_capp_training.py)
+    blink_windows: float = field(default=0.0, metadata=ADDED_LATER)   # this share of training windows is drawn
+                                      # around a blink (data.MotionWindows; 0 = every window uniformly, as VASA-1)
 
     # --- training ---------------------------------------------------------------------------------------------
     steps: int = 2000
@@ -146,6 +148,8 @@ class MotionConfig:
         """Raise ValueError with one clear sentence for an impossible setting."""
         if self.codes not in CODE_SOURCES:
             raise ValueError(f"codes must be one of {', '.join(CODE_SOURCES)}, not {self.codes!r}")
+        if not 0.0 <= self.blink_windows <= 1.0:
+            raise ValueError(f"blink_windows is a share of the training windows, between 0 and 1, not {self.blink_windows}")
         if self.codes == "latent" and not self.latent_key:
             raise ValueError("codes='latent' needs latent_key: the artifact key of the face latent model")
         if self.window < 1 or self.context < 1:

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the profile's)")
     p.add_argument("--codes", choices=("latent", "truth"), default=None,
                    help="latent: codes from the face latent model (default); truth: the FaceState stand-in")
+    p.add_argument("--blink-windows", type=float, default=None,
+                   help="share of training windows drawn around a blink (default: the profile's)")
     p.add_argument("--devices", type=int, default=1, help="accelerators to train on (DDP when > 1)")
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
     p.add_argument("--accelerator", default="auto", help="cpu | gpu | auto")
@@ -51,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {k: v for k, v in dict(data=args.data or None, steps=args.steps, codes=args.codes).items()
+    overrides = {k: v for k, v in dict(data=args.data or None, steps=args.steps, codes=args.codes,
+                                          blink_windows=args.blink_windows).items()
                  if v is not None}
     try:
         cfg = MotionConfig.for_profile(args.profile, **overrides)
