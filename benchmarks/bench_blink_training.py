@@ -94,8 +94,9 @@ def main(argv=None) -> None:
         with torch.no_grad():
             rows[name] = read(model, test, eyelid, jaw)
         rows[name]["denoiser"] = blink_denoiser(model, clips, eyelid)
-    print(f"\n{args.profile}, {len(test)} held-out clips, DDIM {default_steps(args.profile)} steps; eyelid read by a ridge probe on z_dyn, depth = "
-          f"the peak of each closing (1 = shut); 'from t=800': DDIM from a blink window noised to t = 800")
+    print(f"\n{args.profile}, {len(test)} held-out clips, DDIM {default_steps(args.profile)} steps; eyelid read by a "
+          f"ridge probe on z_dyn, depth = the peak of each closing (1 = shut); 'from t=800': DDIM from a blink window "
+          f"noised to t = 800")
     print(f"{'':34s} {'blinks/s':>8s} {'median depth':>12s} {'closings':>8s} {'> 0.7':>6s} {'head dP':>8s} "
           f"{'jaw r':>6s} {'from t=800':>10s}")
     for name, r in rows.items():
@@ -103,8 +104,8 @@ def main(argv=None) -> None:
         print(f"{name:34s} {r['blinks_per_second']:8.3f} {r['median_depth'] or 0:12.2f} {r['closings']:8d} "
               f"{r['deeper_than_07']:6d} {r['head_dP']:8.3f} {r['jaw_r']:6.3f} {d if d is not None else '':>10}")
     out = Path(f"benchmarks/results/blink_training_{args.profile}.json")
-    result = dict(profile=args.profile, clips=len(test), steps=args.steps, ddim_steps=default_steps(args.profile), rows=rows,
-                  seconds=round(time.time() - started, 1))
+    result = dict(profile=args.profile, clips=len(test), steps=args.steps, ddim_steps=default_steps(args.profile),
+                  rows=rows, seconds=round(time.time() - started, 1))
     write_results(out, result)
 
 

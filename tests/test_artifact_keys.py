@@ -70,4 +70,5 @@ def test_the_small_phases_keep_their_keys_and_the_motion_codes_name_the_pose_pha
     assert config_key(small.without_people().codes_config()) == "c5dc7a1f6282"            # the codes before
     assert config_key(small.without_pose().codes_config()) == "ae1bd9e5b788"              # the people phase's codes
     assert MotionConfig.for_profile("small").latent_key == "44e0168cdb1c"
-    assert config_key(MotionConfig.for_profile("small")) == "f32e31db5ef5"
+    assert config_key(MotionConfig.for_profile("small")) == "20d4351df5d8"                 # 0.3 of windows on a blink
+    assert config_key(MotionConfig.for_profile("small", blink_windows=0.0)) == "f32e31db5ef5"   # shipped before
