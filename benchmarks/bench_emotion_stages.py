@@ -42,7 +42,7 @@ def main(argv=None) -> None:
     from vasa_lab.metrics.expression import read_pixels
     from vasa_lab.metrics.motion_codes import StateProbe
     from vasa_lab.metrics.pixel_motion import clip_frames, render_codes
-    from vasa_lab.motion import MotionConditions, load_motion_model
+    from vasa_lab.motion import MotionConditions, load_motion_model_for_codes
     from vasa_lab.motion.data import motion_clips
     from vasa_lab.motion.generate import generate_motion
     from vasa_lab.pipeline.animate import align_portrait, demo_portrait_image, demo_speech
@@ -53,7 +53,7 @@ def main(argv=None) -> None:
     config = LatentConfig.for_profile("small")
     latent = load_latent_model(config=emotion_phase_from_args(config, args)).eval()
     print(f"the face latent model: {latent.config.profile}, config {config_key(latent.config)}")
-    motion = load_motion_model("small", latent_key=config_key(latent.config.codes_config())).eval()   # its codes'
+    motion = load_motion_model_for_codes("small", config_key(latent.config.codes_config())).eval()   # its codes'
     clips = motion_clips(motion.config)
     folder = dataset_folder(motion.config)
     smile_at = STATE_NAMES.index("smile")

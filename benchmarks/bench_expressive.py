@@ -50,7 +50,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
 
     from vasa_lab.latent.api import encode_appearance, load_latent_model, render
-    from vasa_lab.motion import generate_motion, load_motion_model
+    from vasa_lab.motion import generate_motion, load_motion_model_for_codes
     from vasa_lab.data.clips import dataset_folder
     from vasa_lab.motion.data import motion_clips
     from vasa_lab.repro import quiet
@@ -62,7 +62,7 @@ def main(argv=None) -> None:
     from vasa_lab.artifacts import config_key
     from vasa_lab.latent.config import LatentConfig
     latent = load_latent_model(config=emotion_phase_from_args(LatentConfig.for_profile(args.profile), args)).eval()
-    motion = load_motion_model(args.profile, latent_key=config_key(latent.config.codes_config())).eval()   # its codes'
+    motion = load_motion_model_for_codes(args.profile, config_key(latent.config.codes_config())).eval()   # its codes'
     clips = motion_clips(motion.config)
     folder = dataset_folder(motion.config)
     size = latent.config.image_size

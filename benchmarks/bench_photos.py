@@ -43,7 +43,7 @@ def main(argv=None) -> None:
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.latent.config import LatentConfig
     from vasa_lab.latent.train import add_emotion_phase_options, emotion_phase_from_args
-    from vasa_lab.motion import load_motion_model
+    from vasa_lab.motion import load_motion_model_for_codes
     from vasa_lab.pipeline.animate import Animator, demo_speech
     from vasa_lab.media import read_video
     from vasa_lab.metrics.expression import correlation, read_pixels
@@ -67,7 +67,7 @@ def main(argv=None) -> None:
     for profile in args.profile or ("tiny", "small"):
         latent = (load_latent_model(config=emotion_phase_from_args(LatentConfig.for_profile(profile), args)).eval()
                   if other_phase else None)
-        motion = (load_motion_model(profile, latent_key=config_key(latent.config.codes_config())).eval()   # its codes'
+        motion = (load_motion_model_for_codes(profile, config_key(latent.config.codes_config())).eval()   # its codes'
                   if other_phase else None)
         for source in ("tracked", "encoded"):
             animator = Animator(profile, latent=latent, motion=motion, device="cpu", source_expression=source)

@@ -9,8 +9,9 @@
 
 For each (training steps, audio guidance) pair, with small's shipped face latent model (about 45 s a row on 2 cores
 with the defaults, 200 s with ``--ddim-steps 25 --seeds 0,100``;
-a model not in the store is trained first, ``python -m vasa_lab.motion.train --profile small --steps N``;
-``--blink-windows`` reads models trained with that share of windows drawn around a blink, ``--blink-windows S``):
+a model not in the store is trained first, ``python -m vasa_lab.motion.train --profile small --steps N
+[--blink-windows S]``; ``--blink-windows`` picks models trained with that share of their windows drawn around a blink,
+the profile's share when it is not given):
 
 1. generated motion on held-out clips, drawn from each clip's first frame and read by chapter 02's tracker
    (``vasa_lab.metrics.pixel_motion.measure_on_pixels``, bench_expressive's (b)): the mouth's range against the real

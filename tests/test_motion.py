@@ -421,27 +421,35 @@ def test_data_and_a_short_training_run(tiny_world, tmp_path):
 
 def test_blink_windows_draw_that_share_of_windows_around_a_blink(tiny_world, tmp_path):
     from vasa_lab.motion.data import MotionWindows, motion_clips
-    from vasa_lab.world.state import STATE_NAMES
 
     cfg = small_config(data=str(tiny_world))
     clips = motion_clips(cfg, store_root=tmp_path)
-    blink = STATE_NAMES.index("blink")                  # truth codes carry the eyelid state in its own column
-    holds = lambda w: np.mean([float(w[i]["x0"][:, blink].max()) > 0.5 for i in range(len(w))])  # noqa: E731
-    uniform = MotionWindows(clips, cfg, "train", length=64)
-    around = MotionWindows(clips, cfg, "train", length=64, blink_share=1.0)
-    assert len(around.blinks) > 0 and holds(around) == 1.0 and holds(uniform) < 1.0
-    assert 0.0 < holds(MotionWindows(clips, cfg, "train", length=64, blink_share=0.5)) < 1.0
-    # the config's setting is the default, and 0 draws exactly the windows drawn before the setting existed
-    configured = MotionWindows(clips, small_config(data=str(tiny_world), blink_windows=1.0), "train", length=8)
-    assert configured.blink_share == 1.0
-    assert all(torch.equal(uniform[i]["x0"], MotionWindows(clips, cfg, "train", length=64, blink_share=0.0)[i]["x0"])
-               for i in range(8))
+    around = MotionWindows(clips, cfg, "train", length=64, blink_windows=1.0)
+    middles = {tuple(b) for b in around.blinks}
+    assert len(middles) > 0
+    for i in range(64):                  # every window holds a blink's middle frame, and drawing it again gives the same
+        c, start = around.place(i)
+        assert any(c == bc and start <= f < start + cfg.window for bc, f in middles) and around.place(i) == (c, start)
+    # 0 draws exactly the windows drawn before the setting existed: the clip, then the start, from (seed, index)
+    uniform = MotionWindows(clips, cfg, "train", length=64, seed=5)
+    for i in range(16):
+        rng = np.random.default_rng([5, i])
+        c = int(uniform.index[rng.integers(uniform.index.size)])
+        assert uniform.place(i) == (c, int(rng.integers(0, clips.n_frames(c) - cfg.window + 1)))
+    assert torch.equal(uniform[3]["x0"], uniform.window(*uniform.place(3))["x0"])
+    half = MotionWindows(clips, cfg, "train", length=200, blink_windows=0.5)
+    near = sum(any(c == bc and s <= f < s + cfg.window for bc, f in middles) for c, s in map(half.place, range(200)))
+    assert 100 <= near < 200                     # at least the half drawn around one, and not every window
+    # the config's setting is the default; a share outside [0, 1] is one clear sentence
+    assert MotionWindows(clips, small_config(data=str(tiny_world), blink_windows=1.0), "train").blink_windows == 1.0
+    with pytest.raises(ValueError, match="blink_windows"):
+        small_config(blink_windows=1.5)
+    with pytest.raises(ValueError, match="blink_windows"):
+        MotionWindows(clips, cfg, "train", blink_windows=-0.1)
     # clips whose states are unknown (real video without a truth) have no blinks to find: uniform, with a warning
     clips.states[:] = np.nan
     with pytest.warns(UserWarning, match="no blink"):
-        assert MotionWindows(clips, cfg, "train", length=8, blink_share=0.5).blink_share == 0.0
-    with pytest.raises(ValueError, match="blink_windows"):
-        small_config(blink_windows=1.5).check()
+        assert MotionWindows(clips, cfg, "train", length=8, blink_windows=0.5).blink_windows == 0.0
 
 
 def test_an_interrupted_motion_training_resumes_and_matches_an_uninterrupted_one(tiny_world, tmp_path):
@@ -500,3 +508,19 @@ def test_shipped_small_motion_weights_load(tmp_path):
     assert not model.training and (model.motion_std != 1).any()
     motion = generate_motion(model, np.zeros((30, cfg.audio_dim), np.float32), steps=2)
     assert motion.shape == (30, cfg.motion_dim) and np.isfinite(motion).all()
+
+
+def test_motion_models_for_earlier_codes_are_the_shipped_ones(tmp_path):
+    """The benchmarks' --people-steps 0 / --pose-steps 0 read the motion model shipped for those codes, trained before
+    blink windows existed; the profile's own codes get the profile's model."""
+    from vasa_lab.artifacts import ArtifactStore, config_key
+    from vasa_lab.latent.config import LatentConfig
+    from vasa_lab.motion import load_motion_model_for_codes
+
+    empty = ArtifactStore(tmp_path / "empty")                # shipped weights only: nothing may train here
+    small = LatentConfig.for_profile("small")
+    for latent, key in ((small.without_pose(), "ab5a98eff322"), (small.without_people(), "8b22cd875461")):
+        model = load_motion_model_for_codes("small", config_key(latent.codes_config()), store=empty)
+        assert config_key(model.config) == key and model.config.blink_windows == 0.0
+    own = load_motion_model_for_codes("small", config_key(small.codes_config()), store=empty)
+    assert config_key(own.config) == config_key(MotionConfig.for_profile("small")) and own.config.blink_windows == 0.3

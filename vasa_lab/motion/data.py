@@ -39,6 +39,7 @@ from .config import MotionConfig
 N_STATES = len(STATE_NAMES)
 GAZE_COLUMNS = [STATE_NAMES.index("gaze_yaw"), STATE_NAMES.index("gaze_pitch")]
 JAW = STATE_NAMES.index("jaw_open")
+SHUT = 0.5          # a world frame is part of a blink when its eyelid closure exceeds this (as metrics.expression)
 
 
 @dataclass
@@ -251,32 +252,34 @@ class MotionWindows(Dataset):
     ``gaze`` (2,), ``distance`` (), ``emotion`` (E,), ``emotion_ok`` () bool. Motion is *not* normalised here
     (the model holds the statistics).
 
-    ``blink_share`` (the config's ``blink_windows`` unless given): this share of the windows is drawn around a blink,
-    the rest uniformly. A blink is a run of frames whose eyelid state is above 0.5, from the clips' states (the
-    world's truth; clips without states have none, and then every window is drawn uniformly, with a warning). Drawn
-    uniformly, 0.37 of small's 25-frame training windows hold a blink, and the generator draws about half the
-    blinks the data holds (``benchmarks/bench_blink_training.py``).
+    ``blink_windows`` (the config's unless given): this share of the windows is drawn around a blink, the rest
+    uniformly. A blink is a run of frames whose eyelid state is above :data:`SHUT`, from the clips' states (the world's
+    truth; clips without states have none, and then every window is drawn uniformly, with a warning). Drawn uniformly,
+    about a third of small's 25-frame training windows hold a blink, and the generator draws about half the blinks the
+    data holds (``python benchmarks/bench_blink_training.py --windows-only`` prints the shares).
     """
 
     def __init__(self, clips: MotionClips, config: MotionConfig, split: str = "train", length: int = 10_000,
-                 seed: int = 0, blink_share: float | None = None):
+                 seed: int = 0, blink_windows: float | None = None):
         self.clips, self.length, self.seed = clips, length, seed
         self.W, self.K = config.window, config.context
         self.index = np.array([i for i in clips.indices(split) if clips.n_frames(i) >= self.W], np.int64)
         if self.index.size == 0:
             raise ValueError(f"no {split!r} clip has the {self.W} frames a window needs")
-        self.blink_share = float(config.blink_windows if blink_share is None else blink_share)
-        self.blinks = self.blink_frames() if self.blink_share > 0 else np.zeros((0, 2), np.int64)
-        if self.blink_share > 0 and not len(self.blinks):
+        self.blink_windows = float(config.blink_windows if blink_windows is None else blink_windows)
+        if not 0.0 <= self.blink_windows <= 1.0:
+            raise ValueError(f"blink_windows is a share of the windows, between 0 and 1, not {blink_windows}")
+        self.blinks = self.blink_frames() if self.blink_windows > 0 else np.zeros((0, 2), np.int64)
+        if self.blink_windows > 0 and not len(self.blinks):
             warnings.warn(f"no blink found in the {split!r} clips' states: every window is drawn uniformly")
-            self.blink_share = 0.0
+            self.blink_windows = 0.0
 
     def blink_frames(self) -> np.ndarray:
         """(n, 2) rows (clip, frame): the middle frame of every blink of the split's clips."""
         column = STATE_NAMES.index("blink")
         out = []
         for c in self.index:
-            shut = np.nan_to_num(self.clips.states[self.clips.rows(int(c)), column]) > 0.5
+            shut = np.nan_to_num(self.clips.states[self.clips.rows(int(c)), column]) > SHUT
             edges = np.flatnonzero(np.diff(np.concatenate([[0], shut.astype(np.int8), [0]])))
             out += [(int(c), (a + b - 1) // 2) for a, b in zip(edges[::2], edges[1::2])]
         return np.array(out, np.int64).reshape(-1, 2)
@@ -284,14 +287,19 @@ class MotionWindows(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def place(self, i: int) -> tuple[int, int]:
+        """(clip, first frame) of item ``i``: a pure function of (seed, i). Around a blink, the window starts so that
+        the blink's middle frame lies in it, anywhere from its first frame to its last."""
         rng = np.random.default_rng([self.seed, i])
-        if self.blink_share > 0 and rng.random() < self.blink_share:
+        if self.blink_windows > 0 and rng.random() < self.blink_windows:     # no extra draw at 0: windows as before
             c, frame = (int(v) for v in self.blinks[rng.integers(len(self.blinks))])
             lo, hi = max(0, frame - self.W + 1), min(frame, self.clips.n_frames(c) - self.W)
-            return self.window(c, int(rng.integers(lo, hi + 1)))
+            return c, int(rng.integers(lo, hi + 1))
         c = int(self.index[rng.integers(self.index.size)])
-        return self.window(c, int(rng.integers(0, self.clips.n_frames(c) - self.W + 1)))
+        return c, int(rng.integers(0, self.clips.n_frames(c) - self.W + 1))
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.window(*self.place(i))
 
     def window(self, c: int, start: int) -> dict[str, torch.Tensor]:
         """The item for clip ``c``'s window that begins at frame ``start`` (what a random index draws)."""

@@ -92,6 +92,17 @@ def load_motion_model(profile: str | None = None, config: MotionConfig | None = 
                               how_to_make=f"python -m vasa_lab.motion.train --profile {cfg.profile}")
 
 
+def load_motion_model_for_codes(profile: str, latent_key: str, store: ArtifactStore | None = None) -> MotionDiT:
+    """The profile's motion transformer for the codes of the face latent model whose artifact key is ``latent_key``:
+    the profile's own model for its own latent model's codes; for an earlier training phase's codes (the benchmarks'
+    ``--people-steps 0`` and ``--pose-steps 0``) the model trained on those then, before ``blink_windows`` existed."""
+    from .config import latent_key_for
+
+    if latent_key == latent_key_for(profile):
+        return load_motion_model(profile, store=store)
+    return load_motion_model(profile, store=store, latent_key=latent_key, blink_windows=0.0)
+
+
 def _as_features(audio_features, dim: int) -> torch.Tensor:
     a = torch.as_tensor(np.asarray(audio_features) if not isinstance(audio_features, torch.Tensor) else audio_features)
     if a.dim() != 2 or a.shape[1] != dim:

@@ -154,7 +154,7 @@ def train_motion(model: MotionDiT, clips=None, store=None, steps: int | None = N
     has_val = clips.indices("val").size > 0
     if has_val and val_batches > 0:
         val_set = MotionWindows(clips, cfg, "val", length=val_batches * cfg.batch_size, seed=cfg.seed + 1,
-                                 blink_share=0.0)          # validation reads the data as it comes
+                                 blink_windows=0.0)          # validation reads the data as it comes
         loaders["val_dataloaders"] = DataLoader(val_set, batch_size=cfg.batch_size, num_workers=0)
     module = MotionDiffusionModule(model)
     if history is not None:
