@@ -20,7 +20,7 @@ it was then).
 
 ``--windows-only`` counts, over 4000 training windows of each share of ``blink_windows`` (0, 0.3, 0.5), how many hold
 a frame of a blink (a true eyelid closure above ``vasa_lab.motion.data.SHUT``), and writes
-``benchmarks/results/blink_windows_share_<profile>.json`` (seconds).
+``benchmarks/results/blink_windows_share_<profile>.json`` (a few seconds).
 """
 from __future__ import annotations
 

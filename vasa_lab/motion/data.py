@@ -255,8 +255,8 @@ class MotionWindows(Dataset):
     ``blink_windows`` (the config's unless given): this share of the windows is drawn around a blink, the rest
     uniformly. A blink is a run of frames whose eyelid state is above :data:`SHUT`, from the clips' states (the world's
     truth; clips without states have none, and then every window is drawn uniformly, with a warning). Drawn uniformly,
-    about a third of small's 25-frame training windows hold a blink, and the generator draws about half the blinks the
-    data holds (``python benchmarks/bench_blink_training.py --windows-only`` prints the shares).
+    0.37 of small's 25-frame training windows hold a blink, and a generator trained on them drew about half the blinks
+    the data holds (``python benchmarks/bench_blink_training.py --windows-only`` prints the shares).
     """
 
     def __init__(self, clips: MotionClips, config: MotionConfig, split: str = "train", length: int = 10_000,
@@ -268,7 +268,7 @@ class MotionWindows(Dataset):
             raise ValueError(f"no {split!r} clip has the {self.W} frames a window needs")
         self.blink_windows = float(config.blink_windows if blink_windows is None else blink_windows)
         if not 0.0 <= self.blink_windows <= 1.0:
-            raise ValueError(f"blink_windows is a share of the windows, between 0 and 1, not {blink_windows}")
+            raise ValueError(f"blink_windows is a share of the windows, between 0 and 1, not {self.blink_windows}")
         self.blinks = self.blink_frames() if self.blink_windows > 0 else np.zeros((0, 2), np.int64)
         if self.blink_windows > 0 and not len(self.blinks):
             warnings.warn(f"no blink found in the {split!r} clips' states: every window is drawn uniformly")
