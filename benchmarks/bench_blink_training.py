@@ -19,7 +19,7 @@ a change means training from scratch with the project's command. Nothing is cach
 it was then).
 
 ``--windows-only`` counts, over 4000 training windows of each share of ``blink_windows`` (0, 0.3, 0.5), how many hold
-a frame of a blink (a true eyelid closure above ``vasa_lab.motion.data.SHUT``), and writes
+a frame of a blink (a true eyelid closure above ``vasa_lab.world.state.TRUE_BLINK``), and writes
 ``benchmarks/results/blink_windows_share_<profile>.json`` (a few seconds).
 """
 from __future__ import annotations
@@ -73,8 +73,8 @@ def fine_tune(model, clips, steps: int, high_noise: float, lr: float = 3e-4, bli
 def count_windows(profile: str, n: int = 4000) -> None:
     """Print and write the share of ``n`` training windows holding a blink frame, for three ``blink_windows``."""
     from vasa_lab.motion import MotionConfig
-    from vasa_lab.motion.data import SHUT, MotionWindows, motion_clips
-    from vasa_lab.world.state import STATE_NAMES
+    from vasa_lab.motion.data import MotionWindows, motion_clips
+    from vasa_lab.world.state import STATE_NAMES, TRUE_BLINK
 
     cfg = MotionConfig.for_profile(profile)
     clips = motion_clips(cfg)
@@ -84,7 +84,7 @@ def count_windows(profile: str, n: int = 4000) -> None:
         windows = MotionWindows(clips, cfg, "train", length=n, seed=cfg.seed, blink_windows=share)
         eyelid = [clips.states[clips.rows(c), column][start:start + windows.W]
                   for c, start in map(windows.place, range(n))]
-        shares[share] = round(float(np.mean([(e > SHUT).any() for e in eyelid])), 3)
+        shares[share] = round(float(np.mean([(e > TRUE_BLINK).any() for e in eyelid])), 3)
         around = f", drawn around {len(windows.blinks)} blinks" if share else ""
         print(f"{profile}, blink_windows {share:g}: {shares[share]:.3f} of {n} training windows of {windows.W} frames "
               f"hold a blink{around}")

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..world.state import TRUE_BLINK
+
 READ_SIZE = 256                    # frames are read at this size (the tracker's gaze gain was fitted at 256 px)
-TRUE_BLINK = 0.5                   # a frame of the world is a blink when its eyelid closure exceeds this
 
 
 @dataclass

@@ -33,13 +33,12 @@ from ..artifacts import ArtifactStore, ExclusiveLock, default_home
 from ..data.clips import dataset_folder
 from ..data.splits import split_entries
 from ..world.behaviour import EMOTIONS
-from ..world.state import STATE_NAMES
+from ..world.state import STATE_NAMES, TRUE_BLINK
 from .config import MotionConfig
 
 N_STATES = len(STATE_NAMES)
 GAZE_COLUMNS = [STATE_NAMES.index("gaze_yaw"), STATE_NAMES.index("gaze_pitch")]
 JAW = STATE_NAMES.index("jaw_open")
-SHUT = 0.5          # a world frame is part of a blink when its eyelid closure exceeds this (as metrics.expression)
 
 
 @dataclass
@@ -253,9 +252,9 @@ class MotionWindows(Dataset):
     (the model holds the statistics).
 
     ``blink_windows`` (the config's unless given): this share of the windows is drawn around a blink, the rest
-    uniformly. A blink is a run of frames whose eyelid state is above :data:`SHUT`, from the clips' states (the world's
-    truth; clips without states have none, and then every window is drawn uniformly, with a warning). Drawn uniformly,
-    0.37 of small's 25-frame training windows hold a blink, and a generator trained on them drew about half the blinks
+    uniformly. A blink is a run of frames whose eyelid state is above ``TRUE_BLINK``, from the clips' states (the
+    world's truth; clips without states have none, and then every window is drawn uniformly, with a warning). Drawn
+    uniformly, 0.37 of small's 25-frame training windows hold a blink, and a generator trained on them drew about half the blinks
     the data holds (``python benchmarks/bench_blink_training.py --windows-only`` prints the shares).
     """
 
@@ -279,7 +278,7 @@ class MotionWindows(Dataset):
         column = STATE_NAMES.index("blink")
         out = []
         for c in self.index:
-            shut = np.nan_to_num(self.clips.states[self.clips.rows(int(c)), column]) > SHUT
+            shut = np.nan_to_num(self.clips.states[self.clips.rows(int(c)), column]) > TRUE_BLINK
             edges = np.flatnonzero(np.diff(np.concatenate([[0], shut.astype(np.int8), [0]])))
             out += [(int(c), (a + b - 1) // 2) for a, b in zip(edges[::2], edges[1::2])]
         return np.array(out, np.int64).reshape(-1, 2)

@@ -64,3 +64,4 @@ class FaceState:
 
 
 STATE_NAMES = FaceState.names()
+TRUE_BLINK = 0.5    # a frame of the world is part of a blink when its eyelid closure (the blink state) exceeds this
