@@ -254,8 +254,8 @@ class MotionWindows(Dataset):
     ``blink_windows`` (the config's unless given): this share of the windows is drawn around a blink, the rest
     uniformly. A blink is a run of frames whose eyelid state is above ``TRUE_BLINK``, from the clips' states (the
     world's truth; clips without states have none, and then every window is drawn uniformly, with a warning). Drawn
-    uniformly, 0.37 of small's 25-frame training windows hold a blink, and a generator trained on them drew about half the blinks
-    the data holds (``python benchmarks/bench_blink_training.py --windows-only`` prints the shares).
+    uniformly, 0.37 of small's 25-frame training windows hold a blink, and a generator trained on them drew about half
+    the blinks the data holds (``python benchmarks/bench_blink_training.py --windows-only`` prints the shares).
     """
 
     def __init__(self, clips: MotionClips, config: MotionConfig, split: str = "train", length: int = 10_000,
