@@ -446,10 +446,25 @@ def test_blink_windows_draw_that_share_of_windows_around_a_blink(tiny_world, tmp
         small_config(blink_windows=1.5)
     with pytest.raises(ValueError, match="blink_windows"):
         MotionWindows(clips, cfg, "train", blink_windows=-0.1)
-    # clips whose states are unknown (real video without a truth) have no blinks to find: uniform, with a warning
-    clips.states[:] = np.nan
+    # the blinks are the clips' ``shut`` frames: the world's eyelid above TRUE_BLINK ...
+    from vasa_lab.motion.data import MotionClips, shut_from_states
+    from vasa_lab.world.state import STATE_NAMES, TRUE_BLINK
+
+    eyelid = clips.states[:, STATE_NAMES.index("blink")]
+    assert clips.shut.dtype == bool and np.array_equal(clips.shut, eyelid > TRUE_BLINK)
+    # ... and a cache written before ``shut`` existed loads with the same frames
+    old = tmp_path / "old.npz"
+    np.savez(old, **{k: v for k, v in vars(clips).items() if k != "shut"})
+    assert np.array_equal(MotionClips.load(old).shut, clips.shut)
+    # real video: no truth (NaN states), the tracker's blink flag marks the frames instead; windows centre on those
+    tracked = MotionClips(**{**vars(clips), "states": np.full_like(clips.states, np.nan)})
+    assert not shut_from_states(tracked.states).any()
+    flagged = MotionWindows(tracked, cfg, "train", length=8, blink_windows=0.5)
+    assert flagged.blink_windows == 0.5 and {tuple(b) for b in flagged.blinks} == middles
+    # clips with neither (no truth, no tracker flag) have no blinks to find: uniform, with a warning
+    tracked.shut[:] = False
     with pytest.warns(UserWarning, match="no blink"):
-        assert MotionWindows(clips, cfg, "train", length=8, blink_windows=0.5).blink_windows == 0.0
+        assert MotionWindows(tracked, cfg, "train", length=8, blink_windows=0.5).blink_windows == 0.0
 
 
 def test_an_interrupted_motion_training_resumes_and_matches_an_uninterrupted_one(tiny_world, tmp_path):

@@ -156,6 +156,22 @@ def test_a_clip_in_a_shard_has_crops_audio_and_tracks(prepared, tmp_path):
     assert tracks["meta"]["speaker"] == "id00001" and tracks["meta"]["size"] == SIZE
 
 
+def test_motion_clips_of_real_video_mark_the_tracked_blinks(prepared):
+    """Real video has no true eyelid: the motion transformer's training data takes the tracker's blink flag as the
+    frames where the eyes are shut, so its blink windows (MotionConfig.blink_windows) can centre on them."""
+    from vasa_lab.data.clips import ClipFrames
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.motion.config import MotionConfig
+    from vasa_lab.motion.data import build_motion_clips
+
+    clips = build_motion_clips(prepared["out"], MotionConfig.for_profile("tiny"), load_latent_model("tiny"))
+    frames = ClipFrames(prepared["out"], split=None)
+    flags = np.concatenate([np.asarray(frames.source.tracks_of(c)["blink"], bool) for c in range(len(frames))])
+    assert np.isnan(clips.states).all() and clips.shut.dtype == bool
+    assert flags.any()                       # the inputs blink, and the tracker saw it (8 of 154 frames)
+    assert np.array_equal(clips.shut, flags)
+
+
 def test_other_frame_and_audio_rates_become_25_fps_and_16_khz(prepared):
     import soundfile as sf
 

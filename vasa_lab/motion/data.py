@@ -10,7 +10,9 @@ The transformer never sees pixels. Each clip of a dataset folder becomes
 * the clip's condition labels, as a tracker would give them on real video: the **main gaze** g (the densest
   direction of the per-frame gaze, ``vasa_lab.tracking.main_gaze``), the **head distance** d (the median head
   scale) and the **emotion** e (one-hot scores; unknown on real video without an emotion classifier);
-* for measuring, the ground truth where the world has it: the FaceStates (jaw opening, head angles).
+* for measuring, the ground truth where the world has it: the FaceStates (jaw opening, head angles);
+* ``shut`` (T,): where the eyes are shut, from the world's eyelid (above ``TRUE_BLINK``) or, on real video, the
+  tracker's blink flag (chapter 02): the blinks that :class:`MotionWindows` can centre training windows on.
 
 Encoding 500 clips takes a minute or two, so the result is cached once as an ``.npz`` in the artifact store's
 folder, keyed by the latent model, the audio settings and the dataset folder (:func:`motion_clips`).
@@ -48,6 +50,7 @@ class MotionClips:
     motion: np.ndarray      # (sum T, M) float32 motion codes [z_pose, z_dyn]
     audio: np.ndarray       # (sum T, A) float32 audio features
     states: np.ndarray      # (sum T, 17) float32 ground-truth FaceStates (NaN on real video)
+    shut: np.ndarray        # (sum T,) bool eyes shut: the world's eyelid > TRUE_BLINK, else the tracker's blink flag
     offsets: np.ndarray     # (N + 1,) int64
     gaze: np.ndarray        # (N, 2) float32 main gaze (yaw, pitch) degrees
     distance: np.ndarray    # (N,) float32 head distance (median scale)
@@ -68,7 +71,8 @@ class MotionClips:
     def clip(self, i: int) -> dict:
         """One clip's arrays: motion (T, M), audio (T, A), states (T, 17), and its labels."""
         r = self.rows(i)
-        return dict(motion=self.motion[r], audio=self.audio[r], states=self.states[r], gaze=self.gaze[i],
+        return dict(motion=self.motion[r], audio=self.audio[r], states=self.states[r], shut=self.shut[r],
+                    gaze=self.gaze[i],
                     distance=float(self.distance[i]), emotion=self.emotion[i], identity=int(self.identity[i]),
                     stem=str(self.stem[i]), split=str(self.split[i]))
 
@@ -84,7 +88,15 @@ class MotionClips:
     @classmethod
     def load(cls, path: Path) -> "MotionClips":
         with np.load(path, allow_pickle=False) as z:
-            return cls(**{k: z[k] for k in cls.__dataclass_fields__})
+            arrays = {k: z[k] for k in cls.__dataclass_fields__ if k in z.files}
+        if "shut" not in arrays:    # a cache written before ``shut`` existed: the world's eyelid, where it is known
+            arrays["shut"] = shut_from_states(arrays["states"])
+        return cls(**arrays)
+
+
+def shut_from_states(states: np.ndarray) -> np.ndarray:
+    """(T,) bool: the world's eyelid above ``TRUE_BLINK`` (False where the states are unknown, NaN)."""
+    return np.nan_to_num(np.asarray(states, np.float32)[:, STATE_NAMES.index("blink")]) > TRUE_BLINK
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -167,7 +179,7 @@ def build_motion_clips(folder: str | Path, config: MotionConfig, latent_model=No
                              f"but this motion config "
                              f"was made for latent_key={config.latent_key}")
 
-    rows = dict(motion=[], audio=[], states=[])
+    rows = dict(motion=[], audio=[], states=[], shut=[])
     labels = dict(gaze=[], distance=[], emotion=[], identity=[], split=[], stem=[])
     order = range(len(clips))
     if progress:
@@ -202,6 +214,9 @@ def build_motion_clips(folder: str | Path, config: MotionConfig, latent_model=No
         rows["audio"].append(audio)
         rows["states"].append(np.asarray(states, np.float32)[:T] if states is not None
                               else np.full((T, N_STATES), np.nan, np.float32))
+        flag = tracks.get("blink") if clips.prepared else None
+        rows["shut"].append(shut_from_states(rows["states"][-1]) if states is not None or flag is None
+                            else np.asarray(flag, bool)[:T])
         labels["gaze"].append(gaze)
         labels["distance"].append(distance)
         labels["emotion"].append(emotion)
@@ -211,7 +226,8 @@ def build_motion_clips(folder: str | Path, config: MotionConfig, latent_model=No
     lengths = [len(m) for m in rows["motion"]]
     return MotionClips(
         motion=np.concatenate(rows["motion"]), audio=np.concatenate(rows["audio"]),
-        states=np.concatenate(rows["states"]), offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        states=np.concatenate(rows["states"]), shut=np.concatenate(rows["shut"]),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         gaze=np.stack(labels["gaze"]).astype(np.float32), distance=np.array(labels["distance"], np.float32),
         emotion=np.stack(labels["emotion"]).astype(np.float32), identity=np.array(labels["identity"], np.int64),
         split=np.array(labels["split"]), stem=np.array(labels["stem"]))
@@ -252,8 +268,9 @@ class MotionWindows(Dataset):
     (the model holds the statistics).
 
     ``blink_windows`` (the config's unless given): this share of the windows is drawn around a blink, the rest
-    uniformly. A blink is a run of frames whose eyelid state is above ``TRUE_BLINK``, from the clips' states (the
-    world's truth; clips without states have none, and then every window is drawn uniformly, with a warning). Drawn
+    uniformly. A blink is a run of frames with the eyes shut (``MotionClips.shut``: the world's eyelid above
+    ``TRUE_BLINK``, or on real video the tracker's blink flag); where no clip has one, every window is drawn
+    uniformly, with a warning. Drawn
     uniformly, 0.37 of small's 25-frame training windows hold a blink, and a generator trained on them drew about half
     the blinks the data holds (``python benchmarks/bench_blink_training.py --windows-only`` prints the shares).
     """
@@ -270,15 +287,15 @@ class MotionWindows(Dataset):
             raise ValueError(f"blink_windows is a share of the windows, between 0 and 1, not {self.blink_windows}")
         self.blinks = self.blink_frames() if self.blink_windows > 0 else np.zeros((0, 2), np.int64)
         if self.blink_windows > 0 and not len(self.blinks):
-            warnings.warn(f"no blink found in the {split!r} clips' states: every window is drawn uniformly")
+            warnings.warn(f"no blink found in the {split!r} clips (neither the world's eyelid nor the tracker's blink "
+                          f"flag): every window is drawn uniformly")
             self.blink_windows = 0.0
 
     def blink_frames(self) -> np.ndarray:
         """(n, 2) rows (clip, frame): the middle frame of every blink of the split's clips."""
-        column = STATE_NAMES.index("blink")
         out = []
         for c in self.index:
-            shut = np.nan_to_num(self.clips.states[self.clips.rows(int(c)), column]) > TRUE_BLINK
+            shut = self.clips.shut[self.clips.rows(int(c))]
             edges = np.flatnonzero(np.diff(np.concatenate([[0], shut.astype(np.int8), [0]])))
             out += [(int(c), (a + b - 1) // 2) for a, b in zip(edges[::2], edges[1::2])]
         return np.array(out, np.int64).reshape(-1, 2)
