@@ -1,0 +1,280 @@
+"""Do the motion encoders read new faces better after seeing thousands of new people? An exploratory continuation of
+small's shipped face latent model, one CNN at a time.
+
+    python benchmarks/bench_new_people.py --profile small --train dyn          # one arm's training (~13 min, 1 core)
+    python benchmarks/bench_new_people.py --profile small                      # every arm, then the reads
+
+small's probes read gaze, smile and brows from z_dyn, and the pitch from z_pose, on people it trained on, but not on
+new ones (README, "Where the latent probes fail" and "The head's angles"; this benchmark prints both). More people
+helped the jaw and the blinks (the people phase, 816 training people). The world can draw any person in any state
+(:mod:`vasa_lab.world.samples`), so this benchmark shows the encoders states of small's own training clips drawn on
+``--faces`` people never seen before, one frame each. Arms, each continuing the shipped model for the same steps:
+
+* ``dyn``: z_dyn's CNN alone, the people phase's losses on small's own world
+  (:meth:`vasa_lab.latent.module.LatentModule.people_losses`) plus the same linear expression read-out on 16 new
+  people's frames a step (weight ``--w-new``);
+* ``dyn-control``: the same without the new people;
+* ``pose``: z_pose's CNN alone on the pose loss, half of each batch from small's own world, half new people;
+* ``pose-control``: the same with the whole batch from small's own world.
+
+Each is read with chapter 04's protocol (40 clips of 20 validation people fit the probes, 40 clips of 20 test people
+score them), across people and within clips, and z_dyn's identity leak. Beside them, chapter 02's tracker reading
+the same real frames (its gaze, smile and brow readings as the features of the same probe): what the pixels
+themselves tell a reader we did not train. Trained weights are kept (safetensors) in the artifact store's
+``bench-new-people`` folder, so arms can train in parallel processes (``--train ARM``) and a later run only reads.
+Writes ``benchmarks/results/new_people_<profile>.json``. Nothing here is shipped; it asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench_motion_loss import write_results
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ARMS = ("dyn", "dyn-control", "pose", "pose-control")
+TRACKED = ("gaze_yaw", "gaze_pitch", "smile", "brow_raise")
+
+
+def new_people(cfg, clips, n: int, tag: str) -> tuple[torch.Tensor, np.ndarray]:
+    """``n`` frames: a state of a random frame of ``clips`` (the world's truth) drawn on a person never seen before.
+    Returns the images (n, 3, H, W) uint8 and their states (n, 17)."""
+    from vasa_lab.world.person import sample_identity
+    from vasa_lab.world.samples import identity_seeds, render_faces, tagged_rng
+
+    states = np.concatenate([clips.states(c) for c in range(len(clips))])
+    states = states[tagged_rng(tag).integers(len(states), size=n)]
+    faces = render_faces([sample_identity(int(s)) for s in identity_seeds(tag, n)], list(states), cfg.image_size)
+    return torch.from_numpy(faces["images"]).permute(0, 3, 1, 2).contiguous(), faces["states"]
+
+
+def weights_path(profile: str, arm: str, steps: int, faces: int, w_new: float) -> Path:
+    from vasa_lab.artifacts import default_home
+
+    return default_home() / "bench-new-people" / f"{profile}-{arm}-{steps}-{faces}-{w_new:g}.safetensors"
+
+
+def train_arm(profile: str, arm: str, steps: int, faces: int, w_new: float) -> dict:
+    """Continue the shipped model for ``steps`` steps of one arm; its weights saved, and the training's numbers."""
+    from safetensors.torch import save_file
+    from torch.utils.data import DataLoader
+
+    from vasa_lab.data.clips import ClipFrames, dataset_folder
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.latent.config import EXPRESSION_NAMES, EXPRESSION_UNIT, LatentConfig
+    from vasa_lab.latent.data import FramePairDataset, FramePoseDataset
+    from vasa_lab.latent.losses import pose_loss
+    from vasa_lab.latent.module import LatentModule, expression_spread
+    from vasa_lab.world.state import STATE_NAMES
+
+    torch.manual_seed(0)
+    cfg = LatentConfig.for_profile(profile)
+    model = load_latent_model(config=cfg)
+    clips = ClipFrames(dataset_folder(cfg), "train")
+    # the module for its losses, colour jitter and a fresh expression read-out; the people phase's losses need no
+    # identity network, so it is built from a config without the losses that would
+    bare = replace(cfg, w_cross_id=0.0, w_perceptual=0.0)
+    object.__setattr__(model, "config", bare)
+    module = LatentModule(model, None, expression_spread(clips))
+    object.__setattr__(model, "config", cfg)
+    module.cfg = cfg
+    trained = "motion_encoder.dyn_net." if arm.startswith("dyn") else "motion_encoder.pose_net."
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(trained))
+    params = [p for p in model.parameters() if p.requires_grad]
+    new = not arm.endswith("control")
+    if new:
+        t = time.perf_counter()
+        images, states = new_people(cfg, clips, faces, f"bench-new-people-{arm}")
+        print(f"{arm}: {faces} new people drawn in {time.perf_counter() - t:.0f} s", flush=True)
+    draw = torch.Generator().manual_seed(1)
+    if arm.startswith("dyn"):
+        params += list(module.expression_head.parameters())
+        opt = torch.optim.Adam(params, lr=cfg.people_lr)
+        sched = None
+        items = FramePairDataset(clips, steps * cfg.batch_size, cfg.min_pair_gap, cfg.other_clip_share, cfg.seed + 4,
+                                 cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
+        batch_size = cfg.batch_size
+        if new:
+            cols = [STATE_NAMES.index(n) for n in EXPRESSION_NAMES]
+            target = torch.from_numpy(states[:, cols] / np.asarray(EXPRESSION_UNIT, np.float32))
+    else:
+        opt = torch.optim.Adam(params, lr=cfg.pose_lr)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.pose_lr, total_steps=steps, pct_start=0.1)
+        batch_size = cfg.pose_batch // 2 if new else cfg.pose_batch
+        items = FramePoseDataset(clips, steps * batch_size, cfg.seed + 7)
+        if new:
+            target = torch.from_numpy(states[:, :6].copy())
+    model.train()
+    started, last = time.perf_counter(), {}
+    for step, batch in enumerate(DataLoader(items, batch_size=batch_size, drop_last=True)):
+        if arm.startswith("dyn"):
+            total, logs, _ = module.people_losses(batch)
+            if new:
+                idx = torch.randint(len(images), (16,), generator=draw)
+                read = module.expression_head(model.encode_motion(module.jitter(images[idx].float() / 255))[1])
+                logs["new_people"] = (((read - target[idx]) / module.expression_scale) ** 2).mean()
+                total = total + w_new * logs["new_people"]
+        else:
+            x, y = batch["image"], batch["pose"]
+            if new:
+                idx = torch.randint(len(images), (batch_size,), generator=draw)
+                x, y = torch.cat([x, images[idx].float() / 255]), torch.cat([y, target[idx]])
+            total = pose_loss(model.motion_encoder.pose(module.jitter(x)), y)
+            logs = dict(pose=total)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if sched is not None:
+            sched.step()
+        last = {k: float(v.detach()) for k, v in logs.items()}
+        if step % 500 == 0:
+            print(f"{arm} step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()), flush=True)
+    model.eval()
+    path = weights_path(profile, arm, steps, faces, w_new)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    tmp.replace(path)
+    seconds = time.perf_counter() - started
+    print(f"{arm}: {steps} steps in {seconds / 60:.1f} min -> {path}", flush=True)
+    return dict(minutes=round(seconds / 60, 1), last_losses=last)
+
+
+@torch.no_grad()
+def read_arm(model, fit_clips, test_clips) -> dict:
+    """Chapter 04's probes on one model: both codes across people and within clips, and z_dyn's identity leak."""
+    from vasa_lab.latent import probes
+
+    fit, test = probes.clip_codes(model, fit_clips), probes.clip_codes(model, test_clips)
+    out = {}
+    for code, factors in (("z_dyn", probes.DYN_FACTORS), ("z_pose", probes.POSE_FACTORS)):
+        share = probes.between_clip_share(test, factors)
+        out[f"{code} across people"] = probes.probe_r2(fit, test, code, factors)
+        out[f"{code} within clips"] = probes.probe_r2(probes.within_clips(fit), probes.within_clips(test), code,
+                                                      tuple(f for f in factors if share[f] < 0.99))
+    out["identity from z_dyn"], out["identity chance"] = probes.identity_probe(test, test.z_dyn)
+    return out
+
+
+@torch.no_grad()
+def seen_people_reading(model, profile: str, n_fit: int = 160, n_score: int = 80) -> dict:
+    """The same probes fitted on ``n_fit`` clips of the training people and scored on ``n_score`` clips of other
+    training people: people the encoder saw, but the probe did not."""
+    from vasa_lab.data.clips import heldout_clips
+    from vasa_lab.latent import probes
+
+    clips = heldout_clips(profile, "train", n=n_fit + n_score)
+    fit, test = probes.clip_codes(model, clips[:n_fit]), probes.clip_codes(model, clips[n_fit:])
+    return {f"{code} across people": probes.probe_r2(fit, test, code, factors)
+            for code, factors in (("z_dyn", probes.DYN_FACTORS), ("z_pose", probes.POSE_FACTORS))}
+
+
+def pixel_sizes(size: int, n: int = 50) -> dict:
+    """How far the face's pixels move for the factors a probe misses, at ``size`` px, averaged over ``n`` people in a
+    neutral frontal state: the irises for 10 degrees of gaze yaw and of gaze pitch, the mouth's corners (landmarks 48
+    and 54) for the smile of happy (0 -> 0.8, ``vasa_lab.world.behaviour``)."""
+    from vasa_lab.world.face import landmarks_2d
+    from vasa_lab.world.person import sample_identity
+    from vasa_lab.world.render import iris_centres
+    from vasa_lab.world.samples import identity_seeds
+    from vasa_lab.world.state import FaceState
+
+    moves = {"iris, gaze yaw +10 deg": [], "iris, gaze pitch +10 deg": [], "mouth corners, smile 0 -> 0.8": []}
+    for seed in identity_seeds("bench-new-people-sizes", n):
+        who, still = sample_identity(int(seed)), FaceState()
+        iris = iris_centres(who, still, size)
+        for name, turned in (("iris, gaze yaw +10 deg", FaceState(gaze_yaw=10.0)),
+                             ("iris, gaze pitch +10 deg", FaceState(gaze_pitch=10.0))):
+            moves[name].append(np.linalg.norm(iris_centres(who, turned, size) - iris, axis=1).mean())
+        corners = [landmarks_2d(who, st, size)[[48, 54]] for st in (still, FaceState(smile=0.8))]
+        moves["mouth corners, smile 0 -> 0.8"].append(np.linalg.norm(corners[1] - corners[0], axis=1).mean())
+    return {f"{name} (px)": float(np.mean(v)) for name, v in moves.items()}
+
+
+def tracker_reading(fit_clips, test_clips) -> dict:
+    """The same probe on chapter 02's tracker: its gaze (2), smile and brow readings of the real frames as features."""
+    from vasa_lab.latent import probes
+    from vasa_lab.metrics.expression import read_pixels
+    from vasa_lab.world.state import STATE_NAMES
+
+    def read(clips):
+        rows = []
+        for k, c in enumerate(clips):
+            r = read_pixels(c.frames)
+            rows.append((np.column_stack([r.gaze, r.smile, r.brow]),
+                         c.states[:, [STATE_NAMES.index(f) for f in TRACKED]]))
+        x, y = (np.concatenate(v) for v in zip(*rows))
+        found = np.isfinite(x).all(1)
+        return x[found], y[found], float(found.mean())
+
+    (fx, fy, _), (tx, ty, found) = read(fit_clips), read(test_clips)
+    r2 = probes.r2_score(ty, probes.ridge_predict(probes.ridge_fit(fx, fy), tx))
+    return {"across people": dict(zip(TRACKED, map(float, r2))), "frames found": found}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="small")
+    p.add_argument("--train", choices=ARMS, help="only train this arm (its weights kept), then stop")
+    p.add_argument("--arms", default=",".join(ARMS))
+    p.add_argument("--dyn-steps", type=int, default=1500)
+    p.add_argument("--pose-steps", type=int, default=5000)
+    p.add_argument("--faces", type=int, default=12000, help="new people drawn, one frame each")
+    p.add_argument("--w-new", type=float, default=2.0, help="weight of the new people's expression read-out (dyn)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    def setting(arm):
+        return (args.dyn_steps if arm.startswith("dyn") else args.pose_steps), args.faces, args.w_new
+
+    if args.train:
+        train_arm(args.profile, args.train, *setting(args.train))
+        return
+    from safetensors.torch import load_file
+
+    from vasa_lab.data.clips import heldout_clips
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.latent.config import LatentConfig
+
+    fit_clips = heldout_clips(args.profile, "val", n=40)
+    test_clips = heldout_clips(args.profile, "test", n=40)
+    shipped = LatentConfig.for_profile(args.profile)
+    result = dict(profile=args.profile, faces=args.faces, w_new=args.w_new, dyn_steps=args.dyn_steps,
+                  pose_steps=args.pose_steps, arms={})
+    for arm in ("shipped", *args.arms.split(",")):
+        model = load_latent_model(config=shipped)
+        if arm != "shipped":
+            path = weights_path(args.profile, arm, *setting(arm))
+            if not path.exists():
+                train_arm(args.profile, arm, *setting(arm))
+            model.load_state_dict(load_file(str(path)))
+        model.eval()
+        result["arms"][arm] = r = read_arm(model, fit_clips, test_clips)
+        print(f"\n{arm}: " + "; ".join(f"{k}: " + ", ".join(f"{f} {v:.3f}" for f, v in r[k].items())
+                                      for k in ("z_dyn across people", "z_pose across people")))
+        print(f"  identity from z_dyn {r['identity from z_dyn']:.3f} (chance {r['identity chance']:.3f})")
+    result["shipped, on people it trained on"] = seen = seen_people_reading(load_latent_model(config=shipped),
+                                                                          args.profile)
+    print("\nshipped, probes fitted and scored on two sets of its training people: "
+          + "; ".join(f"{k}: " + ", ".join(f"{f} {v:.3f}" for f, v in seen[k].items()) for k in seen))
+    result["tracker"] = t = tracker_reading(fit_clips, test_clips)
+    print("\nchapter 02's tracker on the real frames, across people: "
+          + ", ".join(f"{f} {v:.3f}" for f, v in t["across people"].items()))
+    result["pixels moved at the profile's size"] = moved = pixel_sizes(shipped.image_size)
+    print(f"at {shipped.image_size} px: " + ", ".join(f"{k} {v:.2f}" for k, v in moved.items()))
+    out = args.out or RESULTS / f"new_people_{args.profile}.json"
+    write_results(out, result)
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
