@@ -287,8 +287,8 @@ class MotionWindows(Dataset):
             raise ValueError(f"blink_windows is a share of the windows, between 0 and 1, not {self.blink_windows}")
         self.blinks = self.blink_frames() if self.blink_windows > 0 else np.zeros((0, 2), np.int64)
         if self.blink_windows > 0 and not len(self.blinks):
-            warnings.warn(f"no blink found in the {split!r} clips (neither the world's eyelid nor the tracker's blink "
-                          f"flag): every window is drawn uniformly")
+            warnings.warn(f"no blink found in the {split!r} clips (neither the world's eyelid nor the tracker's "
+                          f"blink flag): every window is drawn uniformly")
             self.blink_windows = 0.0
 
     def blink_frames(self) -> np.ndarray:
