@@ -1,32 +1,38 @@
 """Do the motion encoders read new faces better after seeing thousands of new people? An exploratory continuation of
 small's shipped face latent model, one CNN at a time.
 
-    python benchmarks/bench_new_people.py --profile small --train dyn          # one arm's training (~13 min, 1 core)
-    python benchmarks/bench_new_people.py --profile small                      # every arm, then the reads
+    python benchmarks/bench_new_people.py --profile small --train dyn     # one arm's training (its minutes are kept)
+    python benchmarks/bench_new_people.py --profile small                 # every arm (training what is missing), reads
 
 small's probes read gaze, smile and brows from z_dyn, and the pitch from z_pose, on people it trained on, but not on
 new ones (README, "Where the latent probes fail" and "The head's angles"; this benchmark prints both). More people
-helped the jaw and the blinks (the people phase, 816 training people). The world can draw any person in any state
-(:mod:`vasa_lab.world.samples`), so this benchmark shows the encoders states of small's own training clips drawn on
-``--faces`` people never seen before, one frame each. Arms, each continuing the shipped model for the same steps:
+helped the jaw and the blinks (the people phase, 816 training people of small's world grown to 2000 clips). The world
+can draw any person in any state (:mod:`vasa_lab.world.samples`), so this benchmark draws states of random frames of
+small's own training clips on ``--faces`` people never seen before, one frame each, and shows them to one encoder.
+Every arm continues the shipped model on small's own 800-clip world (fewer people than the 2000-clip world its last
+two phases saw); the dyn arms run ``--dyn-steps`` steps, the pose arms ``--pose-steps``:
 
-* ``dyn``: z_dyn's CNN alone, the people phase's losses on small's own world
-  (:meth:`vasa_lab.latent.module.LatentModule.people_losses`) plus the same linear expression read-out on 16 new
-  people's frames a step (weight ``--w-new``);
-* ``dyn-control``: the same without the new people;
+* ``dyn``: z_dyn's CNN alone, the people phase's losses
+  (:meth:`vasa_lab.latent.module.LatentModule.people_losses`, with its own linear expression read-out on the pairs'
+  frames) plus the same read-out on 16 new people's frames a step (weight ``--w-new``);
+* ``dyn-own``: the same extra read-out, on 16 frames of small's own training clips instead of new people;
+* ``dyn-control``: the people phase's losses alone;
 * ``pose``: z_pose's CNN alone on the pose loss, half of each batch from small's own world, half new people;
 * ``pose-control``: the same with the whole batch from small's own world.
 
-Each is read with chapter 04's protocol (40 clips of 20 validation people fit the probes, 40 clips of 20 test people
-score them), across people and within clips, and z_dyn's identity leak. Beside them, chapter 02's tracker reading
-the same real frames (its gaze, smile and brow readings as the features of the same probe): what the pixels
-themselves tell a reader we did not train. Trained weights are kept (safetensors) in the artifact store's
-``bench-new-people`` folder, so arms can train in parallel processes (``--train ARM``) and a later run only reads.
-Writes ``benchmarks/results/new_people_<profile>.json``. Nothing here is shipped; it asserts nothing.
+So ``dyn`` against ``dyn-own`` is the new faces alone, ``dyn-own`` against ``dyn-control`` the extra read-out. Each
+arm is one run of one seed. Each is read with chapter 04's protocol (40 clips of 20 validation people fit the probes,
+40 clips of 20 test people score them), across people and within clips, and z_dyn's identity leak. Beside them,
+chapter 02's tracker reading the same real frames (its gaze, smile and brow readings as the features of the same
+probe): what a reader we did not train gets from the frames. Trained weights are kept (safetensors, named by the
+shipped model's key and the arm's settings) in the artifact store's ``bench-new-people`` folder, so arms can train in
+parallel processes (``--train ARM``) and a later run only reads. Writes ``benchmarks/results/new_people_<profile>.json``
+(``--out`` for another file). Nothing here is shipped; it asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -37,7 +43,8 @@ import torch
 from bench_motion_loss import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ARMS = ("dyn", "dyn-control", "pose", "pose-control")
+ARMS = ("dyn", "dyn-own", "dyn-control", "pose", "pose-control")
+EXTRA_FRAMES = ("dyn", "dyn-own", "pose")      # the arms that read frames beside the phase's own batches
 TRACKED = ("gaze_yaw", "gaze_pitch", "smile", "brow_raise")
 
 
@@ -53,10 +60,27 @@ def new_people(cfg, clips, n: int, tag: str) -> tuple[torch.Tensor, np.ndarray]:
     return torch.from_numpy(faces["images"]).permute(0, 3, 1, 2).contiguous(), faces["states"]
 
 
-def weights_path(profile: str, arm: str, steps: int, faces: int, w_new: float) -> Path:
-    from vasa_lab.artifacts import default_home
+def own_frames(cfg, clips, n: int, tag: str) -> tuple[torch.Tensor, np.ndarray]:
+    """``n`` random frames of ``clips`` themselves (the people the model trained on) and their states: the same
+    extra read-out as :func:`new_people`, without new faces."""
+    from vasa_lab.world.samples import tagged_rng
 
-    return default_home() / "bench-new-people" / f"{profile}-{arm}-{steps}-{faces}-{w_new:g}.safetensors"
+    rng = tagged_rng(tag)
+    picks = [(int(c), int(rng.integers(clips.n_frames[c]))) for c in rng.integers(len(clips), size=n)]
+    images = np.stack([clips.frames(c)[t] for c, t in picks])
+    states = np.stack([clips.states(c)[t] for c, t in picks])
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), states
+
+
+def weights_path(profile: str, arm: str, steps: int, faces: int, w_new: float) -> Path:
+    """Where an arm's weights are kept: named by the shipped model it continues and every setting the arm uses."""
+    from vasa_lab.artifacts import config_key, default_home
+    from vasa_lab.latent.config import LatentConfig
+
+    name = f"{profile}-{config_key(LatentConfig.for_profile(profile))}-{arm}-{steps}"
+    name += f"-{faces}" if arm in EXTRA_FRAMES else ""
+    name += f"-w{w_new:g}" if arm in ("dyn", "dyn-own") else ""
+    return default_home() / "bench-new-people" / f"{name}.safetensors"
 
 
 def train_arm(profile: str, arm: str, steps: int, faces: int, w_new: float) -> dict:
@@ -87,11 +111,11 @@ def train_arm(profile: str, arm: str, steps: int, faces: int, w_new: float) -> d
     for name, p in model.named_parameters():
         p.requires_grad_(name.startswith(trained))
     params = [p for p in model.parameters() if p.requires_grad]
-    new = not arm.endswith("control")
+    new = arm in EXTRA_FRAMES
     if new:
         t = time.perf_counter()
-        images, states = new_people(cfg, clips, faces, f"bench-new-people-{arm}")
-        print(f"{arm}: {faces} new people drawn in {time.perf_counter() - t:.0f} s", flush=True)
+        images, states = (own_frames if arm == "dyn-own" else new_people)(cfg, clips, faces, f"bench-new-people-{arm}")
+        print(f"{arm}: {faces} extra frames in {time.perf_counter() - t:.0f} s", flush=True)
     draw = torch.Generator().manual_seed(1)
     if arm.startswith("dyn"):
         params += list(module.expression_head.parameters())
@@ -118,8 +142,8 @@ def train_arm(profile: str, arm: str, steps: int, faces: int, w_new: float) -> d
             if new:
                 idx = torch.randint(len(images), (16,), generator=draw)
                 read = module.expression_head(model.encode_motion(module.jitter(images[idx].float() / 255))[1])
-                logs["new_people"] = (((read - target[idx]) / module.expression_scale) ** 2).mean()
-                total = total + w_new * logs["new_people"]
+                logs["extra_read_out"] = (((read - target[idx]) / module.expression_scale) ** 2).mean()
+                total = total + w_new * logs["extra_read_out"]
         else:
             x, y = batch["image"], batch["pose"]
             if new:
@@ -144,7 +168,9 @@ def train_arm(profile: str, arm: str, steps: int, faces: int, w_new: float) -> d
     tmp.replace(path)
     seconds = time.perf_counter() - started
     print(f"{arm}: {steps} steps in {seconds / 60:.1f} min -> {path}", flush=True)
-    return dict(minutes=round(seconds / 60, 1), last_losses=last)
+    training = dict(minutes=round(seconds / 60, 1), threads=torch.get_num_threads(), last_losses=last)
+    write_results(path.with_suffix(".json"), training)
+    return training
 
 
 @torch.no_grad()
@@ -206,7 +232,7 @@ def tracker_reading(fit_clips, test_clips) -> dict:
 
     def read(clips):
         rows = []
-        for k, c in enumerate(clips):
+        for c in clips:
             r = read_pixels(c.frames)
             rows.append((np.column_stack([r.gaze, r.smile, r.brow]),
                          c.states[:, [STATE_NAMES.index(f) for f in TRACKED]]))
@@ -259,6 +285,8 @@ def main(argv=None) -> None:
             model.load_state_dict(load_file(str(path)))
         model.eval()
         result["arms"][arm] = r = read_arm(model, fit_clips, test_clips)
+        if arm != "shipped" and path.with_suffix(".json").exists():     # how long its training took, and its losses
+            r["training"] = json.loads(path.with_suffix(".json").read_text())
         print(f"\n{arm}: " + "; ".join(f"{k}: " + ", ".join(f"{f} {v:.3f}" for f, v in r[k].items())
                                       for k in ("z_dyn across people", "z_pose across people")))
         print(f"  identity from z_dyn {r['identity from z_dyn']:.3f} (chance {r['identity chance']:.3f})")

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..artifacts import ArtifactStore, ExclusiveLock, default_home
-from ..data.clips import dataset_folder
+from ..data.clips import dataset_folder, is_prepared
 from ..data.splits import split_entries
 from ..world.behaviour import EMOTIONS
 from ..world.state import STATE_NAMES, TRUE_BLINK
@@ -149,6 +149,8 @@ def cache_path(config: MotionConfig, folder: Path, store_root: Path | None = Non
     """Where the encoded clips of ``folder`` for ``config``'s codes and audio settings are cached."""
     what = dict(codes=config.codes, latent_key=config.latent_key, dyn_dim=config.dyn_dim,
                 audio=asdict(config.audio), folder=str(Path(folder).resolve()))
+    if is_prepared(folder):    # real video: caches made before ``shut`` held no tracker blinks, so they are not reused
+        what["shut"] = "tracker blink flag"
     key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return (store_root or default_home()) / "motion-data" / f"{key}.npz"
 
@@ -217,6 +219,8 @@ def build_motion_clips(folder: str | Path, config: MotionConfig, latent_model=No
         flag = tracks.get("blink") if clips.prepared else None
         rows["shut"].append(shut_from_states(rows["states"][-1]) if states is not None or flag is None
                             else np.asarray(flag, bool)[:T])
+        if len(rows["shut"][-1]) != T:
+            raise ValueError(f"clip {c} of {folder} has {T} frames but {len(rows['shut'][-1])} blink flags")
         labels["gaze"].append(gaze)
         labels["distance"].append(distance)
         labels["emotion"].append(emotion)
