@@ -69,7 +69,7 @@ class MotionClips:
         return int(self.offsets[i + 1] - self.offsets[i])
 
     def clip(self, i: int) -> dict:
-        """One clip's arrays: motion (T, M), audio (T, A), states (T, 17), and its labels."""
+        """One clip's arrays: motion (T, M), audio (T, A), states (T, 17), shut (T,), and its labels."""
         r = self.rows(i)
         return dict(motion=self.motion[r], audio=self.audio[r], states=self.states[r], shut=self.shut[r],
                     gaze=self.gaze[i],
