@@ -47,6 +47,20 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def code_probes(fit, test) -> dict:
+    """Chapter 04's probes of z_dyn and z_pose, across people and within clips (a factor constant in every clip left
+    out there), fitted on ``fit``'s codes and scored on ``test``'s."""
+    from vasa_lab.latent import probes
+
+    out = {}
+    for code, factors in (("z_dyn", probes.DYN_FACTORS), ("z_pose", probes.POSE_FACTORS)):
+        share = probes.between_clip_share(test, factors)
+        out[f"{code} across people"] = probes.probe_r2(fit, test, code, factors)
+        out[f"{code} within clips"] = probes.probe_r2(probes.within_clips(fit), probes.within_clips(test), code,
+                                                      tuple(f for f in factors if share[f] < 0.99))
+    return out
+
+
 @torch.no_grad()
 def read(model, fit_clips, test_clips, pixel_clips: int = 16) -> dict:
     """Chapter 04's probes, the identity leak and the re-drawn pixel targets of one model."""
@@ -57,12 +71,7 @@ def read(model, fit_clips, test_clips, pixel_clips: int = 16) -> dict:
     from vasa_lab.world.state import STATE_NAMES
 
     fit, test = probes.clip_codes(model, fit_clips), probes.clip_codes(model, test_clips)
-    out = {}
-    for code, factors in (("z_dyn", probes.DYN_FACTORS), ("z_pose", probes.POSE_FACTORS)):
-        share = probes.between_clip_share(test, factors)
-        out[f"{code} across people"] = probes.probe_r2(fit, test, code, factors)
-        out[f"{code} within clips"] = probes.probe_r2(probes.within_clips(fit), probes.within_clips(test), code,
-                                                      tuple(f for f in factors if share[f] < 0.99))
+    out = code_probes(fit, test)
     out["z_pose per-clip offset"] = offset_summary(probes.clip_offsets(fit.z_pose, fit.states, test.z_pose, test.states,
                                                                 test.clip, len(test_clips)))
     out["identity from z_dyn"], out["identity chance"] = probes.identity_probe(test, test.z_dyn)

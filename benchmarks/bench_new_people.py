@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench_more_people import code_probes
 from bench_motion_loss import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -179,12 +180,7 @@ def read_arm(model, fit_clips, test_clips) -> dict:
     from vasa_lab.latent import probes
 
     fit, test = probes.clip_codes(model, fit_clips), probes.clip_codes(model, test_clips)
-    out = {}
-    for code, factors in (("z_dyn", probes.DYN_FACTORS), ("z_pose", probes.POSE_FACTORS)):
-        share = probes.between_clip_share(test, factors)
-        out[f"{code} across people"] = probes.probe_r2(fit, test, code, factors)
-        out[f"{code} within clips"] = probes.probe_r2(probes.within_clips(fit), probes.within_clips(test), code,
-                                                      tuple(f for f in factors if share[f] < 0.99))
+    out = code_probes(fit, test)
     out["identity from z_dyn"], out["identity chance"] = probes.identity_probe(test, test.z_dyn)
     return out
 
