@@ -1,5 +1,6 @@
-"""Do the motion encoders read new faces better after seeing thousands of new people? An exploratory continuation of
-small's shipped face latent model, one CNN at a time.
+"""Do the motion encoders read new faces better after seeing thousands of new people? Exploratory continuations of
+small's pose phase's model, one CNN at a time, one of which became small's faces phase (``LatentConfig.new_faces``),
+and the shipped model that has it, read the same way.
 
     python benchmarks/bench_new_people.py --profile small --train dyn     # one arm's training (its minutes are kept)
     python benchmarks/bench_new_people.py --profile small                 # every arm (training what is missing), reads
@@ -9,8 +10,9 @@ new ones (README, "Where the latent probes fail" and "The head's angles"; this b
 helped the jaw and the blinks (the people phase, 816 training people of small's world grown to 2000 clips). The world
 can draw any person in any state (:mod:`vasa_lab.world.samples`), so this benchmark draws states of random frames of
 small's own training clips on ``--faces`` people never seen before, one frame each, and shows them to one encoder.
-Every arm continues the shipped model on small's own 800-clip world (fewer people than the 2000-clip world its last
-two phases saw); the dyn arms run ``--dyn-steps`` steps, the pose arms ``--pose-steps``:
+Every arm continues the pose phase's model (``before``, shipped until the new-face phases) on small's own 800-clip
+world (fewer people than the 2000-clip world its people and pose phases saw); the dyn arms run ``--dyn-steps`` steps,
+the pose arms ``--pose-steps``:
 
 * ``dyn``: z_dyn's CNN alone, the people phase's losses
   (:meth:`vasa_lab.latent.module.LatentModule.people_losses`, with its own linear expression read-out on the pairs'
@@ -21,13 +23,16 @@ two phases saw); the dyn arms run ``--dyn-steps`` steps, the pose arms ``--pose-
 * ``pose-control``: the same with the whole batch from small's own world.
 
 So ``dyn`` against ``dyn-own`` is the new faces alone, ``dyn-own`` against ``dyn-control`` the extra read-out. Each
-arm is one run of one seed. Each is read with chapter 04's protocol (40 clips of 20 validation people fit the probes,
+arm is one run of one seed, a plain loop (Adam at a constant rate for the dyn arms). ``shipped`` is small's model
+with the faces phase, trained by ``python -m vasa_lab.latent.train --profile small``: the ``pose`` arm's recipe as a
+training phase. The ``dyn`` arm's recipe built the same way did not repeat its gains in two runs
+(``results/new_people_small_dyn_phase.txt``), so no shipped phase has it. Each is read with chapter 04's protocol (40 clips of 20 validation people fit the probes,
 40 clips of 20 test people score them), across people and within clips, and z_dyn's identity leak. Beside them,
 chapter 02's tracker reading the same real frames (its gaze, smile and brow readings as the features of the same
 probe): what a reader we did not train gets from the frames. Trained weights are kept (safetensors, named by the
-shipped model's key and the arm's settings) in the artifact store's ``bench-new-people`` folder, so arms can train in
+pose phase's model's key and the arm's settings) in the artifact store's ``bench-new-people`` folder, so arms can train in
 parallel processes (``--train ARM``) and a later run only reads. Writes ``benchmarks/results/new_people_<profile>.json``
-(``--out`` for another file). Nothing here is shipped; it asserts nothing.
+(``--out`` for another file). The arms are not shipped; it asserts nothing.
 """
 from __future__ import annotations
 
@@ -49,18 +54,6 @@ EXTRA_FRAMES = ("dyn", "dyn-own", "pose")      # the arms that read frames besid
 TRACKED = ("gaze_yaw", "gaze_pitch", "smile", "brow_raise")
 
 
-def new_people(cfg, clips, n: int, tag: str) -> tuple[torch.Tensor, np.ndarray]:
-    """``n`` frames: a state of a random frame of ``clips`` (the world's truth) drawn on a person never seen before.
-    Returns the images (n, 3, H, W) uint8 and their states (n, 17)."""
-    from vasa_lab.world.person import sample_identity
-    from vasa_lab.world.samples import identity_seeds, render_faces, tagged_rng
-
-    states = np.concatenate([clips.states(c) for c in range(len(clips))])
-    states = states[tagged_rng(tag).integers(len(states), size=n)]
-    faces = render_faces([sample_identity(int(s)) for s in identity_seeds(tag, n)], list(states), cfg.image_size)
-    return torch.from_numpy(faces["images"]).permute(0, 3, 1, 2).contiguous(), faces["states"]
-
-
 def own_frames(cfg, clips, n: int, tag: str) -> tuple[torch.Tensor, np.ndarray]:
     """``n`` random frames of ``clips`` themselves (the people the model trained on) and their states: the same
     extra read-out as :func:`new_people`, without new faces."""
@@ -74,31 +67,32 @@ def own_frames(cfg, clips, n: int, tag: str) -> tuple[torch.Tensor, np.ndarray]:
 
 
 def weights_path(profile: str, arm: str, steps: int, faces: int, w_new: float) -> Path:
-    """Where an arm's weights are kept: named by the shipped model it continues and every setting the arm uses."""
+    """Where an arm's weights are kept: named by the model it continues and every setting the arm uses."""
     from vasa_lab.artifacts import config_key, default_home
     from vasa_lab.latent.config import LatentConfig
 
-    name = f"{profile}-{config_key(LatentConfig.for_profile(profile))}-{arm}-{steps}"
+    name = f"{profile}-{config_key(LatentConfig.for_profile(profile).without_faces())}-{arm}-{steps}"
     name += f"-{faces}" if arm in EXTRA_FRAMES else ""
     name += f"-w{w_new:g}" if arm in ("dyn", "dyn-own") else ""
     return default_home() / "bench-new-people" / f"{name}.safetensors"
 
 
 def train_arm(profile: str, arm: str, steps: int, faces: int, w_new: float) -> dict:
-    """Continue the shipped model for ``steps`` steps of one arm; its weights saved, and the training's numbers."""
+    """Continue the pose phase's model for ``steps`` steps of one arm; its weights saved, and the training's
+    numbers."""
     from safetensors.torch import save_file
     from torch.utils.data import DataLoader
 
     from vasa_lab.data.clips import ClipFrames, dataset_folder
     from vasa_lab.latent.api import load_latent_model
     from vasa_lab.latent.config import EXPRESSION_NAMES, EXPRESSION_UNIT, LatentConfig
-    from vasa_lab.latent.data import FramePairDataset, FramePoseDataset
+    from vasa_lab.latent.data import FramePairDataset, FramePoseDataset, new_face_frames
     from vasa_lab.latent.losses import pose_loss
     from vasa_lab.latent.module import LatentModule, expression_spread
     from vasa_lab.world.state import STATE_NAMES
 
     torch.manual_seed(0)
-    cfg = LatentConfig.for_profile(profile)
+    cfg = LatentConfig.for_profile(profile).without_faces()
     model = load_latent_model(config=cfg)
     clips = ClipFrames(dataset_folder(cfg), "train")
     # the module for its losses, colour jitter and a fresh expression read-out; the people phase's losses need no
@@ -115,7 +109,9 @@ def train_arm(profile: str, arm: str, steps: int, faces: int, w_new: float) -> d
     new = arm in EXTRA_FRAMES
     if new:
         t = time.perf_counter()
-        images, states = (own_frames if arm == "dyn-own" else new_people)(cfg, clips, faces, f"bench-new-people-{arm}")
+        tag = f"bench-new-people-{arm}"
+        images, states = (own_frames(cfg, clips, faces, tag) if arm == "dyn-own"
+                          else new_face_frames(clips, faces, cfg.image_size, tag))
         print(f"{arm}: {faces} extra frames in {time.perf_counter() - t:.0f} s", flush=True)
     draw = torch.Generator().manual_seed(1)
     if arm.startswith("dyn"):
@@ -270,25 +266,26 @@ def main(argv=None) -> None:
     fit_clips = heldout_clips(args.profile, "val", n=40)
     test_clips = heldout_clips(args.profile, "test", n=40)
     shipped = LatentConfig.for_profile(args.profile)
+    before = shipped.without_faces()                    # the pose phase's model: what every arm continues
     result = dict(profile=args.profile, faces=args.faces, w_new=args.w_new, dyn_steps=args.dyn_steps,
                   pose_steps=args.pose_steps, arms={})
-    for arm in ("shipped", *args.arms.split(",")):
-        model = load_latent_model(config=shipped)
-        if arm != "shipped":
+    for arm in ("before", *args.arms.split(","), "shipped"):
+        model = load_latent_model(config=shipped if arm == "shipped" else before)
+        if arm not in ("before", "shipped"):
             path = weights_path(args.profile, arm, *setting(arm))
             if not path.exists():
                 train_arm(args.profile, arm, *setting(arm))
             model.load_state_dict(load_file(str(path)))
         model.eval()
         result["arms"][arm] = r = read_arm(model, fit_clips, test_clips)
-        if arm != "shipped" and path.with_suffix(".json").exists():     # how long its training took, and its losses
+        if arm not in ("before", "shipped") and path.with_suffix(".json").exists():     # how long its training took, and its losses
             r["training"] = json.loads(path.with_suffix(".json").read_text())
         print(f"\n{arm}: " + "; ".join(f"{k}: " + ", ".join(f"{f} {v:.3f}" for f, v in r[k].items())
                                       for k in ("z_dyn across people", "z_pose across people")))
         print(f"  identity from z_dyn {r['identity from z_dyn']:.3f} (chance {r['identity chance']:.3f})")
-    result["shipped, on people it trained on"] = seen = seen_people_reading(load_latent_model(config=shipped),
-                                                                          args.profile)
-    print("\nshipped, probes fitted and scored on two sets of its training people: "
+    result["before, on people it trained on"] = seen = seen_people_reading(load_latent_model(config=before),
+                                                                         args.profile)
+    print("\nbefore, probes fitted and scored on two sets of its training people: "
           + "; ".join(f"{k}: " + ", ".join(f"{f} {v:.3f}" for f, v in seen[k].items()) for k in seen))
     result["tracker"] = t = tracker_reading(fit_clips, test_clips)
     print("\nchapter 02's tracker on the real frames, across people: "

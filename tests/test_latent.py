@@ -578,6 +578,51 @@ def test_a_pose_phase_trains_only_z_poses_cnn_on_the_pose_loss(tiny_world, tmp_p
         replace(cfg, pose_batch=0).check()
 
 
+def test_the_faces_phase_trains_only_z_poses_cnn_on_people_never_seen_before(tiny_world, tmp_path):
+    """faces_pose_steps > 0 continues the pose phase's model and trains only z_pose's CNN, half of each batch new
+    faces, so new people's angles read closer. The faces are drawn in the states of the world's frames, the same
+    from the same tag, on people of no clip."""
+    from vasa_lab.artifacts import ArtifactStore, config_key
+    from vasa_lab.data.clips import ClipFrames
+    from vasa_lab.latent.api import load_latent_model
+    from vasa_lab.latent.data import new_face_frames
+    from vasa_lab.latent.id_net import IdentityNetConfig
+    from vasa_lab.latent.losses import pose_loss
+
+    clips = ClipFrames(tiny_world, "train")
+    images, states = new_face_frames(clips, 6, 64, "test")
+    again, _ = new_face_frames(clips, 6, 64, "test")
+    assert images.shape == (6, 3, 64, 64) and images.dtype == torch.uint8 and states.shape == (6, 17)
+    assert torch.equal(images, again) and not torch.equal(images, new_face_frames(clips, 6, 64, "other")[0])
+    known = np.concatenate([clips.states(c) for c in range(len(clips))])
+    assert all(np.abs(known - s).sum(1).min() < 1e-5 for s in states)          # each a state of a world frame
+    with pytest.raises(ValueError, match="at least one"):
+        new_face_frames(clips, 0, 64, "test")
+
+    store = ArtifactStore(tmp_path / "store", packaged=None)
+    first = LatentConfig(data=str(tiny_world), steps=2, batch_size=4, aux_batch=2, min_pair_gap=5, w_cross_id=0,
+                         w_perceptual=0, w_expression=1.0)
+    pose = replace(first, gate_steps=2, emotion_steps=2, people_steps=2, pose_steps=2, pose_batch=8, pose_lr=3e-3)
+    cfg = replace(pose, new_faces=40, faces_pose_steps=30)      # (at the pose phase's rate)
+    assert cfg.previous_phase() == pose and cfg.without_pose() == pose.without_pose() and cfg.has_faces_phase
+    assert config_key(cfg.codes_config()) == config_key(cfg) != config_key(pose.codes_config())
+    model = load_latent_model(config=cfg, store=store, identity_config=IdentityNetConfig(data=str(tiny_world)))
+    start = load_latent_model(config=pose, store=store)
+    assert store.meta("latent", cfg)["metrics"]["steps"] == 30
+    old = start.state_dict()
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, old[name]) != name.startswith("motion_encoder.pose_net."), name
+    faces_read, faces_states = new_face_frames(clips, 32, 64, "test-read")
+    x, y = faces_read.float() / 255, torch.from_numpy(faces_states[:, :6])
+    with torch.no_grad():
+        errors = [pose_loss(m.motion_encoder.pose(x), y) for m in (start, model)]
+    assert errors[1] < errors[0], errors                 # new people's pose reads closer than before the phase
+    for bad, match in ((dict(new_faces=0), "new_faces > 0"), (dict(pose_steps=0), "pose_steps > 0"),
+                       (dict(pose_batch=1), "pose_batch >= 2"), (dict(faces_pose_steps=-1), "faces_pose_steps >= 0")):
+        with pytest.raises(ValueError, match=match):
+            replace(cfg, **bad).check()
+
+
 def test_a_gate_region_lets_the_gate_close_only_where_the_portraits_lips_and_eyes_are():
     """With a gate_region (from the portrait's landmarks) the copy gate stays open, and the paint that came with a
     closed gate is dropped, wherever the flow reads outside it; a region of ones changes nothing."""
@@ -645,7 +690,8 @@ def test_training_cli_options(tmp_path):
     emotion = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "30", "--w-lips", "8"]))
     small_gated = LatentConfig.for_profile("small").without_emotion()
     assert emotion.has_emotion_phase and emotion.w_lips == 8 and emotion.without_emotion() == small_gated
-    small_emotion = LatentConfig.for_profile("small", people_steps=0, people_clips=0, pose_steps=0)
+    small_emotion = LatentConfig.for_profile("small", people_steps=0, people_clips=0, pose_steps=0, new_faces=0,
+                                             faces_pose_steps=0)
     gated = config_from_args(parse_args(["--profile", "small", "--emotion-steps", "0"]))
     assert gated == small_gated and not gated.has_emotion_phase and LatentConfig.for_profile("small").has_emotion_phase
     for flag in ("--w-lips", "--w-flow-landmarks"):                                               # no emotion steps
@@ -697,6 +743,17 @@ def test_training_cli_options(tmp_path):
     assert main(["--profile", "small", "--people-steps", "0", "--pose-steps", "5", "--store", str(tmp_path)]) == 2
     with pytest.raises(ValueError, match="--people-steps > 0"):
         emotion_phase_from_args(small, bench.parse_args(["--people-steps", "0", "--pose-steps", "5"]))
+    # the faces phase (small has it) follows the pose phase; --new-faces 0 stops before it
+    assert small.has_faces_phase and small.previous_phase() == small.without_faces()
+    before = config_from_args(parse_args(["--profile", "small", "--new-faces", "0"]))
+    assert before == small.without_faces() and before.has_pose_phase and not before.has_faces_phase
+    assert emotion_phase_from_args(small, bench.parse_args(["--new-faces", "0"])) == small.without_faces()
+    assert emotion_phase_from_args(small, bench.parse_args(["--new-faces", "99"])).new_faces == 99
+    assert emotion_phase_from_args(small, bench.parse_args(["--pose-steps", "0"])) == small.without_pose()
+    assert not small.without_pose().has_faces_phase and small.without_faces().without_pose() == small.without_pose()
+    assert main(["--profile", "small", "--pose-steps", "0", "--new-faces", "5", "--store", str(tmp_path)]) == 2
+    with pytest.raises(ValueError, match="--pose-steps > 0"):
+        emotion_phase_from_args(small, bench.parse_args(["--pose-steps", "0", "--new-faces", "5"]))
 
 
 def test_shipped_tiny_weights_load_into_todays_code(tmp_path):
@@ -742,7 +799,8 @@ def test_shipped_small_weights_load_and_draw_a_moving_mouth(tmp_path):
     store = ArtifactStore(tmp_path / "empty")
     cfg = LatentConfig.for_profile("small")
     # the model, the first phase it continues and the identity network its losses use: retraining starts from these
-    for name, c in (("latent", cfg), ("latent", cfg.without_emotion()), ("latent", cfg.without_gate()),
+    for name, c in (("latent", cfg), ("latent", cfg.without_faces()),
+                    ("latent", cfg.without_emotion()), ("latent", cfg.without_gate()),
                     ("latent", cfg.first_phase()),
                     ("latent-identity", IdentityNetConfig.for_profile("small"))):
         assert store.find(name, c).parent.parent == PACKAGED_WEIGHTS, f"the small {name} weights are not shipped"

@@ -527,7 +527,8 @@ def test_shipped_small_motion_weights_load(tmp_path):
 
 def test_motion_models_for_earlier_codes_are_the_shipped_ones(tmp_path, monkeypatch):
     """The benchmarks' --people-steps 0 / --pose-steps 0 read the motion model shipped for those codes, trained before
-    blink windows existed; the profile's own codes get the profile's model."""
+    blink windows existed; --new-faces 0 the one trained with blink windows on the pose phase's codes; the profile's
+    own codes get the profile's model."""
     from vasa_lab.artifacts import ArtifactStore, config_key
     from vasa_lab.latent.config import LatentConfig
     from vasa_lab.motion import load_motion_model_for_codes
@@ -538,5 +539,7 @@ def test_motion_models_for_earlier_codes_are_the_shipped_ones(tmp_path, monkeypa
     for latent, key in ((small.without_pose(), "ab5a98eff322"), (small.without_people(), "8b22cd875461")):
         model = load_motion_model_for_codes("small", config_key(latent.codes_config()), store=empty)
         assert config_key(model.config) == key and model.config.blink_windows == 0.0
+    before = load_motion_model_for_codes("small", config_key(small.without_faces().codes_config()), store=empty)
+    assert config_key(before.config) == "20d4351df5d8" and before.config.blink_windows == 0.3
     own = load_motion_model_for_codes("small", config_key(small.codes_config()), store=empty)
     assert config_key(own.config) == config_key(MotionConfig.for_profile("small")) and own.config.blink_windows == 0.3

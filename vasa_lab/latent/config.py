@@ -14,7 +14,8 @@ profile    pixels  appearance volume C x D x   motion code              losses
                                                                         landmarks' correspondence), then a
                                                                         people phase (z_dyn's CNN on 2.5x the
                                                                         people), then a pose phase (z_pose's CNN
-                                                                        on them)
+                                                                        on them), then z_pose's CNN on 12000 new
+                                                                        faces, one frame each
 ``full``   512     96 x 16 x 64 x 64           6 pose + 128 dynamics    as tiny + patch GAN (hinge) + feature
                                                                         matching; VGG19 / ArcFace from local paths
 =========  ======  ==========================  =======================  ==========================================
@@ -176,6 +177,18 @@ class LatentConfig:
     pose_batch: int = field(default=32, metadata=ADDED_LATER)
     pose_lr: float = field(default=5e-4, metadata=ADDED_LATER)
 
+    # --- a seventh phase that reads the head's angles on thousands of new faces (0 steps = none) ---------------------
+    # Fitted and scored on the people it trained on, z_pose reads the pitch past 0.9; on new people it does not: the
+    # CNN learned its 816 training faces (README "Thousands of new people"; ``benchmarks/bench_new_people.py``
+    # measured it first). The world can draw anyone in any state, so the faces phase draws ``new_faces`` people never
+    # seen before, one frame each, in the true states of random frames of the profile's own training clips
+    # (:func:`~vasa_lab.latent.data.new_face_frames`). ``faces_pose_steps`` more steps continue the pose phase's
+    # model (:meth:`without_faces`) and train z_pose's CNN alone on the pose loss, half of each ``pose_batch`` from
+    # the profile's own clips and half new faces, at ``pose_lr``. The motion codes change, so the motion transformer
+    # is trained on this phase's codes (:meth:`codes_config`).
+    new_faces: int = field(default=0, metadata=ADDED_LATER)
+    faces_pose_steps: int = field(default=0, metadata=ADDED_LATER)
+
     @property
     def volume_size(self) -> int:
         return self.image_size // 2 ** len(self.app_channels)
@@ -214,9 +227,17 @@ class LatentConfig:
     def has_pose_phase(self) -> bool:
         return self.pose_steps > 0
 
+    @property
+    def has_faces_phase(self) -> bool:
+        return self.faces_pose_steps > 0
+
+    def without_faces(self) -> "LatentConfig":
+        """The config of the model the faces phase starts from: this one without the new faces."""
+        return replace(self, new_faces=0, faces_pose_steps=0)
+
     def without_pose(self) -> "LatentConfig":
-        """The config of the model the pose phase starts from: this one without the pose settings."""
-        return replace(self, pose_steps=0, pose_batch=32, pose_lr=5e-4)
+        """The config of the model the pose phase starts from: this one without the pose (and faces) settings."""
+        return replace(self.without_faces(), pose_steps=0, pose_batch=32, pose_lr=5e-4)
 
     def without_people(self) -> "LatentConfig":
         """The config of the model the people phase starts from: this one without the people (and pose) settings."""
@@ -239,6 +260,8 @@ class LatentConfig:
 
     def previous_phase(self) -> "LatentConfig | None":
         """The config of the model this one's training continues (None for a first phase)."""
+        if self.has_faces_phase:
+            return self.without_faces()
         if self.has_pose_phase:
             return self.without_pose()
         if self.has_people_phase:
@@ -253,8 +276,8 @@ class LatentConfig:
 
     def codes_config(self) -> "LatentConfig":
         """The config whose motion encoder this model has: the gate and emotion phases do not train it, so the motion
-        codes are exactly those of the focus phase's model; the people and pose phases do, so their codes are their
-        own (motion data and generators are keyed by this one)."""
+        codes are exactly those of the focus phase's model; the people, pose and faces phases do, so their codes
+        are their own (motion data and generators are keyed by this one)."""
         return self if self.has_people_phase or self.has_pose_phase else self.without_gate()
 
     def without_disentanglement_losses(self) -> "LatentConfig":
@@ -303,6 +326,15 @@ class LatentConfig:
         if self.pose_steps > 0 and self.people_steps <= 0:
             raise ValueError("the pose phase (pose_steps > 0) continues the people phase's model: it needs "
                              "people_steps > 0")
+        if min(self.new_faces, self.faces_pose_steps) < 0:
+            raise ValueError(f"the faces phase needs new_faces >= 0 and faces_pose_steps >= 0, not {self.new_faces} "
+                             f"and {self.faces_pose_steps}")
+        if self.has_faces_phase and (self.new_faces <= 0 or self.pose_steps <= 0):
+            raise ValueError("the faces phase (faces_pose_steps > 0) draws new_faces > 0 people and continues the pose "
+                             "phase's model: it needs new_faces > 0 and pose_steps > 0")
+        if self.has_faces_phase and self.pose_batch < 2:
+            raise ValueError(f"the faces phase takes half of each pose_batch from new faces: it needs pose_batch >= 2, "
+                             f"not {self.pose_batch}")
         if min(self.volume_depth, self.volume_size) < 4:
             raise ValueError(f"the volume {self.volume_shape} is too small: depth and size must be at least 4")
 
@@ -322,7 +354,9 @@ class LatentConfig:
             # an emotion phase (~15 min, the renderer alone) teaches the warps to lift the mouth's corners; then a
             # people phase (~10 min, z_dyn's CNN alone, on 2000 clips: 1200 more, ~8 min and 4.8 GB to make) shows
             # z_dyn 2.5x as many people, so it reads the jaw and the blinks of new people; then a pose phase (~8 min,
-            # z_pose's CNN alone, on the same people) reads the head's roll and yaw closer.
+            # z_pose's CNN alone, on the same people) reads the head's roll and yaw closer; then a faces phase (~6 min,
+            # z_pose's CNN alone, half of each batch from 12000 people drawn once each) reads new faces' angles
+            # closer still.
             cfg = cls(profile="small", image_size=128, app_channels=(24, 48), volume_channels=16, volume_depth=8,
                       id_dim=32, motion_channels=(16, 32, 48, 64, 96), motion_size=128, dyn_dim=24,
                       flow_channels=16, flow_upsamples=2, dec_channels=(64, 32), g3d_blocks=1,
@@ -331,7 +365,8 @@ class LatentConfig:
                       focus_steps=2000, blink_share=0.4, focus_eye_weight=4.0, focus_lr=7e-4,
                       focus_scaled_expression=True, focus_eye_inside=8.0, gate_steps=5000, gate_lr=3e-4,
                       emotion_steps=6000, emotion_lr=1e-3, w_flow_landmarks=50.0,
-                      people_steps=3000, people_clips=2000, pose_steps=15000)
+                      people_steps=3000, people_clips=2000, pose_steps=15000,
+                      new_faces=12000, faces_pose_steps=5000)
         else:
             # MegaPortraits' sizes at 512 px: V_app 96 x 16 x 64 x 64; the motion encoder sees a 256 px copy.
             cfg = cls(profile="full", image_size=512, app_channels=(64, 128, 256), volume_channels=96,

@@ -13,6 +13,8 @@ tell the decoder how the driver differs from the source, so the motion code lear
   gaze and expression too, not only what changes within four seconds.
 * :class:`IdentityFrameDataset` draws single frames labelled with their person, for the identity network.
 * :class:`FramePoseDataset` draws single frames with their given head pose, for the pose phase.
+* :func:`new_face_frames` draws people never seen before, one frame each, in the states of the clips' frames, for
+  the faces phase.
 
 Items are drawn by a generator seeded with (seed, index): the same index always gives the same pair.
 """
@@ -232,3 +234,22 @@ class FramePoseDataset(Dataset):
         return dict(image=to_tensor(self.clips.frames(c)[t]), pose=torch.from_numpy(pose[t].copy()),
                     pose_ok=torch.tensor(bool(ok[t])))
 
+
+
+def new_face_frames(clips: ClipFrames, n: int, size: int, tag: str) -> tuple[torch.Tensor, np.ndarray]:
+    """``n`` people never seen before, one frame each, in the true state of a random frame of ``clips``, all drawn
+    from ``tag`` (the same tag gives the same faces on any machine): images (n, 3, size, size) uint8 and their
+    states (n, 17) in the world's STATE_NAMES order. Needs the synthetic world's truth (real video has none)."""
+    from ..world.person import sample_identity
+    from ..world.samples import identity_seeds, render_faces, tagged_rng
+
+    if n < 1:
+        raise ValueError(f"new_face_frames draws at least one face, not {n}")
+    known = [clips.states(c) for c in range(len(clips))]
+    if any(s is None or not np.isfinite(s).all() for s in known):
+        raise ValueError("new faces are drawn in the true states of the world's frames, and these clips have none "
+                         "(real video): train without the faces phase (new_faces=0)")
+    states = np.concatenate(known)
+    states = states[tagged_rng(tag).integers(len(states), size=n)]
+    faces = render_faces([sample_identity(int(s)) for s in identity_seeds(tag, n)], list(states), size)
+    return torch.from_numpy(faces["images"]).permute(0, 3, 1, 2).contiguous(), faces["states"]

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 
 from ..training import (RunSampler, check_finished, make_trainer, one_cycle, resume_from, seed_everything,
                         steps_per_device)
+from ..geometry import POSE_NAMES
 from .config import EXPRESSION_NAMES, LatentConfig
 from .losses import (CORNER_POINTS, CORRESPONDING_POINTS, PatchDiscriminator, PerceptualLoss, VGG19Features,
                      cycle_loss, feature_matching_loss, flow_landmark_loss, hinge_d_loss, hinge_g_loss,
@@ -98,6 +99,10 @@ class LatentModule(L.LightningModule):
             self.steps, self.lr = cfg.pose_steps, cfg.pose_lr
             for name, p in model.named_parameters():
                 p.requires_grad_(name.startswith("motion_encoder.pose_net."))
+        if cfg.has_faces_phase:    # the faces phase trains z_pose's CNN alone too, half of each batch new faces
+            self.steps = cfg.faces_pose_steps
+        # the faces phase's people (images uint8, poses): set by train_latent (:meth:`show_new_faces`)
+        self.new_faces: tuple[torch.Tensor, torch.Tensor] | None = None
         self.history: list[dict[str, float]] = []
         self.generator = torch.Generator().manual_seed(cfg.seed + 1)
 
@@ -110,6 +115,21 @@ class LatentModule(L.LightningModule):
         gain = (0.7 + 0.6 * torch.rand(b, 3, 1, 1, generator=self.generator)).to(x)
         shuffled = x.gather(1, perm[:, :, None, None].expand_as(x))
         return (shuffled * gain).clamp(0, 1)
+
+    def show_new_faces(self, images: torch.Tensor, states: np.ndarray) -> None:
+        """The faces phase's people (:func:`~vasa_lab.latent.data.new_face_frames`): images (n, 3, H, W) uint8 and
+        their true states (n, 17), of which the head's pose is kept."""
+        self.new_faces = (images, torch.from_numpy(np.asarray(states)[:, :len(POSE_NAMES)]).float())
+
+    def new_face_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` of the new faces, drawn from (seed, step) so a resumed run draws the same: images (n, 3, H, W) in
+        [0, 1] and their poses (n, 6)."""
+        if self.new_faces is None:
+            raise RuntimeError("the faces phase needs its faces: call show_new_faces first")
+        images, pose = self.new_faces
+        idx = torch.from_numpy(np.random.default_rng([self.cfg.seed, 8, self.global_step]).integers(len(images), size=n))
+        device = next(self.model.parameters()).device
+        return (images[idx].float() / 255).to(device), pose[idx].to(device)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["jitter_generator"] = self.generator.get_state()    # a resumed run draws the jitter it would have
@@ -277,13 +297,22 @@ class LatentModule(L.LightningModule):
         loss = pose_loss(self.model.motion_encoder.pose(see(batch["image"])), batch["pose"], batch["pose_ok"].float())
         return loss, dict(pose=loss), None
 
+    def faces_losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, None]:
+        """The faces phase: :meth:`pose_losses` on the batch's own frames and as many new faces."""
+        images, pose = self.new_face_batch(len(batch["image"]))
+        both = dict(image=torch.cat([batch["image"], images]), pose=torch.cat([batch["pose"], pose]),
+                    pose_ok=torch.cat([batch["pose_ok"], torch.ones(len(images), dtype=torch.bool, device=pose.device)]))
+        return self.pose_losses(both)
+
     # -- Lightning -----------------------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
         opts = self.optimizers()
         opt_g, opt_d = (opts if isinstance(opts, (list, tuple)) else (opts, None))
         sched = self.lr_schedulers()
-        losses = (self.pose_losses if self.cfg.has_pose_phase else self.people_losses if self.cfg.has_people_phase
-                  else self.gate_losses if self.cfg.has_gate_phase else self.generator_losses)
+        cfg = self.cfg
+        losses = (self.faces_losses if cfg.has_faces_phase
+                  else self.pose_losses if cfg.has_pose_phase else self.people_losses if cfg.has_people_phase
+                  else self.gate_losses if cfg.has_gate_phase else self.generator_losses)
         total, logs, xd_hat = losses(batch)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(total)
@@ -305,8 +334,7 @@ class LatentModule(L.LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]
-        if self.expression_head is not None and not self.cfg.has_pose_phase \
-                and (self.cfg.has_people_phase or not self.cfg.has_gate_phase):
+        if self.expression_head is not None and trains_expression_read_out(self.cfg):
             params += list(self.expression_head.parameters())
         opt_g = torch.optim.Adam(params, lr=self.lr, betas=(0.5, 0.999))
         # the schedule spans the steps this run makes: on N devices each takes 1/N of the batches (steps // N)
@@ -315,6 +343,12 @@ class LatentModule(L.LightningModule):
             return [opt_g], [sched]
         opt_d = torch.optim.Adam(self.disc.parameters(), lr=self.lr, betas=(0.5, 0.999))
         return [opt_g, opt_d], [sched]
+
+
+def trains_expression_read_out(cfg: LatentConfig) -> bool:
+    """Whether this phase trains z_dyn's CNN with the expression read-out: the first and focus phases and the people
+    phase (the gate, emotion, pose and faces phases leave z_dyn as it was; a faces phase comes after a pose phase)."""
+    return not cfg.has_pose_phase and (cfg.has_people_phase or not cfg.has_gate_phase)
 
 
 def expression_spread(clips) -> torch.Tensor:
@@ -348,6 +382,10 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     A config with a pose phase (``pose_steps`` > 0) continues the model of ``config.without_pose()``: ``pose_steps``
     steps of ``pose_batch`` single frames (:class:`~vasa_lab.latent.data.FramePoseDataset`) train z_pose's CNN alone
     on the pose loss (:meth:`LatentModule.pose_losses`), on the same world as the people phase.
+    A config with a faces phase (``faces_pose_steps`` > 0) continues the pose phase's model (``config.without_faces()``)
+    and trains z_pose's CNN alone on the pose loss (:meth:`LatentModule.faces_losses`), half of each batch single frames
+    of the profile's own clips and half ``new_faces`` people never seen before
+    (:func:`~vasa_lab.latent.data.new_face_frames`, drawn at the start of the run).
 
     ``folder``: the dataset (default: the config's ``data``, else the profile's synthetic world).
     ``trainer_overrides``: extra ``lightning.Trainer`` arguments (devices, strategy, precision ...).
@@ -359,7 +397,8 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
 
     cfg = model.config
     seed_everything(cfg.seed)
-    if folder is None and (cfg.has_people_phase or cfg.has_pose_phase) and cfg.people_clips and not cfg.data:
+    if folder is None and (cfg.has_people_phase or cfg.has_pose_phase) and cfg.people_clips and not cfg.data \
+            and not cfg.has_faces_phase:               # (the faces phase trains on the profile's own clips)
         from ..world.dataset import grown_world
 
         folder = grown_world(cfg.profile, cfg.people_clips)
@@ -375,7 +414,8 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
     else:
         # a later phase: (its name, steps, share of drivers from the person's other clip, seed offset)
         name, steps, other_clip_share, seed_offset = (
-            ("pose", cfg.pose_steps, cfg.other_clip_share, 5) if cfg.has_pose_phase
+            ("faces", cfg.faces_pose_steps, cfg.other_clip_share, 7) if cfg.has_faces_phase
+            else ("pose", cfg.pose_steps, cfg.other_clip_share, 5) if cfg.has_pose_phase
             else ("people", cfg.people_steps, cfg.other_clip_share, 4) if cfg.has_people_phase
             else ("emotion", cfg.emotion_steps, cfg.emotion_other_clip_share, 3) if cfg.has_emotion_phase
             else ("gate", cfg.gate_steps, cfg.other_clip_share, 2) if cfg.has_gate_phase
@@ -387,15 +427,21 @@ def train_latent(model: FaceLatentModel, identity_net: nn.Module | None = None, 
         if unexpected or any(not k.startswith(new_parts) for k in missing):
             raise ValueError(f"the model before the {name} phase does not fit: missing {missing}, "
                              f"unexpected {unexpected}")
-        if name == "pose":           # single frames and their pose; nothing is rendered
-            batch_size = cfg.pose_batch
+        if name in ("pose", "faces"):      # single frames and their pose; nothing is rendered
+            batch_size = cfg.pose_batch if name == "pose" else cfg.pose_batch // 2    # (the rest: new faces)
             pairs = FramePoseDataset(clips, steps * batch_size, cfg.seed + seed_offset)
         else:
             pairs = FramePairDataset(clips, steps * cfg.batch_size, cfg.min_pair_gap, other_clip_share,
                                      cfg.seed + seed_offset, cfg.focus_eye_weight or cfg.eye_weight, cfg.blink_share)
-    scale = (expression_spread(clips) if cfg.has_focus_phase and cfg.focus_scaled_expression and not cfg.has_pose_phase
-             and (cfg.has_people_phase or not cfg.has_gate_phase) else None)
+    scale = (expression_spread(clips) if cfg.has_focus_phase and cfg.focus_scaled_expression
+             and trains_expression_read_out(cfg) else None)
     module = LatentModule(model, identity_net, scale)
+    if cfg.has_faces_phase:
+        from .data import new_face_frames
+
+        drawn = time.perf_counter()
+        module.show_new_faces(*new_face_frames(clips, cfg.new_faces, cfg.image_size, f"new-faces/{cfg.seed}"))
+        print(f"{cfg.new_faces} new faces drawn in {time.perf_counter() - drawn:.0f} s")
     kwargs, resume, start = {}, None, 0
     if checkpoint_dir is not None:
         kwargs, resume, start = resume_from(checkpoint_dir, checkpoint_every)

@@ -27,8 +27,11 @@ phase (``people_steps`` > 0), continues the emotion phase's model and trains onl
 grown to ``people_clips`` clips (small: 2000, 816 training people; the 1200 clips past small's own are made on first
 use), so z_dyn reads the jaw and the blinks of people it never saw; ``small`` has it, ``--people-steps 0`` stops
 before it. A sixth, the pose phase (``pose_steps`` > 0), continues the people phase's model and trains only z_pose's
-CNN on the pose loss, on single frames of the same world; ``small`` has it, ``--pose-steps 0`` stops before it. The
-people and pose phases change the motion codes: the motion transformer is trained on their codes.
+CNN on the pose loss, on single frames of the same world; ``small`` has it, ``--pose-steps 0`` stops before it. A
+seventh, the faces phase (``faces_pose_steps`` > 0), continues the pose phase's model and trains z_pose's CNN again,
+half of each batch single frames of the profile's own clips and half thousands of people never seen before, one frame
+each (``new_faces``); ``small`` has it, ``--new-faces 0`` stops before it. The people, pose and faces phases change the
+motion codes: the motion transformer is trained on their codes.
 """
 from __future__ import annotations
 
@@ -74,9 +77,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def add_emotion_phase_options(p: argparse.ArgumentParser) -> None:
     """The emotion phase's options (``--emotion-steps``, ``--w-lips``, ``--w-flow-landmarks``,
-    ``--flow-landmark-lips``), the people phase's (``--people-steps``) and the pose phase's (``--pose-steps``), shared by this command and the benchmarks
-    that read a model of another emotion or people phase (:func:`emotion_phase_from_args`; a model not in the store is
-    trained first)."""
+    ``--flow-landmark-lips``), the people phase's (``--people-steps``), the pose phase's (``--pose-steps``) and the
+    faces phase's (``--new-faces``), shared by this command and the benchmarks that read a model of another phase
+    (:func:`emotion_phase_from_args`; a model not in the store is trained first)."""
     p.add_argument("--emotion-steps", type=int, default=None,
                    help="steps of the emotion phase after the gate phase (default: the profile's; 0 = none)")
     p.add_argument("--w-lips", type=float, default=None, help="the emotion phase's extra L1 weight on the lips' box")
@@ -88,17 +91,25 @@ def add_emotion_phase_options(p: argparse.ArgumentParser) -> None:
                    help="steps of the people phase after the emotion phase (default: the profile's; 0 = none)")
     p.add_argument("--pose-steps", type=int, default=None,
                    help="steps of the pose phase after the people phase (default: the profile's; 0 = none)")
+    p.add_argument("--new-faces", type=int, default=None,
+                   help="people never seen before, drawn for the faces phase after the pose phase (default: the "
+                        "profile's; 0 = none: the model before that phase)")
 
 
 def emotion_phase_from_args(config: LatentConfig, args: argparse.Namespace) -> LatentConfig:
     """``config`` with the emotion phase that :func:`add_emotion_phase_options`' options ask for (another emotion phase
     comes without the people and pose phases), the people phase ``--people-steps`` asks for (0: none, nor the pose
-    phase after it) and the pose phase ``--pose-steps`` asks for (0: none)."""
+    phase after it), the pose phase ``--pose-steps`` asks for (0: none, nor the faces phase) and the new faces
+    ``--new-faces`` asks for (0: none)."""
     config = emotion_phase(config, args.emotion_steps, args.w_lips, args.w_flow_landmarks, args.flow_landmark_lips)
     if args.people_steps is not None:
         config = replace(config, people_steps=args.people_steps) if args.people_steps > 0 else config.without_people()
     if args.pose_steps is not None:
         config = replace(config, pose_steps=args.pose_steps) if args.pose_steps > 0 else config.without_pose()
+    if args.new_faces is not None:
+        if args.new_faces > 0 and not config.has_faces_phase:
+            raise ValueError("the faces phase continues the pose phase: --new-faces needs --pose-steps > 0")
+        config = replace(config, new_faces=args.new_faces) if args.new_faces > 0 else config.without_faces()
     if config.has_pose_phase and not config.has_people_phase:
         raise ValueError("the pose phase continues the people phase: --pose-steps needs --people-steps > 0")
     return config
@@ -111,7 +122,7 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     for name in ("focus_steps", "blink_share", "focus_eye_weight", "focus_eye_inside", "gate_steps", "emotion_steps",
-                 "w_lips", "w_flow_landmarks", "flow_landmark_lips", "people_steps", "pose_steps"):
+                 "w_lips", "w_flow_landmarks", "flow_landmark_lips", "people_steps", "pose_steps", "new_faces"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.vgg19:
@@ -129,6 +140,10 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
         cfg = cfg.without_emotion()     # --gate-steps 0 alone: the phases before the gate's (the profile's emotion too)
     if cfg.has_pose_phase and not cfg.has_people_phase and args.pose_steps is not None:
         raise ValueError("the pose phase continues the people phase: --pose-steps needs --people-steps > 0")
+    if cfg.has_faces_phase and not cfg.has_pose_phase and args.new_faces is not None and args.new_faces > 0:
+        raise ValueError("the faces phase continues the pose phase: --new-faces needs --pose-steps > 0")
+    if cfg.new_faces <= 0:          # --new-faces 0: exactly the phase before the faces phase
+        cfg = cfg.without_faces()
     if not cfg.has_pose_phase:      # --pose-steps 0: exactly the phase before the pose phase
         cfg = cfg.without_pose()
     if not cfg.has_people_phase:    # --people-steps 0: exactly the phase before the people phase
@@ -155,6 +170,8 @@ def phase_of(cfg: LatentConfig) -> str:
         text = f"{cfg.people_steps} people steps after {text}"
     if cfg.has_pose_phase:
         text = f"{cfg.pose_steps} pose steps after {text}"
+    if cfg.has_faces_phase:
+        text = f"{cfg.faces_pose_steps} faces steps ({cfg.new_faces} new faces) after {text}"
     return text
 
 

@@ -95,11 +95,16 @@ def load_motion_model(profile: str | None = None, config: MotionConfig | None = 
 def load_motion_model_for_codes(profile: str, latent_key: str, store: ArtifactStore | None = None) -> MotionDiT:
     """The profile's motion transformer for the codes of the face latent model whose artifact key is ``latent_key``:
     the profile's own model for its own latent model's codes; for an earlier training phase's codes (the benchmarks'
-    ``--people-steps 0`` and ``--pose-steps 0``) the model trained on those then, before ``blink_windows`` existed."""
+    ``--new-faces 0``, ``--pose-steps 0``, ``--people-steps 0``) the model shipped for those: with the profile's
+    settings where one was trained (the pose phase's codes), else the one trained before ``blink_windows`` existed."""
     from .config import latent_key_for
 
+    store = store or ArtifactStore()
     if latent_key == latent_key_for(profile):
         return load_motion_model(profile, store=store)
+    own_settings = MotionConfig.for_profile(profile, latent_key=latent_key)
+    if store.has("motion", own_settings):
+        return load_motion_model(config=own_settings, store=store)
     return load_motion_model(profile, store=store, latent_key=latent_key, blink_windows=0.0)
 
 
