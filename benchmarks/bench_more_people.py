@@ -16,7 +16,7 @@ emotion phase's model and trains only z_dyn's CNN (the renderer frozen, so it re
 * ``more``: the people phase on small's world grown to ``people_clips`` clips (2000: 816 training people;
   ``vasa_lab.world.dataset.grown_world``; chapter 04's validation and test people stay unseen);
 * ``pose``: ``more`` followed by the pose phase (``LatentConfig.pose_steps``: z_pose's CNN alone on the same people;
-  z_dyn is ``more``'s): the shipped model until the new-face phases (``bench_new_people.py`` reads those).
+  z_dyn is ``more``'s): the shipped model until the faces phase (``bench_new_people.py`` reads those).
 
 A model missing from the store is trained first (``own``: about 7 minutes on 2 cores). Each arm is read with one
 protocol on people no arm trained on: chapter 04's probes (40 clips of 20 validation people fit them, 40 clips of 20
@@ -191,7 +191,7 @@ def main(argv=None) -> None:
             ours = offsets_of(results["arms"]["pose"]["z_pose per-clip offset"])
             theirs = offsets_of(t["per-clip offset"])
             both = np.isfinite(ours).all(1) & np.isfinite(theirs).all(1)
-            print(f"  per-clip offsets, z_pose (shipped) against the tracker's, correlation over {both.sum()} clips: "
+            print(f"  per-clip offsets, z_pose (pose) against the tracker's, correlation over {both.sum()} clips: "
                   + ", ".join(f"{f} {np.corrcoef(ours[both, k], theirs[both, k])[0, 1]:.2f}"
                               for k, f in enumerate(t["across people"])))
     for arm in configs:       # an arm not run now is kept from the file if it read today's model with today's protocol

@@ -10,7 +10,7 @@ new ones (README, "Where the latent probes fail" and "The head's angles"; this b
 helped the jaw and the blinks (the people phase, 816 training people of small's world grown to 2000 clips). The world
 can draw any person in any state (:mod:`vasa_lab.world.samples`), so this benchmark draws states of random frames of
 small's own training clips on ``--faces`` people never seen before, one frame each, and shows them to one encoder.
-Every arm continues the pose phase's model (``before``, shipped until the new-face phases) on small's own 800-clip
+Every arm continues the pose phase's model (``before``, shipped until the faces phase) on small's own 800-clip
 world (fewer people than the 2000-clip world its people and pose phases saw); the dyn arms run ``--dyn-steps`` steps,
 the pose arms ``--pose-steps``:
 
@@ -56,7 +56,7 @@ TRACKED = ("gaze_yaw", "gaze_pitch", "smile", "brow_raise")
 
 def own_frames(cfg, clips, n: int, tag: str) -> tuple[torch.Tensor, np.ndarray]:
     """``n`` random frames of ``clips`` themselves (the people the model trained on) and their states: the same
-    extra read-out as :func:`new_people`, without new faces."""
+    extra read-out as the new faces (:func:`vasa_lab.latent.data.new_face_frames`), without new faces."""
     from vasa_lab.world.samples import tagged_rng
 
     rng = tagged_rng(tag)

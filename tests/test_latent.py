@@ -617,10 +617,25 @@ def test_the_faces_phase_trains_only_z_poses_cnn_on_people_never_seen_before(tin
     with torch.no_grad():
         errors = [pose_loss(m.motion_encoder.pose(x), y) for m in (start, model)]
     assert errors[1] < errors[0], errors                 # new people's pose reads closer than before the phase
-    for bad, match in ((dict(new_faces=0), "new_faces > 0"), (dict(pose_steps=0), "pose_steps > 0"),
-                       (dict(pose_batch=1), "pose_batch >= 2"), (dict(faces_pose_steps=-1), "faces_pose_steps >= 0")):
+    for bad, match in ((dict(new_faces=0), "draws its people"), (dict(pose_steps=0), "continues the pose phase"),
+                       (dict(pose_batch=1), "pose_batch >= 2"), (dict(faces_pose_steps=0), "needs faces_pose_steps"),
+                       (dict(faces_pose_steps=-1), "faces_pose_steps >= 0")):
         with pytest.raises(ValueError, match=match):
             replace(cfg, **bad).check()
+    # each step's loss reads the batch's own frames and as many new faces, drawn from (seed, step): the same on resume
+    from vasa_lab.latent.module import LatentModule
+
+    module = LatentModule(model)
+    module.show_new_faces(faces_read, faces_states)
+    seen = []
+    module.pose_losses = lambda both: seen.append(both) or (torch.zeros(()), {}, None)
+    own = dict(image=x[:4], pose=y[:4], pose_ok=torch.ones(4, dtype=torch.bool))
+    module.faces_losses(own)
+    module.faces_losses(own)
+    assert seen[0]["image"].shape[0] == 8 and torch.equal(seen[0]["image"][:4], x[:4])
+    drawn = seen[0]["image"][4:]
+    assert all(any(torch.equal(d, f) for f in x) for d in drawn)                       # the new faces themselves
+    assert torch.equal(seen[1]["image"], seen[0]["image"]) and seen[0]["pose_ok"].all()  # same step, same draw
 
 
 def test_a_gate_region_lets_the_gate_close_only_where_the_portraits_lips_and_eyes_are():
@@ -754,6 +769,10 @@ def test_training_cli_options(tmp_path):
     assert main(["--profile", "small", "--pose-steps", "0", "--new-faces", "5", "--store", str(tmp_path)]) == 2
     with pytest.raises(ValueError, match="--pose-steps > 0"):
         emotion_phase_from_args(small, bench.parse_args(["--pose-steps", "0", "--new-faces", "5"]))
+    assert main(["--profile", "tiny", "--new-faces", "5", "--store", str(tmp_path)]) == 2      # tiny has no faces phase
+    assert main(["--profile", "small", "--new-faces", "-5", "--store", str(tmp_path)]) == 2
+    with pytest.raises(ValueError, match="needs faces_pose_steps"):
+        replace(small.without_faces(), new_faces=5).check()
 
 
 def test_shipped_tiny_weights_load_into_todays_code(tmp_path):

@@ -329,9 +329,13 @@ class LatentConfig:
         if min(self.new_faces, self.faces_pose_steps) < 0:
             raise ValueError(f"the faces phase needs new_faces >= 0 and faces_pose_steps >= 0, not {self.new_faces} "
                              f"and {self.faces_pose_steps}")
-        if self.has_faces_phase and (self.new_faces <= 0 or self.pose_steps <= 0):
-            raise ValueError("the faces phase (faces_pose_steps > 0) draws new_faces > 0 people and continues the pose "
-                             "phase's model: it needs new_faces > 0 and pose_steps > 0")
+        if self.has_faces_phase and self.new_faces <= 0:
+            raise ValueError("the faces phase (faces_pose_steps > 0) draws its people: it needs new_faces > 0")
+        if self.new_faces > 0 and not self.has_faces_phase:
+            raise ValueError("new_faces > 0 draws the people of the faces phase: it needs faces_pose_steps > 0")
+        if self.has_faces_phase and self.pose_steps <= 0:
+            raise ValueError("the faces phase (faces_pose_steps > 0) continues the pose phase's model: it needs "
+                             "pose_steps > 0")
         if self.has_faces_phase and self.pose_batch < 2:
             raise ValueError(f"the faces phase takes half of each pose_batch from new faces: it needs pose_batch >= 2, "
                              f"not {self.pose_batch}")

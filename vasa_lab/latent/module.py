@@ -123,7 +123,7 @@ class LatentModule(L.LightningModule):
 
     def new_face_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` of the new faces, drawn from (seed, step) so a resumed run draws the same: images (n, 3, H, W) in
-        [0, 1] and their poses (n, 6)."""
+        [0, 1] and their poses (n, 6). (On several devices each draws the same faces beside its own frames.)"""
         if self.new_faces is None:
             raise RuntimeError("the faces phase needs its faces: call show_new_faces first")
         images, pose = self.new_faces

@@ -140,9 +140,10 @@ def config_from_args(args: argparse.Namespace) -> LatentConfig:
         cfg = cfg.without_emotion()     # --gate-steps 0 alone: the phases before the gate's (the profile's emotion too)
     if cfg.has_pose_phase and not cfg.has_people_phase and args.pose_steps is not None:
         raise ValueError("the pose phase continues the people phase: --pose-steps needs --people-steps > 0")
-    if cfg.has_faces_phase and not cfg.has_pose_phase and args.new_faces is not None and args.new_faces > 0:
-        raise ValueError("the faces phase continues the pose phase: --new-faces needs --pose-steps > 0")
-    if cfg.new_faces <= 0:          # --new-faces 0: exactly the phase before the faces phase
+    if args.new_faces is not None and args.new_faces > 0 and not (cfg.has_faces_phase and cfg.has_pose_phase):
+        raise ValueError("--new-faces draws the people of the faces phase, which continues the pose phase: it needs "
+                         "--pose-steps > 0 and a profile with a faces phase (small)")
+    if cfg.new_faces == 0:          # --new-faces 0: exactly the phase before the faces phase (< 0: check() says so)
         cfg = cfg.without_faces()
     if not cfg.has_pose_phase:      # --pose-steps 0: exactly the phase before the pose phase
         cfg = cfg.without_pose()
