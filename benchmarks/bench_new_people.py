@@ -26,12 +26,13 @@ So ``dyn`` against ``dyn-own`` is the new faces alone, ``dyn-own`` against ``dyn
 arm is one run of one seed, a plain loop (Adam at a constant rate for the dyn arms). ``shipped`` is small's model
 with the faces phase, trained by ``python -m vasa_lab.latent.train --profile small``: the ``pose`` arm's recipe as a
 training phase. The ``dyn`` arm's recipe built the same way did not repeat its gains in two runs
-(``results/new_people_small_dyn_phase.txt``), so no shipped phase has it. Each is read with chapter 04's protocol (40 clips of 20 validation people fit the probes,
-40 clips of 20 test people score them), across people and within clips, and z_dyn's identity leak. Beside them,
-chapter 02's tracker reading the same real frames (its gaze, smile and brow readings as the features of the same
-probe): what a reader we did not train gets from the frames. Trained weights are kept (safetensors, named by the
-pose phase's model's key and the arm's settings) in the artifact store's ``bench-new-people`` folder, so arms can train in
-parallel processes (``--train ARM``) and a later run only reads. Writes ``benchmarks/results/new_people_<profile>.json``
+(``results/new_people_small_dyn_phase.txt``), so no shipped phase has it. Each is read with chapter 04's protocol
+(40 clips of 20 validation people fit the probes, 40 clips of 20 test people score them), across people and within
+clips, and z_dyn's identity leak. Beside them, chapter 02's tracker reading the same real frames (its gaze, smile and
+brow readings as the features of the same probe): what a reader we did not train gets from the frames. Trained
+weights are kept (safetensors, named by the pose phase's model's key and the arm's settings) in the artifact store's
+``bench-new-people`` folder, so arms can train in parallel processes (``--train ARM``) and a later run only reads.
+Writes ``benchmarks/results/new_people_<profile>.json``
 (``--out`` for another file). The arms are not shipped; it asserts nothing.
 """
 from __future__ import annotations
@@ -278,7 +279,7 @@ def main(argv=None) -> None:
             model.load_state_dict(load_file(str(path)))
         model.eval()
         result["arms"][arm] = r = read_arm(model, fit_clips, test_clips)
-        if arm not in ("before", "shipped") and path.with_suffix(".json").exists():     # how long its training took, and its losses
+        if arm not in ("before", "shipped") and path.with_suffix(".json").exists():   # its training's minutes, losses
             r["training"] = json.loads(path.with_suffix(".json").read_text())
         print(f"\n{arm}: " + "; ".join(f"{k}: " + ", ".join(f"{f} {v:.3f}" for f, v in r[k].items())
                                       for k in ("z_dyn across people", "z_pose across people")))

@@ -127,7 +127,8 @@ class LatentModule(L.LightningModule):
         if self.new_faces is None:
             raise RuntimeError("the faces phase needs its faces: call show_new_faces first")
         images, pose = self.new_faces
-        idx = torch.from_numpy(np.random.default_rng([self.cfg.seed, 8, self.global_step]).integers(len(images), size=n))
+        draw = np.random.default_rng([self.cfg.seed, 8, self.global_step])
+        idx = torch.from_numpy(draw.integers(len(images), size=n))
         device = next(self.model.parameters()).device
         return (images[idx].float() / 255).to(device), pose[idx].to(device)
 
@@ -300,8 +301,9 @@ class LatentModule(L.LightningModule):
     def faces_losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, None]:
         """The faces phase: :meth:`pose_losses` on the batch's own frames and as many new faces."""
         images, pose = self.new_face_batch(len(batch["image"]))
+        trusted = torch.ones(len(images), dtype=torch.bool, device=pose.device)        # the world's own truth
         both = dict(image=torch.cat([batch["image"], images]), pose=torch.cat([batch["pose"], pose]),
-                    pose_ok=torch.cat([batch["pose_ok"], torch.ones(len(images), dtype=torch.bool, device=pose.device)]))
+                    pose_ok=torch.cat([batch["pose_ok"], trusted]))
         return self.pose_losses(both)
 
     # -- Lightning -----------------------------------------------------------------------------------------------
